@@ -1,0 +1,149 @@
+"""The aiohttp application: `create_app(config)` builds it without any I/O."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+from diemcau.appkeys import CONFIG, METRICS, POOL, ROUTES
+from diemcau.config import Config
+from diemcau.db import create_pool
+from diemcau.errors import Msg, Problem, constraint_problem
+from diemcau.handlers import all_routes
+from diemcau.handlers.common import dumps, language
+from diemcau.logs import request_id_var
+from diemcau.metrics import Metrics
+
+log = logging.getLogger("diemcau.http")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "authentication_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    503: "service_unavailable",
+}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def problem_response(request: web.Request, problem: Problem) -> web.Response:
+    body = problem.body(language(request), instance=request.path)
+    rid = request_id_var.get()
+    if rid:
+        body["request_id"] = rid
+    return web.Response(
+        text=dumps(body),
+        status=problem.status,
+        content_type="application/problem+json",
+        headers=problem.headers,
+    )
+
+
+def _from_http_exception(exc: web.HTTPException) -> Problem:
+    code = _HTTP_CODES.get(exc.status, "bad_request" if exc.status < 500 else "internal_error")
+    headers = {}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+    detail = None
+    if exc.status == 413:
+        detail = Msg("Dữ liệu gửi lên vượt giới hạn cho phép", "the request body is over the limit")
+    return Problem(code, detail, headers=headers)
+
+
+@web.middleware
+async def observe(request: web.Request, handler):
+    """Request id, access log and metrics around everything else."""
+    incoming = request.headers.get("X-Request-Id", "")
+    rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    token = request_id_var.set(rid)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = rid
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        request.app[METRICS].observe(request.method, route, status, elapsed)
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
+        request_id_var.reset(token)
+
+
+@web.middleware
+async def problems(request: web.Request, handler):
+    """Every error becomes problem+json; an unexpected one is logged and answered 500."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem_response(request, problem)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(request, _from_http_exception(exc))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        known = constraint_problem(getattr(exc, "constraint_name", None))
+        if known is not None:
+            return problem_response(request, known)
+        log.exception("unmapped constraint violation", extra={"path": request.path})
+        return problem_response(request, Problem("internal_error"))
+    except (
+        ConnectionError,
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+    ) as exc:
+        log.error("database unavailable", extra={"path": request.path, "error": repr(exc)})
+        return problem_response(request, Problem("service_unavailable"))
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        return problem_response(request, Problem("internal_error"))
+
+
+def create_app(config: Config) -> web.Application:
+    """The application for this config; the pool opens when the app starts."""
+    if not config.database_url:
+        raise ValueError("create_app needs config.database_url (the entry point resolves it)")
+    app = web.Application(
+        middlewares=[observe, problems], client_max_size=config.max_body_kb * 1024
+    )
+    app[CONFIG] = config
+    app[METRICS] = Metrics()
+    routes = all_routes()
+    app[ROUTES] = routes
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    app.cleanup_ctx.append(_pool_ctx)
+    return app
+
+
+async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    assert config.database_url
+    pool = await create_pool(config.database_url, size=config.pool_size)
+    app[POOL] = pool
+    app[METRICS].watch_pool(pool)
+    yield
+    app[METRICS].watch_pool(None)
+    await pool.close()

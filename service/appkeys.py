@@ -1,0 +1,18 @@
+"""Typed keys for what the application holds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncpg
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from diemcau.config import Config
+    from diemcau.metrics import Metrics
+    from diemcau.routing import Route
+
+CONFIG: web.AppKey[Config] = web.AppKey("config")
+POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")

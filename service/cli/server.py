@@ -1,0 +1,148 @@
+"""`diemcau serve` and `diemcau migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+from dataclasses import replace
+from types import FrameType
+
+from aiohttp import web
+from diemcau.app import create_app
+from diemcau.cli.common import database, load_config
+from diemcau.config import Config
+from diemcau.db import connect, resolve_dsn
+from diemcau.logs import setup_logging
+from diemcau.migrate import migrate
+
+log = logging.getLogger("diemcau.serve")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host", help="address to listen on (default DIEMCAU_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default PORT, 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default DIEMCAU_WORKERS, 1)")
+    serve.set_defaults(func=run_serve)
+
+    mig = sub.add_parser("migrate", help="apply the database migrations and exit")
+    mig.set_defaults(func=lambda a: asyncio.run(_migrate()))
+
+
+async def _migrate() -> int:
+    async with database(load_config()) as conn:
+        # `database()` has migrated already; say what the database holds now.
+        rows = await conn.fetch("SELECT name, applied_at FROM schema_migrations ORDER BY version")
+    for r in rows:
+        print(f"{r['name']}  applied {r['applied_at']:%Y-%m-%d %H:%M:%S%z}")
+    return 0
+
+
+def _options(args: argparse.Namespace) -> Config:
+    config = Config.from_env()
+    overrides = {k: getattr(args, k) for k in ("host", "port", "workers") if getattr(args, k)}
+    if overrides.get("workers", 1) < 1 or overrides.get("port", 1) < 1:
+        raise SystemExit("diemcau: --workers and --port must be positive")
+    return replace(config, **overrides)
+
+
+def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise SystemExit(
+                f"diemcau: port {port} on {host} is already in use "
+                "(is another `diemcau serve` running? choose another with --port)"
+            ) from None
+        raise
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_worker(config: Config, sock: socket.socket | None = None) -> None:
+    setup_logging(config.log_level)
+    if sock is None:
+        sock = _bind(config.host, config.port, reuse_port=True)
+    web.run_app(create_app(config), sock=sock, access_log=None, print=None, shutdown_timeout=10)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    config = _options(args)
+    setup_logging(config.log_level)
+    # Refuse a busy port before starting anything, so the error is the first thing seen.
+    probe = _bind(config.host, config.port, reuse_port=config.workers > 1)
+    dsn, embedded = resolve_dsn(config)
+    try:
+        asyncio.run(_apply_migrations(dsn))
+        config = replace(config, database_url=dsn)
+        log.info(
+            "diemcau serving",
+            extra={
+                "url": f"http://{config.host}:{config.port}",
+                "workers": config.workers,
+                "config": config.describe(),
+            },
+        )
+        print(
+            f"diemcau: listening on http://{config.host}:{config.port} "
+            f"({config.workers} worker{'s' if config.workers > 1 else ''}); Ctrl-C stops",
+            file=sys.stderr,
+        )
+        if config.workers == 1:
+            _run_worker(config, probe)
+        else:
+            probe.close()
+            _run_workers(config)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            print("diemcau: embedded PostgreSQL stopped", file=sys.stderr)
+    return 0
+
+
+async def _apply_migrations(dsn: str) -> None:
+    conn = await connect(dsn)
+    try:
+        for name in await migrate(conn):
+            print(f"diemcau: applied migration {name}", file=sys.stderr)
+    finally:
+        await conn.close()
+
+
+def _run_workers(config: Config) -> None:
+    """N processes on one SO_REUSEPORT port; SIGTERM/SIGINT is passed on and awaited."""
+    ctx = multiprocessing.get_context("spawn")
+    workers = [
+        ctx.Process(target=_run_worker, args=(config,), name=f"worker-{i}")
+        for i in range(config.workers)
+    ]
+    for w in workers:
+        w.start()
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for w in workers:
+            if w.is_alive() and w.pid:
+                try:
+                    os.kill(w.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for w in workers:
+        w.join()

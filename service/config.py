@@ -1,0 +1,154 @@
+"""Settings: declared once (name, default, help), read from the environment at the entry point.
+
+`create_app` receives a built `Config` and never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str | None
+    help: str
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _timezone(name: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} is not a known time zone: {raw!r}") from None
+    return raw
+
+
+def _language(name: str, raw: str) -> str:
+    if raw not in ("vi", "en"):
+        raise ConfigError(f"{name} must be 'vi' or 'en', got {raw!r}")
+    return raw
+
+
+def _url(name: str, raw: str) -> str:
+    if not re.match(r"^https?://[^/\s]+$", raw.rstrip("/")):
+        raise ConfigError(f"{name} must look like https://host[:port], got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _dsn(name: str, raw: str) -> str:
+    if not raw.startswith(("postgres://", "postgresql://")):
+        raise ConfigError(f"{name} must start with postgresql://, got {mask_dsn(raw)!r}")
+    return raw
+
+
+# One table of every setting: the README documents each (a test checks it).
+SETTINGS: dict[str, Setting] = {
+    "database_url": Setting(
+        "DATABASE_URL", None, "PostgreSQL to use; when unset, an embedded one is started"
+    ),
+    "data_dir": Setting("DIEMCAU_DATA_DIR", "./var", "where the embedded PostgreSQL and keys live"),
+    "host": Setting("DIEMCAU_HOST", "127.0.0.1", "address `diemcau serve` listens on"),
+    "port": Setting("PORT", "8080", "port `diemcau serve` listens on"),
+    "workers": Setting("DIEMCAU_WORKERS", "1", "worker processes for `diemcau serve`"),
+    "public_url": Setting(
+        "DIEMCAU_PUBLIC_URL", None, "the service's own origin, e.g. https://diemcau.example.vn"
+    ),
+    "timezone": Setting("DIEMCAU_TIMEZONE", "Asia/Ho_Chi_Minh", "time zone shown to people"),
+    "language": Setting("DIEMCAU_LANGUAGE", "vi", "default language of messages: vi or en"),
+    "max_body_kb": Setting("DIEMCAU_MAX_BODY_KB", "1024", "largest JSON request body, in KiB"),
+    "max_import_mb": Setting("DIEMCAU_MAX_IMPORT_MB", "1024", "largest import file, in MiB"),
+    "pool_size": Setting("DIEMCAU_POOL_SIZE", "10", "PostgreSQL connections per worker"),
+    "log_level": Setting("DIEMCAU_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    "secret_key": Setting(
+        "DIEMCAU_SECRET_KEY",
+        None,
+        "key (32+ characters) that encrypts the conferences' signing keys; "
+        "when unset, one is generated into the data dir on first start",
+    ),
+}
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "database_url": _dsn,
+    "port": _positive_int,
+    "workers": _positive_int,
+    "public_url": _url,
+    "timezone": _timezone,
+    "language": _language,
+    "max_body_kb": _positive_int,
+    "max_import_mb": _positive_int,
+    "pool_size": _positive_int,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str | None = None
+    data_dir: Path = Path("./var")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    public_url: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: str = "vi"
+    max_body_kb: int = 1024
+    max_import_mb: int = 1024
+    pool_size: int = 10
+    log_level: str = "INFO"
+    secret_key: str | None = field(default=None, repr=False)
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build and validate the config; raises ConfigError naming the bad variable."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, setting in SETTINGS.items():
+            raw = env.get(setting.env, setting.default)
+            if raw is None or raw == "":
+                continue
+            parse = _PARSERS.get(name)
+            values[name] = parse(setting.env, raw) if parse else raw
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
+        if "secret_key" in values and len(values["secret_key"]) < 32:
+            raise ConfigError("DIEMCAU_SECRET_KEY must be at least 32 characters long")
+        level = str(values.get("log_level", "INFO")).upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"DIEMCAU_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {level!r}")
+        values["log_level"] = level
+        return cls(**values)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as safe to log: the DSN with its password masked."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _UNLOGGED}
+        out["database_url"] = mask_dsn(self.database_url) if self.database_url else "embedded"
+        out["data_dir"] = str(self.data_dir)
+        return out
+
+
+_UNLOGGED = ("extra", "secret_key")
+
+
+def mask_dsn(dsn: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)

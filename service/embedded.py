@@ -1,0 +1,190 @@
+"""The private PostgreSQL under DIEMCAU_DATA_DIR, for users who have none.
+
+The `pgserver` wheel carries PostgreSQL binaries; without it, `initdb` and `pg_ctl` on PATH
+are used. Several diemcau processes on one data dir share one server: each registers a
+handle, and the last one to leave stops the server cleanly (a fast shutdown, which
+checkpoints). Handles of processes that died without leaving are pruned at start-up, so a
+`kill -9` never leaves the server running forever nor stops it under a live process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import subprocess
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger("diemcau.embedded")
+
+
+class EmbeddedError(RuntimeError):
+    """The embedded PostgreSQL could not be started; the message says what to do."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class EmbeddedPostgres:
+    """A handle on the data dir's PostgreSQL: `start()` joins or starts it, `stop()` leaves."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self._lock_path = self.data_dir / "pgdata.lock"
+        self._server: object | None = None
+        self._own_dsn: str | None = None
+
+    def start(self) -> str:
+        """Start (or join) the server and answer its DSN."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import pgserver  # noqa: F401
+        except ImportError:
+            return self._start_from_path()
+        return self._start_pgserver()
+
+    def _start_pgserver(self) -> str:
+        import pgserver
+
+        with _locked(self._lock_path):
+            self._prune_dead_handles(self.pgdata / ".handle_pids.json")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+            except Exception as exc:  # pgserver raises bare subprocess errors
+                raise EmbeddedError(
+                    f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}; "
+                    f"see {self.pgdata / 'log'}"
+                ) from exc
+        self._server = server
+        dsn = str(server.get_uri())
+        log.info("embedded postgresql ready", extra={"pgdata": str(self.pgdata)})
+        return dsn
+
+    @staticmethod
+    def _prune_dead_handles(path: Path) -> None:
+        if not path.exists():
+            return
+        try:
+            pids = json.loads(path.read_text() or "[]")
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
+
+    def stop(self) -> None:
+        """Leave the server; the last process to leave stops it."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.cleanup()  # type: ignore[attr-defined]
+            return
+        if self._own_dsn is not None:
+            self._leave_path_server()
+
+    # --- fallback: initdb/pg_ctl found on PATH -------------------------------------------
+
+    def _handles(self) -> Path:
+        return self.data_dir / "pg_handles.json"
+
+    def _start_from_path(self) -> str:
+        initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+        if not (initdb and pg_ctl):
+            raise EmbeddedError(
+                "no PostgreSQL available: install the 'pgserver' package (pip install pgserver), "
+                "put initdb and pg_ctl on PATH, or set DATABASE_URL to an existing server"
+            )
+        if os.geteuid() == 0:
+            raise EmbeddedError(
+                "PostgreSQL from PATH refuses to run as root: install the 'pgserver' package "
+                "(it runs PostgreSQL as its own user) or set DATABASE_URL"
+            )
+        sockets = self.data_dir / "run"
+        sockets.mkdir(exist_ok=True)
+        with _locked(self._lock_path):
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._run(
+                    [
+                        initdb,
+                        "-D",
+                        str(self.pgdata),
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "--encoding=UTF8",
+                        "--locale=C",
+                    ]
+                )
+            status = subprocess.run(
+                [pg_ctl, "-D", str(self.pgdata), "status"], capture_output=True, check=False
+            )
+            if status.returncode != 0:
+                self._run(
+                    [
+                        pg_ctl,
+                        "-D",
+                        str(self.pgdata),
+                        "-w",
+                        "-l",
+                        str(self.data_dir / "postgresql.log"),
+                        "-o",
+                        f"-h '' -k {sockets}",
+                        "start",
+                    ]
+                )
+            self._add_handle()
+        self._own_dsn = f"postgresql://postgres@/postgres?host={sockets}"
+        return self._own_dsn
+
+    def _leave_path_server(self) -> None:
+        pg_ctl = shutil.which("pg_ctl")
+        with _locked(self._lock_path):
+            remaining = self._remove_handle()
+            if not remaining and pg_ctl:
+                self._run([pg_ctl, "-D", str(self.pgdata), "-w", "-m", "fast", "stop"])
+        self._own_dsn = None
+
+    def _add_handle(self) -> None:
+        self._prune_dead_handles(self._handles())
+        pids = json.loads(self._handles().read_text()) if self._handles().exists() else []
+        self._handles().write_text(json.dumps([*pids, os.getpid()]))
+
+    def _remove_handle(self) -> list[int]:
+        self._prune_dead_handles(self._handles())
+        pids = json.loads(self._handles().read_text()) if self._handles().exists() else []
+        pids = [p for p in pids if p != os.getpid()]
+        self._handles().write_text(json.dumps(pids))
+        return pids
+
+    @staticmethod
+    def _run(cmd: list[str]) -> None:
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise EmbeddedError(f"{Path(cmd[0]).name} failed: {done.stderr.strip()}")

@@ -1,0 +1,19 @@
+"""HTTP handlers: the only modules that import aiohttp.web. Each module lists its routes."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from diemcau.routing import Route
+
+# Every handler module with a `routes` list; create_app registers them all.
+MODULES = [
+    "diemcau.handlers.system",
+]
+
+
+def all_routes() -> list[Route]:
+    found: list[Route] = []
+    for name in MODULES:
+        found.extend(import_module(name).routes)
+    return found

@@ -1,0 +1,99 @@
+"""What every handler needs: the caller, the language, JSON in and out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from diemcau import auth
+from diemcau.appkeys import CONFIG, POOL
+from diemcau.auth import Principal
+from diemcau.errors import Msg, Problem
+from diemcau.validation import parse, parse_json
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
+
+PRINCIPAL_KEY: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+
+
+def language(request: web.Request) -> str:
+    """`?lang=en`, else Accept-Language, else the configured default."""
+    lang = request.query.get("lang")
+    if lang in ("vi", "en"):
+        return lang
+    accept = request.headers.get("Accept-Language", "").strip().lower()
+    if accept.startswith("en"):
+        return "en"
+    if accept.startswith("vi"):
+        return "vi"
+    return request.app[CONFIG].language
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON answer; pydantic models are serialised by their own rules."""
+    if isinstance(data, BaseModel):
+        body = data.model_dump_json()
+    else:
+        body = dumps(data)
+    return web.Response(text=body, status=status, content_type="application/json", headers=headers)
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body validated against `model` (413 past the configured body size)."""
+    return parse_json(model, await request.read())
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string validated against `model`."""
+    return parse(model, dict(request.query))
+
+
+def bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def principal(request: web.Request, *roles: str) -> Principal:
+    """The authenticated caller, refused with 401/403 unless their role is one of `roles`."""
+    found = request.get(PRINCIPAL_KEY)
+    if found is None:
+        secret = bearer(request)
+        if secret is None:
+            raise Problem(
+                "authentication_required",
+                Msg("Thiếu mã truy cập (Authorization: Bearer ...)", "missing bearer token"),
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        async with request.app[POOL].acquire() as conn:
+            found = await auth.authenticate(conn, secret)
+        if found is None:
+            raise Problem(
+                "authentication_required",
+                Msg("Mã truy cập không đúng hoặc đã bị thu hồi", "unknown or revoked token"),
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        request[PRINCIPAL_KEY] = found
+    if roles and found.role not in roles:
+        raise Problem(
+            "forbidden",
+            Msg(f"Vai trò {found.role} không được phép", f"role {found.role} may not do this"),
+        )
+    return found
+
+
+def forbid_outside_scope() -> Problem:
+    return Problem(
+        "forbidden",
+        Msg("Ngoài phạm vi của mã truy cập", "outside the scope of this token"),
+    )

@@ -1,0 +1,1 @@
+"""Named SQL and small fetch functions, one module per resource."""

@@ -1,0 +1,190 @@
+"""Routes are declared once, with what OpenAPI needs to document them.
+
+Each handler module lists its `Route`s; `create_app` registers them and `openapi_document`
+describes them, so a route cannot exist without its documentation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from diemcau import __version__
+from diemcau.errors import CODES
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+Handler = Callable[..., Awaitable[Any]]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    roles: tuple[str, ...] = ()  # empty: no token needed
+    body: type[BaseModel] | None = None
+    body_media: tuple[str, ...] = ()  # raw bodies (CSV, XLSX) instead of a JSON model
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    response_media: str = "application/json"
+    status: int = 200
+    errors: tuple[str, ...] = ()
+    websocket: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.handler.__name__
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    params = []
+    for part in path.split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            name = part[1:-1].split(":")[0]
+            params.append(
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            )
+    return params
+
+
+def _query_params(model: type[BaseModel], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    params = []
+    props = schema.get("properties", {})
+    for name, info in model.model_fields.items():
+        params.append(
+            {
+                "name": info.alias or name,
+                "in": "query",
+                "required": info.is_required(),
+                "description": info.description or "",
+                "schema": props.get(info.alias or name, {}),
+            }
+        )
+    return params
+
+
+def _problem_responses(route: Route) -> dict[str, Any]:
+    codes = set(route.errors) | {"internal_error"}
+    if route.roles:
+        codes |= {"authentication_required", "forbidden"}
+    if route.body or route.body_media:
+        codes |= {"validation_failed", "payload_too_large"}
+    if route.body:
+        codes.add("invalid_json")
+    by_status: dict[int, list[str]] = {}
+    for code in sorted(codes):
+        by_status.setdefault(CODES[code].status, []).append(code)
+    return {
+        str(status): {
+            "description": "problem: " + ", ".join(names),
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, names in sorted(by_status.items())
+    }
+
+
+def _operation(route: Route, schemas: dict[Any, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": route.name,
+        "summary": route.summary,
+        "tags": [route.tag],
+        "x-roles": list(route.roles) or ["anyone"],
+    }
+    params = _path_params(route.path)
+    if route.query:
+        params += _query_params(route.query, schemas[(route.query, "validation")])
+    if params:
+        op["parameters"] = params
+    if route.roles:
+        op["security"] = [{"bearer": []}]
+    if route.body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas[(route.body, "validation")]}},
+        }
+    elif route.body_media:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                m: {"schema": {"type": "string", "format": "binary"}} for m in route.body_media
+            },
+        }
+    ok: dict[str, Any] = {"description": "success"}
+    if route.websocket:
+        ok = {"description": "websocket upgrade; messages are described in the README"}
+    elif route.response:
+        ok["content"] = {
+            route.response_media: {"schema": schemas[(route.response, "serialization")]}
+        }
+    elif route.response_media != "application/json":
+        ok["content"] = {route.response_media: {"schema": {"type": "string", "format": "binary"}}}
+    op["responses"] = {
+        str(101 if route.websocket else route.status): ok,
+        **_problem_responses(route),
+    }
+    op.update(route.extra)
+    return op
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "enum": sorted(CODES)},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "row": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+
+
+def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for these routes."""
+    routes = list(routes)
+    models: list[tuple[type[BaseModel], Any]] = []
+    for r in routes:
+        for model, mode in (
+            (r.body, "validation"),
+            (r.query, "validation"),
+            (r.response, "serialization"),
+        ):
+            if model is not None and (model, mode) not in models:
+                models.append((model, mode))
+    schemas, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    paths: dict[str, dict[str, Any]] = {}
+    for r in routes:
+        paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, schemas)
+    components = dict(defs.get("$defs", {}))
+    components["Problem"] = PROBLEM_SCHEMA
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "diemcau", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

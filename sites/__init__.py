@@ -1,0 +1,1 @@
+"""What a site technician runs: register a bridge point, import many, prove the line."""

@@ -1,0 +1,130 @@
+"""Test harness: one real PostgreSQL per session (embedded, or DATABASE_URL), migrated once.
+
+Each test gets an application on its own pool and a clean database: tables are truncated
+after every test, so tests may commit for real (LISTEN/NOTIFY, races, restarts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from diemcau.app import create_app
+from diemcau.config import Config
+from diemcau.db import connect
+from diemcau.embedded import EmbeddedPostgres
+from diemcau.migrate import migrate
+
+from tests.factory import Factory
+
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+
+
+async def _create_database(admin_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(admin_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server, another database (works for socket and TCP DSNs)."""
+    base, _, query = dsn.partition("?")
+    scheme, _, rest = base.partition("://")
+    authority = rest.split("/", 1)[0]
+    return f"{scheme}://{authority}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server to create test databases on."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    dsn = embedded.start()
+    yield dsn
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_dsn: str) -> Iterator[str]:
+    """A migrated database for this test session."""
+    name = f"diemcau_test_{secrets.token_hex(4)}"
+    asyncio.run(_create_database(admin_dsn, name))
+    dsn = with_database(admin_dsn, name)
+
+    async def _migrate() -> None:
+        conn = await connect(dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(_migrate())
+    yield dsn
+    asyncio.run(_drop_database(admin_dsn, name))
+
+
+@pytest.fixture
+async def fresh_database(admin_dsn: str) -> AsyncIterator[str]:
+    """An empty, unmigrated database (for the migration runner's own tests)."""
+    name = f"diemcau_fresh_{secrets.token_hex(4)}"
+    await _create_database(admin_dsn, name)
+    yield with_database(admin_dsn, name)
+    await _drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+def config(database_url: str, tmp_path: Path) -> Config:
+    return Config(database_url=database_url, data_dir=tmp_path, secret_key="t" * 32)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection (autocommit), and a clean database after the test."""
+    conn = await connect(database_url)
+    yield conn
+    tables = await conn.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename <> 'schema_migrations'"
+    )
+    if tables:
+        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    await conn.close()
+
+
+@pytest.fixture
+def factory(db: asyncpg.Connection) -> Factory:
+    return Factory(db)
+
+
+@pytest.fixture
+def app(config: Config) -> web.Application:
+    return create_app(config)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, app: web.Application, db: asyncpg.Connection) -> TestClient:
+    # Depends on `db` so that the database is cleaned after every test that used the API.
+    return await aiohttp_client(app)
