@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
-from diemcau import auth
+from diemcau import auth, tabular
 from diemcau.appkeys import CONFIG, POOL
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
@@ -90,6 +94,40 @@ async def principal(request: web.Request, *roles: str) -> Principal:
             Msg(f"Vai trò {found.role} không được phép", f"role {found.role} may not do this"),
         )
     return found
+
+
+@asynccontextmanager
+async def upload(request: web.Request) -> AsyncIterator[tuple[Path, str]]:
+    """Stream the request body to a temporary file; yield its path and kind (csv or xlsx).
+
+    Imports can be hundreds of megabytes, so the body never sits whole in memory; the
+    limit is DIEMCAU_MAX_IMPORT_MB (413 past it). The file is removed afterwards.
+    """
+    limit = request.app[CONFIG].max_import_mb * 1024 * 1024
+    with tempfile.NamedTemporaryFile(prefix="diemcau-import-", suffix=".upload") as fh:
+        size = 0
+        head = b""
+        async for chunk in request.content.iter_chunked(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise Problem(
+                    "payload_too_large",
+                    Msg(
+                        f"Tệp lớn hơn {limit // (1024 * 1024)} MiB",
+                        f"the file is over {limit // (1024 * 1024)} MiB",
+                    ),
+                )
+            if not head:
+                head = chunk[:8]
+            fh.write(chunk)
+        fh.flush()
+        if size == 0:
+            raise Problem(
+                "validation_failed",
+                Msg("Chưa gửi tệp nào", "the request carries no file"),
+                errors=[{"field": "body", "message": Msg("Thiếu tệp", "missing file")}],
+            )
+        yield Path(fh.name), tabular.kind_of(request.headers.get("Content-Type", ""), head)
 
 
 def forbid_outside_scope() -> Problem:

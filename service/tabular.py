@@ -1,0 +1,203 @@
+"""Spreadsheets in: CSV (UTF-8, with or without BOM) and XLSX, as numbered rows of text.
+
+Row 1 is the first data row (the header is row 0), so the numbers in an error match what
+a person sees below the header in Excel. Header problems and undecodable files are
+reported as `import_failed` problems before any row is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from diemcau.errors import Msg, Problem
+
+CSV = "csv"
+XLSX = "xlsx"
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MEDIA = ("text/csv", "application/csv", "text/plain")
+# Columns people add to spreadsheets by habit ("STT": the row's number) and that we skip.
+IGNORED_COLUMNS = frozenset({"stt", "no", "#"})
+MAX_ERRORS = 1000
+
+
+def row_error(row: int, field: str, message: Msg | str) -> dict[str, Any]:
+    return {"row": row, "field": field, "message": message}
+
+
+def import_failed(errors: list[dict[str, Any]], total: int | None = None) -> Problem:
+    """The 422 for a file with bad rows; at most MAX_ERRORS are listed, all are counted."""
+    total = len(errors) if total is None else total
+    shown = errors[:MAX_ERRORS]
+    extra: dict[str, Any] = {"error_count": total}
+    if total > len(shown):
+        extra["errors_truncated"] = True
+    detail = Msg(f"{total} lỗi; không có dòng nào được lưu", f"{total} errors; nothing was saved")
+    return Problem("import_failed", detail, errors=shown, **extra)
+
+
+def kind_of(media_type: str, head: bytes) -> str:
+    """CSV or XLSX, from the declared media type, or from the first bytes when vague."""
+    media = media_type.split(";")[0].strip().lower()
+    if media == XLSX_MEDIA or (media in ("application/octet-stream", "") and head[:2] == b"PK"):
+        return XLSX
+    if media in CSV_MEDIA or media in ("application/octet-stream", ""):
+        return CSV
+    raise Problem(
+        "unsupported_media_type",
+        Msg(
+            f"Chỉ nhận CSV (text/csv) hoặc XLSX, không nhận {media}",
+            f"send text/csv or {XLSX_MEDIA}, not {media}",
+        ),
+    )
+
+
+def clean(value: Any) -> str:
+    """A cell as trimmed NFC text ('' for empty); whole-number floats lose their '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, datetime):
+        value = value.isoformat()
+    elif isinstance(value, date):
+        value = value.isoformat()
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+@dataclass(frozen=True)
+class Header:
+    names: list[str]  # one per column; '' for a column we skip
+
+
+def check_header(raw: Sequence[Any], columns: Sequence[str], required: Sequence[str]) -> Header:
+    """Map header cells to known columns, or fail naming what is missing or unknown."""
+    names = [clean(c).lower().replace(" ", "_") for c in raw]
+    errors = []
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        if name in IGNORED_COLUMNS or name == "":
+            out.append("")
+            continue
+        if name not in columns:
+            errors.append(
+                row_error(
+                    0,
+                    name,
+                    Msg(
+                        f"Cột không xác định; các cột hợp lệ: {', '.join(columns)}",
+                        f"unknown column; expected: {', '.join(columns)}",
+                    ),
+                )
+            )
+        elif name in seen:
+            errors.append(row_error(0, name, Msg("Cột bị lặp", "column appears twice")))
+        seen.add(name)
+        out.append(name)
+    for name in required:
+        if name not in seen:
+            errors.append(row_error(0, name, Msg("Thiếu cột bắt buộc", "required column missing")))
+    if errors:
+        raise import_failed(errors)
+    return Header(out)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start)
+        raise import_failed(
+            [
+                row_error(
+                    line,
+                    "",
+                    Msg(
+                        f"Tệp không phải UTF-8 (byte {exc.start}); hãy lưu dạng 'CSV UTF-8'",
+                        f"not UTF-8 (byte {exc.start}); save the file as 'CSV UTF-8'",
+                    ),
+                )
+            ]
+        ) from None
+
+
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    text = _decode(path.read_bytes())
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def _xlsx_rows(path: Path) -> Iterator[Sequence[Any]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise import_failed(
+            [
+                row_error(
+                    0,
+                    "",
+                    Msg(f"Không đọc được tệp XLSX: {exc}", f"cannot read the XLSX file: {exc}"),
+                )
+            ]
+        ) from None
+    try:
+        sheet = book.worksheets[0]
+        yield from sheet.iter_rows(values_only=True)
+    finally:
+        book.close()
+
+
+def read_rows(
+    path: Path, kind: str, columns: Sequence[str], required: Sequence[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, {column: text}) for every non-blank data row; raises on a bad header."""
+    rows = _xlsx_rows(path) if kind == XLSX else _csv_rows(path)
+    header = None
+    for raw in rows:
+        if header is None:
+            if not any(clean(c) for c in raw):
+                continue  # blank lines above the header
+            header = check_header(raw, columns, required)
+            number = 0
+            continue
+        number += 1
+        values = [clean(c) for c in raw]
+        if not any(values):
+            continue
+        if len(values) > len(header.names) and any(values[len(header.names) :]):
+            raise import_failed(
+                [
+                    row_error(
+                        number,
+                        "",
+                        Msg(
+                            "Dòng có nhiều ô hơn tiêu đề", "the row has more cells than the header"
+                        ),
+                    )
+                ]
+            )
+        yield number, {n: v for n, v in zip(header.names, values, strict=False) if n}
+    if header is None:
+        raise import_failed(
+            [
+                row_error(
+                    0,
+                    "",
+                    Msg(
+                        "Tệp trống: cần dòng tiêu đề và ít nhất một dòng dữ liệu",
+                        "the file is empty: a header and at least one row are needed",
+                    ),
+                )
+            ]
+        )
