@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 from aiohttp import web
 from diemcau import auth, tabular
 from diemcau.appkeys import CONFIG, POOL
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
+from diemcau.queries.conferences import fetch_conference
 from diemcau.validation import parse, parse_json
 from pydantic import BaseModel
 
@@ -128,6 +130,23 @@ async def upload(request: web.Request) -> AsyncIterator[tuple[Path, str]]:
                 errors=[{"field": "body", "message": Msg("Thiếu tệp", "missing file")}],
             )
         yield Path(fh.name), tabular.kind_of(request.headers.get("Content-Type", ""), head)
+
+
+async def conference_for(request: web.Request, *roles: str) -> tuple[Principal, asyncpg.Record]:
+    """The caller and the conference named by `{code}` in the path.
+
+    404 when there is no such conference, and also when the caller's token belongs to
+    another conference (a kiosk or viewer token does not learn that others exist).
+    """
+    caller = await principal(request, *roles)
+    async with request.app[POOL].acquire() as conn:
+        conference = await fetch_conference(conn, request.match_info["code"])
+    if conference is None or not caller.covers_conference(conference["id"]):
+        raise Problem(
+            "not_found",
+            Msg("Không có hội nghị này", "no such conference"),
+        )
+    return caller, conference
 
 
 def forbid_outside_scope() -> Problem:
