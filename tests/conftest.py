@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +57,31 @@ def with_database(dsn: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def admin_dsn() -> Iterator[str]:
     """A server to create test databases on."""
     external = os.environ.get("DATABASE_URL")
     if external:
         yield external
         return
-    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
-    dsn = embedded.start()
-    yield dsn
-    embedded.stop()
+    with embedded_data_dir() as data_dir:
+        embedded = EmbeddedPostgres(data_dir)
+        dsn = embedded.start()
+        yield dsn
+        embedded.stop()
+
+
+@contextmanager
+def embedded_data_dir() -> Iterator[Path]:
+    """A data dir for an embedded PostgreSQL, outside pytest's tmp tree.
+
+    As root, PostgreSQL runs as the `pgserver` user, which must traverse the path; pytest
+    resets its own tmp root to 0700 whenever another pytest session starts.
+    """
+    path = Path(tempfile.mkdtemp(prefix="diemcau-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
