@@ -75,3 +75,23 @@ async def test_unit_scope_covers_the_subtree_only(db: Any, factory: Any) -> None
     assert principal.covers_unit_path("/VN/LC/LC-TD/")
     assert not principal.covers_unit_path("/VN/HG/")
     assert not principal.covers_unit_path("/VN/")
+
+
+async def test_cli_token_commands_are_audited(database_url: str, db: Any, monkeypatch: Any) -> None:
+    from diemcau.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    loop_free = __import__("asyncio").to_thread
+    assert await loop_free(main, ["token", "create", "--role", "organiser", "--label", "ops"]) == 0
+    token_id = await db.fetchval("SELECT id FROM tokens WHERE label = 'ops'")
+    assert await loop_free(main, ["token", "revoke", str(token_id)]) == 0
+    assert await loop_free(main, ["token", "revoke", str(token_id)]) == 1
+    rows = await db.fetch(
+        "SELECT actor, action, entity, entity_key, after FROM audit_log ORDER BY id"
+    )
+    assert [(r["action"], r["entity"], r["entity_key"]) for r in rows] == [
+        ("create", "token", str(token_id)),
+        ("revoke", "token", str(token_id)),
+    ]
+    assert rows[0]["actor"] == "organiser cli"
+    assert rows[0]["after"]["label"] == "ops"

@@ -120,6 +120,8 @@ def test_data_survives_restart_and_sigterm_stops_postgres(data_dir: Path) -> Non
     token = created.stdout.strip()
     assert token.startswith("dc_") and "\n" not in token
     assert _get(port, "/api/v1/ws-tickets", token, "POST") == 201
+    listing = _cli(data_dir, "token", "list")
+    assert "admin" in listing.stdout and token not in listing.stdout
 
     code, err = server.stop(signal.SIGTERM)
     assert code == 0, err

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from diemcau import auth
+from diemcau import audit, auth
 from diemcau.cli.common import database, load_config, report_problem
 from diemcau.errors import Problem
 
@@ -34,14 +34,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 async def _create(args: argparse.Namespace) -> int:
     async with database(load_config()) as conn:
         try:
-            secret, token_id = await auth.create_token(
-                conn,
-                args.role,
-                label=args.label,
-                unit=args.unit,
-                conference=args.conference,
-                site=args.site,
-            )
+            async with conn.transaction():
+                secret, token_id = await auth.create_token(
+                    conn,
+                    args.role,
+                    label=args.label,
+                    unit=args.unit,
+                    conference=args.conference,
+                    site=args.site,
+                )
+                scope = {
+                    k: getattr(args, k) for k in ("role", "unit", "conference", "site", "label")
+                }
+                await audit.record(conn, auth.CLI, "create", "token", str(token_id), after=scope)
         except Problem as problem:
             return report_problem(problem)
     print(f"token #{token_id} ({args.role}) created; it is shown only once", file=sys.stderr)
@@ -65,8 +70,10 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _revoke(args: argparse.Namespace) -> int:
-    async with database(load_config()) as conn:
+    async with database(load_config()) as conn, conn.transaction():
         done = await auth.revoke_token(conn, args.id)
+        if done:
+            await audit.record(conn, auth.CLI, "revoke", "token", str(args.id))
     if not done:
         print(f"error: no active token #{args.id}", file=sys.stderr)
         return 1
