@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 from aiohttp import web
+
 from diemcau.appkeys import CONFIG, METRICS, POOL, ROUTES
 from diemcau.config import Config
 from diemcau.db import create_pool

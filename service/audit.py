@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+
 from diemcau.auth import Principal
 from diemcau.logs import request_id_var
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+
 from diemcau.errors import Msg, Problem, validation_failed
 
 ROLES = ("organiser", "technician", "kiosk", "viewer")

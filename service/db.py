@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import asyncpg
+
 from diemcau.config import Config
 from diemcau.embedded import EmbeddedPostgres
 

@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from diemcau import __version__
-from diemcau.errors import CODES
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+
+from diemcau import __version__
+from diemcau.errors import CODES
 
 Handler = Callable[..., Awaitable[Any]]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from diemcau.errors import Msg, Problem, field_error
 from pydantic import BaseModel, ValidationError
+
+from diemcau.errors import Msg, Problem, field_error
 
 M = TypeVar("M", bound=BaseModel)
 

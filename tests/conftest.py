@@ -21,12 +21,12 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+
 from diemcau.app import create_app
 from diemcau.config import Config
 from diemcau.db import connect
 from diemcau.embedded import EmbeddedPostgres
 from diemcau.migrate import migrate
-
 from tests.factory import Factory
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import ClientResponse
+
 from diemcau.errors import CODES
 
 

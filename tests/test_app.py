@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
+
 from diemcau.app import create_app
 from diemcau.config import Config
-
 from tests.problems import assert_problem
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+
 from diemcau import auth
 from diemcau.errors import Problem
-
 from tests.factory import bearer
 from tests.problems import assert_problem
 
@@ -81,11 +82,13 @@ async def test_cli_token_commands_are_audited(database_url: str, db: Any, monkey
     from diemcau.cli import main
 
     monkeypatch.setenv("DATABASE_URL", database_url)
-    loop_free = __import__("asyncio").to_thread
-    assert await loop_free(main, ["token", "create", "--role", "organiser", "--label", "ops"]) == 0
+    assert (
+        await asyncio.to_thread(main, ["token", "create", "--role", "organiser", "--label", "ops"])
+        == 0
+    )
     token_id = await db.fetchval("SELECT id FROM tokens WHERE label = 'ops'")
-    assert await loop_free(main, ["token", "revoke", str(token_id)]) == 0
-    assert await loop_free(main, ["token", "revoke", str(token_id)]) == 1
+    assert await asyncio.to_thread(main, ["token", "revoke", str(token_id)]) == 0
+    assert await asyncio.to_thread(main, ["token", "revoke", str(token_id)]) == 1
     rows = await db.fetch(
         "SELECT actor, action, entity, entity_key, after FROM audit_log ORDER BY id"
     )

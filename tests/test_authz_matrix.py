@@ -12,9 +12,9 @@ import re
 from typing import Any
 
 import pytest
+
 from diemcau.auth import ROLES
 from diemcau.handlers import all_routes
-
 from tests.factory import bearer
 from tests.problems import assert_problem
 

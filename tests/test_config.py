@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from diemcau.config import SETTINGS, Config, ConfigError, mask_dsn
 
 README = Path(__file__).resolve().parent.parent / "README.md"

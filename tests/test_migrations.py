@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from diemcau.db import connect
 from diemcau.migrate import Migration, MigrationError, migrate, packaged_migrations
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+
 from diemcau.config import Config
 from diemcau.db import connect, resolve_dsn
 from diemcau.errors import Problem

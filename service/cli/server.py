@@ -15,6 +15,7 @@ from dataclasses import replace
 from types import FrameType
 
 from aiohttp import web
+
 from diemcau.app import create_app
 from diemcau.cli.common import database, load_config
 from diemcau.config import Config

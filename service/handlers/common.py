@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 
 import asyncpg
 from aiohttp import web
+from pydantic import BaseModel
+
 from diemcau import auth, tabular
 from diemcau.appkeys import CONFIG, POOL
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.queries.conferences import fetch_conference
 from diemcau.validation import parse, parse_json
-from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 

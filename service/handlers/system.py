@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiohttp import web
+from pydantic import BaseModel
+
 from diemcau import auth
 from diemcau.appkeys import METRICS, POOL, ROUTES
 from diemcau.handlers.common import json_response, principal
 from diemcau.routing import Route, openapi_document
-from pydantic import BaseModel
 
 
 class Health(BaseModel):
