@@ -138,24 +138,21 @@ def _csv_rows(path: Path) -> Iterator[list[str]]:
 
 def _xlsx_rows(path: Path) -> Iterator[Sequence[Any]]:
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise import_failed(
-            [
-                row_error(
-                    0,
-                    "",
-                    Msg(f"Không đọc được tệp XLSX: {exc}", f"cannot read the XLSX file: {exc}"),
-                )
-            ]
-        ) from None
-    try:
-        sheet = book.worksheets[0]
-        yield from sheet.iter_rows(values_only=True)
-    finally:
-        book.close()
+    # A file object, not the path: openpyxl judges a path by its extension, and uploads
+    # are temporary files with none.
+    with open(path, "rb") as fh:
+        try:
+            book = load_workbook(fh, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+            message = Msg(f"Không đọc được tệp XLSX: {exc}", f"cannot read the XLSX file: {exc}")
+            raise import_failed([row_error(0, "", message)]) from None
+        try:
+            sheet = book.worksheets[0]
+            yield from sheet.iter_rows(values_only=True)
+        finally:
+            book.close()
 
 
 def read_rows(

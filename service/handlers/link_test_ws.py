@@ -1,0 +1,128 @@
+"""`GET /ws/link-test?site=CODE`: an echo a technician pings to measure the line.
+
+Messages (JSON text frames):
+- server, on connect: `{"type": "hello", "site": CODE, "max_pings": N, "max_seconds": S}`
+- client: `{"type": "ping", "seq": n, "t": <any number>}`
+- server, at once: `{"type": "pong", "seq": n, "t": <echoed>, "server_t": <unix seconds>}`
+- server, on a malformed message: `{"type": "error", "detail": "..."}` (the socket stays open)
+
+Refused before the upgrade, as problem+json: a foreign `Origin` (403), no or bad
+credentials (401; `Authorization: Bearer` or a single-use `?ticket=`), a role other than
+organiser/technician (403), a site unknown or outside the caller's subtree (404).
+A session ends after MAX_PINGS pings or MAX_SECONDS, so a forgotten client cannot hold
+a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel, Field
+
+from diemcau import auth, registry
+from diemcau.appkeys import CONFIG, POOL
+from diemcau.auth import Principal
+from diemcau.errors import Msg, Problem
+from diemcau.handlers.common import PRINCIPAL_KEY, bearer, language, principal, read_query
+from diemcau.handlers.units import STAFF
+from diemcau.routing import Route
+
+MAX_PINGS = 5000
+MAX_SECONDS = 600
+
+
+class LinkTestWsQuery(BaseModel):
+    site: str = Field(description="the site whose line is tested")
+    ticket: str | None = Field(None, description="single-use ticket from POST /api/v1/ws-tickets")
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """No Origin (not a browser), or the origin of the Host reached, or DIEMCAU_PUBLIC_URL."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    public = request.app[CONFIG].public_url
+    if public and origin.rstrip("/").lower() == public.lower():
+        return True
+    return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+async def ws_caller(request: web.Request) -> Principal:
+    """The caller, from the Authorization header or a `?ticket=` (browsers set no headers)."""
+    ticket = request.query.get("ticket")
+    if ticket and bearer(request) is None:
+        async with request.app[POOL].acquire() as conn:
+            found = await auth.redeem_ticket(conn, ticket)
+        if found is None:
+            raise Problem(
+                "authentication_required",
+                Msg("Vé đã dùng, hết hạn hoặc không đúng", "ticket unknown, used or expired"),
+            )
+        request[PRINCIPAL_KEY] = found
+    return await principal(request, *STAFF)
+
+
+def answer(message: str, lang: str) -> dict[str, Any]:
+    """The reply to one client message: a pong, or an error naming what was wrong."""
+    try:
+        data = json.loads(message)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or data.get("type") != "ping":
+        text = Msg("Chỉ nhận {type: ping, seq, t}", "only {type: ping, seq, t} is understood")
+        return {"type": "error", "detail": text.text(lang)}
+    return {"type": "pong", "seq": data.get("seq"), "t": data.get("t"), "server_t": time.time()}
+
+
+async def ws_link_test(request: web.Request) -> web.StreamResponse:
+    if not origin_allowed(request):
+        raise Problem("origin_not_allowed")
+    caller = await ws_caller(request)
+    query = read_query(request, LinkTestWsQuery)
+    async with request.app[POOL].acquire() as conn:
+        site = await registry.visible_site(conn, caller, query.site)
+    ws = web.WebSocketResponse(max_msg_size=4096)
+    if not ws.can_prepare(request).ok:
+        raise Problem("bad_request", Msg("Cần kết nối websocket", "a websocket upgrade is needed"))
+    await ws.prepare(request)
+    lang = language(request)
+    hello = {"site": site["code"], "max_pings": MAX_PINGS, "max_seconds": MAX_SECONDS}
+    await ws.send_json({"type": "hello", **hello})
+    try:
+        async with asyncio.timeout(MAX_SECONDS):
+            await _echo(ws, lang)
+    except TimeoutError:
+        pass
+    await ws.close()
+    return ws
+
+
+async def _echo(ws: web.WebSocketResponse, lang: str) -> None:
+    pings = 0
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        await ws.send_json(answer(msg.data, lang))
+        pings += 1
+        if pings >= MAX_PINGS:
+            return
+
+
+routes = [
+    Route(
+        "GET",
+        "/ws/link-test",
+        ws_link_test,
+        "Websocket echo for measuring a site's line (ping -> pong)",
+        "sites",
+        roles=STAFF,
+        query=LinkTestWsQuery,
+        websocket=True,
+        errors=("origin_not_allowed", "not_found", "validation_failed", "bad_request"),
+    ),
+]

@@ -1,0 +1,154 @@
+"""A small HTTP client for the technician's commands: base URL, token, problems as text.
+
+The token travels only in the Authorization header; nothing here prints it, and errors
+are described from the problem document the service sent, never from the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CHUNK = 256 * 1024
+
+
+class ApiError(Exception):
+    """The service answered with a problem (or not at all)."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("detail") or body.get("title") or f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+    @property
+    def code(self) -> str:
+        return str(self.body.get("code", ""))
+
+    def lines(self) -> list[str]:
+        """The problem as a person reads it: title, detail, then each listed error."""
+        title = self.body.get("title") or f"HTTP {self.status}"
+        head = f"lỗi / error {self.status} ({self.code or 'unknown'}): {title}"
+        out = [head]
+        if self.body.get("detail") and self.body["detail"] != title:
+            out.append(f"  {self.body['detail']}")
+        for err in self.body.get("errors") or []:
+            where = f"dòng/row {err['row']}, " if "row" in err else ""
+            out.append(f"  - {where}{err.get('field') or '-'}: {err.get('message', '')}")
+        if self.body.get("errors_truncated"):
+            out.append(f"  ... ({self.body.get('error_count')} lỗi/errors)")
+        return out
+
+    def print(self, stream: TextIO | None = None) -> None:
+        for line in self.lines():
+            print(line, file=stream or sys.stderr)
+
+
+def settings(url: str | None, token: str | None) -> tuple[str, str]:
+    """The base URL and token: flags first, then DIEMCAU_URL / DIEMCAU_TOKEN."""
+    base = (url or os.environ.get("DIEMCAU_URL") or DEFAULT_URL).rstrip("/")
+    secret = token or os.environ.get("DIEMCAU_TOKEN") or ""
+    if not secret:
+        raise ApiError(
+            401,
+            {
+                "code": "authentication_required",
+                "title": "Cần mã truy cập / a token is required",
+                "detail": "dùng --token hoặc DIEMCAU_TOKEN / use --token or DIEMCAU_TOKEN",
+            },
+        )
+    return base, secret
+
+
+class Client:
+    """`async with Client(url, token) as api: await api.get('/api/v1/sites')`."""
+
+    def __init__(self, base_url: str, token: str, language: str = "vi") -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}", "Accept-Language": language}
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:  # never show the token, even in a traceback
+        return f"Client({self.base_url!r})"
+
+    async def __aenter__(self) -> Client:
+        self._session = aiohttp.ClientSession(headers=self._headers)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "use `async with Client(...)`"
+        return self._session
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def ws_url(self, path: str) -> str:
+        return self.url(path).replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The decoded JSON answer; ApiError for a problem or an unreachable service."""
+        try:
+            async with self.session.request(method, self.url(path), **kwargs) as resp:
+                if resp.status >= 400:
+                    raise ApiError(resp.status, await _problem(resp))
+                return await resp.json(content_type=None)
+        except aiohttp.ClientConnectionError as exc:
+            raise ApiError(
+                0,
+                {
+                    "code": "unreachable",
+                    "title": f"Không kết nối được {self.base_url} / cannot reach it",
+                    "detail": type(exc).__name__,
+                },
+            ) from None
+
+    async def get(self, path: str, **params: Any) -> Any:
+        clean = {k: str(v) for k, v in params.items() if v is not None}
+        return await self.request("GET", path, params=clean)
+
+    async def post(self, path: str, body: Any = None) -> Any:
+        return await self.request("POST", path, json=body)
+
+    async def upload(
+        self, path: str, file: Path, progress: Callable[[int, int], None] | None = None
+    ) -> Any:
+        """POST a CSV/XLSX file as the body, calling `progress(sent, total)` as it goes."""
+        total = (await asyncio.to_thread(file.stat)).st_size
+        media = XLSX_MEDIA if file.suffix.lower() in (".xlsx", ".xlsm") else "text/csv"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            sent = 0
+            fh = await asyncio.to_thread(file.open, "rb")
+            try:
+                while chunk := await asyncio.to_thread(fh.read, CHUNK):
+                    sent += len(chunk)
+                    yield chunk
+                    if progress is not None:
+                        progress(sent, total)
+            finally:
+                fh.close()
+
+        headers = {"Content-Type": media, "Content-Length": str(total)}
+        return await self.request("POST", path, data=chunks(), headers=headers)
+
+
+async def _problem(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    try:
+        body = await resp.json(content_type=None)
+    except (ValueError, aiohttp.ContentTypeError):
+        body = None
+    if isinstance(body, dict):
+        return body
+    return {"code": "", "title": f"HTTP {resp.status} {resp.reason or ''}".strip()}
