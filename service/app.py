@@ -6,12 +6,13 @@ import logging
 import re
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 
 import asyncpg
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
-from diemcau.appkeys import CONFIG, METRICS, POOL, ROUTES
+from diemcau.appkeys import CONFIG, METRICS, POOL, ROUTES, WEBSOCKETS
 from diemcau.config import Config
 from diemcau.db import create_pool
 from diemcau.errors import Msg, Problem, constraint_problem
@@ -135,8 +136,16 @@ def create_app(config: Config) -> web.Application:
     app[ROUTES] = routes
     for route in routes:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    app[WEBSOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_pool_ctx)
     return app
+
+
+async def _close_websockets(app: web.Application) -> None:
+    # Clients reconnect elsewhere on GOING_AWAY (1001); a plain drop looks like a fault.
+    for ws in list(app[WEBSOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -16,3 +17,5 @@ CONFIG: web.AppKey[Config] = web.AppKey("config")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
+# Open websockets, closed with GOING_AWAY when the worker shuts down.
+WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")

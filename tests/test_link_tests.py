@@ -220,3 +220,13 @@ def test_message_shapes_are_json_documented() -> None:
     pong = answer(json.dumps({"type": "ping", "seq": 3, "t": 1.0}), "en")
     assert set(pong) == {"type", "seq", "t", "server_t"} and pong["type"] == "pong"
     assert answer("[]", "en")["type"] == "error"
+
+
+async def test_shutdown_closes_websockets_with_going_away(client: Any, tech: dict) -> None:
+    ws = await client.ws_connect("/ws/link-test?site=S1", headers=tech)
+    assert (await ws.receive_json())["type"] == "hello"
+    await client.server.app.shutdown()
+    msg = await ws.receive()
+    assert msg.type == aiohttp.WSMsgType.CLOSE
+    assert msg.data == aiohttp.WSCloseCode.GOING_AWAY
+    await ws.close()

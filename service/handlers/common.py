@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import asyncpg
 from aiohttp import web
 from pydantic import BaseModel
 
 from diemcau import auth, tabular
-from diemcau.appkeys import CONFIG, POOL
+from diemcau.appkeys import CONFIG, POOL, WEBSOCKETS
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.queries.conferences import fetch_conference
@@ -148,6 +149,48 @@ async def conference_for(request: web.Request, *roles: str) -> tuple[Principal, 
             Msg("Không có hội nghị này", "no such conference"),
         )
     return caller, conference
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """No Origin (not a browser), the origin of the Host reached, or DIEMCAU_PUBLIC_URL."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    public = request.app[CONFIG].public_url
+    if public and origin.rstrip("/").lower() == public.lower():
+        return True
+    return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+async def websocket_caller(request: web.Request, *roles: str) -> Principal:
+    """Who opens a websocket: refused (problem+json) before the upgrade, never after.
+
+    Checks a browser's `Origin` first, then the `Authorization` header or a single-use
+    `?ticket=` (browsers cannot set headers on a websocket).
+    """
+    if not origin_allowed(request):
+        raise Problem("origin_not_allowed")
+    ticket = request.query.get("ticket")
+    if ticket and bearer(request) is None:
+        async with request.app[POOL].acquire() as conn:
+            found = await auth.redeem_ticket(conn, ticket)
+        if found is None:
+            raise Problem(
+                "authentication_required",
+                Msg("Vé đã dùng, hết hạn hoặc không đúng", "ticket unknown, used or expired"),
+            )
+        request[PRINCIPAL_KEY] = found
+    return await principal(request, *roles)
+
+
+async def open_websocket(request: web.Request, **options: Any) -> web.WebSocketResponse:
+    """Upgrade, and register the socket so shutdown closes it with GOING_AWAY."""
+    ws = web.WebSocketResponse(**options)
+    if not ws.can_prepare(request).ok:
+        raise Problem("bad_request", Msg("Cần kết nối websocket", "a websocket upgrade is needed"))
+    await ws.prepare(request)
+    request.app[WEBSOCKETS].add(ws)
+    return ws
 
 
 def forbid_outside_scope() -> Problem:

@@ -19,16 +19,14 @@ import asyncio
 import json
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field
 
-from diemcau import auth, registry
-from diemcau.appkeys import CONFIG, POOL
-from diemcau.auth import Principal
-from diemcau.errors import Msg, Problem
-from diemcau.handlers.common import PRINCIPAL_KEY, bearer, language, principal, read_query
+from diemcau import registry
+from diemcau.appkeys import POOL
+from diemcau.errors import Msg
+from diemcau.handlers.common import language, open_websocket, read_query, websocket_caller
 from diemcau.handlers.units import STAFF
 from diemcau.routing import Route
 
@@ -39,32 +37,6 @@ MAX_SECONDS = 600
 class LinkTestWsQuery(BaseModel):
     site: str = Field(description="the site whose line is tested")
     ticket: str | None = Field(None, description="single-use ticket from POST /api/v1/ws-tickets")
-
-
-def origin_allowed(request: web.Request) -> bool:
-    """No Origin (not a browser), or the origin of the Host reached, or DIEMCAU_PUBLIC_URL."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    public = request.app[CONFIG].public_url
-    if public and origin.rstrip("/").lower() == public.lower():
-        return True
-    return urlsplit(origin).netloc.lower() == request.host.lower()
-
-
-async def ws_caller(request: web.Request) -> Principal:
-    """The caller, from the Authorization header or a `?ticket=` (browsers set no headers)."""
-    ticket = request.query.get("ticket")
-    if ticket and bearer(request) is None:
-        async with request.app[POOL].acquire() as conn:
-            found = await auth.redeem_ticket(conn, ticket)
-        if found is None:
-            raise Problem(
-                "authentication_required",
-                Msg("Vé đã dùng, hết hạn hoặc không đúng", "ticket unknown, used or expired"),
-            )
-        request[PRINCIPAL_KEY] = found
-    return await principal(request, *STAFF)
 
 
 def answer(message: str, lang: str) -> dict[str, Any]:
@@ -80,16 +52,11 @@ def answer(message: str, lang: str) -> dict[str, Any]:
 
 
 async def ws_link_test(request: web.Request) -> web.StreamResponse:
-    if not origin_allowed(request):
-        raise Problem("origin_not_allowed")
-    caller = await ws_caller(request)
+    caller = await websocket_caller(request, *STAFF)
     query = read_query(request, LinkTestWsQuery)
     async with request.app[POOL].acquire() as conn:
         site = await registry.visible_site(conn, caller, query.site)
-    ws = web.WebSocketResponse(max_msg_size=4096)
-    if not ws.can_prepare(request).ok:
-        raise Problem("bad_request", Msg("Cần kết nối websocket", "a websocket upgrade is needed"))
-    await ws.prepare(request)
+    ws = await open_websocket(request, max_msg_size=4096)
     lang = language(request)
     hello = {"site": site["code"], "max_pings": MAX_PINGS, "max_seconds": MAX_SECONDS}
     await ws.send_json({"type": "hello", **hello})
