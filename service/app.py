@@ -136,7 +136,8 @@ def create_app(config: Config) -> web.Application:
     app[ROUTES] = routes
     for route in routes:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
-    app[WEBSOCKETS] = weakref.WeakSet()
+    sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+    app[WEBSOCKETS] = sockets
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_pool_ctx)
     return app
