@@ -136,8 +136,7 @@ def create_app(config: Config) -> web.Application:
     app[ROUTES] = routes
     for route in routes:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
-    sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
-    app[WEBSOCKETS] = sockets
+    app[WEBSOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_pool_ctx)
     return app
@@ -145,7 +144,8 @@ def create_app(config: Config) -> web.Application:
 
 async def _close_websockets(app: web.Application) -> None:
     # Clients reconnect elsewhere on GOING_AWAY (1001); a plain drop looks like a fault.
-    for ws in list(app[WEBSOCKETS]):
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[WEBSOCKETS]
+    for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
