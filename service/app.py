@@ -18,6 +18,7 @@ from diemcau.db import create_pool
 from diemcau.errors import Msg, Problem, constraint_problem
 from diemcau.handlers import all_routes
 from diemcau.handlers.common import dumps, language
+from diemcau.handlers.credentials import credentials_ctx
 from diemcau.logs import request_id_var
 from diemcau.metrics import Metrics
 
@@ -139,6 +140,7 @@ def create_app(config: Config) -> web.Application:
     app[WEBSOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_pool_ctx)
+    app.cleanup_ctx.append(credentials_ctx)  # after the pool: it checks the stored keys
     return app
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from diemcau.config import Config
+    from diemcau.keystore import Keystore
     from diemcau.metrics import Metrics
     from diemcau.routing import Route
 
@@ -19,3 +20,5 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
 # Open websockets, closed with GOING_AWAY when the worker shuts down.
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
+# None when the secret could not be loaded: signing answers 503, verifying goes on.
+KEYSTORE: web.AppKey[Keystore | None] = web.AppKey("keystore")

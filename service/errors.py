@@ -55,6 +55,9 @@ CODES: dict[str, Code] = {
     "unknown_reference": Code(422, "Tham chiếu không tồn tại", "Referenced item does not exist"),
     "internal_error": Code(500, "Lỗi hệ thống", "Internal server error"),
     "service_unavailable": Code(503, "Dịch vụ tạm thời không sẵn sàng", "Service unavailable"),
+    "secret_key_mismatch": Code(
+        503, "Không mở được khóa ký (sai DIEMCAU_SECRET_KEY)", "Signing keys cannot be opened"
+    ),
 }
 
 

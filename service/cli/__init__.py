@@ -16,6 +16,7 @@ from diemcau.migrate import MigrationError
 COMMAND_MODULES = [
     "diemcau.cli.server",
     "diemcau.cli.tokens",
+    "diemcau.cli.badges",
     "diemcau.sites.cli",
 ]
 

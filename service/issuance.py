@@ -1,0 +1,213 @@
+"""Issuing delegates' codes (sign, reissue, revoke) and the database-side check of a code.
+
+`check_credential` is what check-in calls: the pure verifier's rules (diemcau.credentials)
+plus what only the database knows: the key is not retired, and the delegate exists, is
+not revoked and holds this credential version (a reissue or a move to another site bumps
+it, so an old code answers `revoked`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, TypeAlias
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from diemcau import audit, badges, credentials
+from diemcau.auth import Principal
+from diemcau.credentials import Claims, InvalidCredential
+from diemcau.errors import Msg, Problem
+from diemcau.keystore import Keystore, SigningKey, signing_key
+from diemcau.queries import credentials as q
+from diemcau.queries.conferences import fetch_delegate
+
+# A delegate, conference or site row: an asyncpg Record, or a dict in tests and benches.
+Row: TypeAlias = Mapping[str, Any]
+
+REFUSALS = {
+    "unknown_delegate": Msg("Không có đại biểu này trong hội nghị", "no such delegate"),
+    "revoked": Msg("Mã đã bị thu hồi", "this code was revoked"),
+    "superseded": Msg("Mã đã được cấp lại; mã cũ không còn dùng được", "a newer code was issued"),
+}
+
+
+class CredentialRefused(Exception):
+    """A code check-in must refuse: `code` is `invalid` or `revoked` (the scan result).
+
+    `reason` says why (one of credentials.REASONS or REFUSALS); for `revoked` the claims
+    and the delegate come along so the kiosk can show who it was.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        reason: str,
+        claims: Claims | None = None,
+        delegate: asyncpg.Record | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+        self.claims = claims
+        self.delegate = delegate
+
+    @property
+    def message(self) -> Msg:
+        return REFUSALS.get(self.reason) or credentials.REASONS[self.reason]
+
+
+def ensure_writable(conference: Row) -> None:
+    """A signed-off conference is locked: every write answers 409 `locked`."""
+    if conference["status"] == "signed_off" or conference["signed_off_at"] is not None:
+        raise Problem("locked", Msg("Hội nghị đã khóa sổ", "the conference is signed off"))
+
+
+def claims_for(key: SigningKey, delegate: Row) -> Claims:
+    return Claims(
+        kid=key.kid,
+        conference_id=delegate["conference_id"],
+        delegate_id=delegate["id"],
+        site_id=delegate["site_id"],
+        version=delegate["credential_version"],
+    )
+
+
+async def delegate_code(
+    conn: asyncpg.Connection, store: Keystore, delegate: Row, caller: Principal
+) -> str:
+    """The delegate's current code, signed with the conference's signing key."""
+    key = await signing_key(conn, store, delegate["conference_id"], caller)
+    return credentials.sign(claims_for(key, delegate), key.private)
+
+
+def _state(row: Row) -> dict[str, Any]:
+    return {"credential_version": row["credential_version"], "revoked": row["revoked"]}
+
+
+async def _locked_delegate(conn: asyncpg.Connection, conference_id: int, delegate_id: int) -> Row:
+    row = await conn.fetchrow(
+        "SELECT * FROM delegates WHERE conference_id = $1 AND id = $2 FOR UPDATE",
+        conference_id,
+        delegate_id,
+    )
+    if row is None:
+        raise Problem("not_found", Msg("Không có đại biểu này", "no such delegate"))
+    return row
+
+
+async def reissue(
+    conn: asyncpg.Connection,
+    store: Keystore,
+    conference: Row,
+    delegate_id: int,
+    caller: Principal,
+) -> tuple[asyncpg.Record, str]:
+    """A new credential version (and not revoked any more); answers the row and its code."""
+    ensure_writable(conference)
+    async with conn.transaction():
+        before = await _locked_delegate(conn, conference["id"], delegate_id)
+        if before["credential_version"] >= credentials.U16:
+            raise Problem("conflict", Msg("Đã cấp lại quá nhiều lần", "too many reissues"))
+        after = await conn.fetchrow(
+            """UPDATE delegates SET credential_version = credential_version + 1,
+                      revoked = false, updated_at = now()
+                WHERE id = $1 RETURNING *""",
+            delegate_id,
+        )
+        await audit.record(
+            conn, caller, "reissue", "delegate", str(delegate_id), _state(before), _state(after)
+        )
+    code = await delegate_code(conn, store, after, caller)
+    return after, code
+
+
+async def revoke(
+    conn: asyncpg.Connection, conference: Row, delegate_id: int, caller: Principal
+) -> asyncpg.Record:
+    """Refuse the delegate's code from now on, without issuing a new one."""
+    ensure_writable(conference)
+    async with conn.transaction():
+        before = await _locked_delegate(conn, conference["id"], delegate_id)
+        after = await conn.fetchrow(
+            "UPDATE delegates SET revoked = true, updated_at = now() WHERE id = $1 RETURNING *",
+            delegate_id,
+        )
+        if not before["revoked"]:
+            await audit.record(
+                conn, caller, "revoke", "delegate", str(delegate_id), _state(before), _state(after)
+            )
+    return after
+
+
+async def check_credential(
+    conn: asyncpg.Connection, conference_id: int, text: str
+) -> tuple[Claims, asyncpg.Record]:
+    """The claims and the delegate of a valid code of this conference.
+
+    Raises CredentialRefused("invalid", reason) for anything that is not a valid code of
+    this conference (bad shape, lower case, unknown or retired key, bad signature, another
+    conference, unknown delegate), and CredentialRefused("revoked", ...) for a delegate who
+    is revoked or whose credential was reissued or moved since this code was made.
+    """
+    try:
+        signed = credentials.parse(text)
+        if signed.claims.conference_id != conference_id:
+            raise InvalidCredential("wrong_conference")
+        key = await q.fetch_live_key(conn, conference_id, signed.claims.kid)
+        if key is None:
+            raise InvalidCredential("unknown_key")
+        public = Ed25519PublicKey.from_public_bytes(bytes(key["public_key"]))
+        claims = credentials.check_signature(signed, public)
+    except InvalidCredential as exc:
+        raise CredentialRefused("invalid", exc.reason) from None
+    delegate = await fetch_delegate(conn, conference_id, claims.delegate_id)
+    if delegate is None:
+        raise CredentialRefused("invalid", "unknown_delegate", claims)
+    if delegate["revoked"]:
+        raise CredentialRefused("revoked", "revoked", claims, delegate)
+    if delegate["credential_version"] != claims.version or delegate["site_id"] != claims.site_id:
+        raise CredentialRefused("revoked", "superseded", claims, delegate)
+    return claims, delegate
+
+
+def conference_date(conference: Row) -> str:
+    """`Ngày dd/mm/yyyy` in the conference's time zone, as printed on badges."""
+    zone = ZoneInfo(conference.get("timezone") or "Asia/Ho_Chi_Minh")
+    starts: datetime = conference["starts_at"]
+    return f"Ngày {starts.astimezone(zone):%d/%m/%Y}"
+
+
+def site_sheet(conference: Row, site: Row) -> badges.Sheet:
+    """What every badge of one site shares."""
+    return badges.Sheet(
+        badges.nfc(conference["title"]),
+        conference_date(conference),
+        badges.nfc(site["name"]),
+        site["code"],
+    )
+
+
+def sign_badges(key: SigningKey, conference_id: int, rows: list[Row]) -> list[badges.Badge]:
+    """Badges with freshly signed codes (CPU work: call it off the event loop)."""
+    out = []
+    for row in rows:
+        claims = Claims(
+            key.kid, conference_id, row["id"], row["site_id"], row["credential_version"]
+        )
+        out.append(
+            badges.Badge(
+                badges.nfc(row["full_name"]),
+                row["category"],
+                badges.nfc(row["unit_name"]),
+                credentials.sign(claims, key.private),
+            )
+        )
+    return out
+
+
+def site_badges_pdf(key: SigningKey, conference: Row, site: Row, rows: list[Row]) -> bytes:
+    """One site's badge sheets, signed and rendered (CPU work: call it off the event loop)."""
+    return badges.badges_pdf(site_sheet(conference, site), sign_badges(key, conference["id"], rows))
