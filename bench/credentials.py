@@ -20,83 +20,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import resource
 import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from bench.common import bench_database, say, write_results
 from diemcau import credentials, issuance, keystore, qr
 from diemcau.auth import CLI
 from diemcau.badges import phone_pass
 from diemcau.cli.badges import number, render_jobs, site_jobs
 from diemcau.db import connect
-from diemcau.embedded import EmbeddedPostgres
 from diemcau.keystore import Keystore
-from diemcau.migrate import migrate
 from diemcau.queries import credentials as q
 
-RESULTS = Path(__file__).with_name("results") / "credentials.json"
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Lò"]
 MIDDLE = ["Văn", "Thị", "Đức", "Ngọc", "Minh", "Thị Thu", "Quốc", "Hữu", "Thanh", "Xuân"]
 GIVEN = ["An", "Bình", "Cường", "Dũng", "Hà", "Hưởng", "Thảo", "Ất", "Ỷ", "Việt", "Nhung", "Phúc"]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """The DSN of a migrated, empty database that is thrown away afterwards."""
-    external = os.environ.get("DATABASE_URL")
-    with tempfile.TemporaryDirectory(prefix="diemcau-bench-") as tmp:
-        if external:
-            name = f"diemcau_bench_{secrets.token_hex(4)}"
-            asyncio.run(_admin(external, f'CREATE DATABASE "{name}"'))
-            base, _, query = external.partition("?")
-            scheme, _, rest = base.partition("://")
-            dsn = f"{scheme}://{rest.split('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-            try:
-                asyncio.run(_migrate(dsn))
-                yield dsn
-            finally:
-                asyncio.run(_admin(external, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            return
-        log("starting an embedded PostgreSQL ...")
-        embedded = EmbeddedPostgres(Path(tmp))
-        dsn = embedded.start()
-        try:
-            asyncio.run(_migrate(dsn))
-            yield dsn
-        finally:
-            embedded.stop()
-
-
-async def _admin(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def _migrate(dsn: str) -> None:
-    conn = await connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
 
 
 async def seed(conn: asyncpg.Connection, delegates: int, sites: int) -> asyncpg.Record:
@@ -157,7 +105,7 @@ def cpu_seconds() -> float:
 
 
 def rate(label: str, count: int, func: Callable[[], Any]) -> dict[str, Any]:
-    log(f"{label} ...")
+    say(f"{label} ...")
     cpu, started = cpu_seconds(), time.perf_counter()
     func()
     seconds = time.perf_counter() - started
@@ -174,7 +122,7 @@ async def micro(dsn: str, store: Keystore, args: argparse.Namespace) -> list[dic
     """Seed the roster, then time signing, verifying, matrices and PNGs."""
     conn = await connect(dsn)
     try:
-        log(f"seeding {number(args.delegates)} delegates over {args.sites} sites ...")
+        say(f"seeding {number(args.delegates)} delegates over {args.sites} sites ...")
         conference = await seed(conn, args.delegates, args.sites)
         key = await keystore.signing_key(conn, store, conference["id"], CLI)
         jwks = await keystore.jwks(conn, conference)
@@ -224,7 +172,7 @@ def badges_run(dsn: str, store: Keystore, workers: int) -> dict[str, Any]:
     """Every site's PDF, from the database read to the last file on disk, as the
     `diemcau badges` command does it (read in the event loop, render after it)."""
     plural = "es" if workers > 1 else ""
-    log(f"badges, {workers} process{plural} ...")
+    say(f"badges, {workers} process{plural} ...")
     with tempfile.TemporaryDirectory(prefix="diemcau-badges-") as out:
         cpu, started = cpu_seconds(), time.perf_counter()
         conference, sites, rows, key = asyncio.run(badge_data(dsn, store))
@@ -241,23 +189,6 @@ def badges_run(dsn: str, store: Keystore, workers: int) -> dict[str, Any]:
         "cpu_seconds": round(cpu, 3),
         "per_s": written / seconds,
         "pdf_bytes": size,
-    }
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": model or platform.processor(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
     }
 
 
@@ -282,17 +213,16 @@ def main() -> None:
         results = asyncio.run(micro(dsn, store, args))
         for workers in sorted({os.cpu_count() or 1, 1}, reverse=True):
             results.append(badges_run(dsn, store, workers))
-    report: dict[str, Any] = {"results": results}
-    report.update(
-        machine=machine(),
-        at=datetime.now(UTC).isoformat(timespec="seconds"),
-        delegates=args.delegates,
-        sites=args.sites,
+    print(table(results))
+    write_results(
+        "credentials",
+        {
+            "results": results,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "delegates": args.delegates,
+            "sites": args.sites,
+        },
     )
-    print(table(report["results"]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    log(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

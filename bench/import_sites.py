@@ -15,34 +15,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
-import os
-import platform
 import random
-import socket
-import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
+from bench.common import FAMILY, GIVEN, MIDDLE, bench_database, running_service, say, write_results
 from diemcau import auth
-from diemcau.app import create_app
-from diemcau.config import Config
 from diemcau.db import connect
-from diemcau.embedded import EmbeddedPostgres
-from diemcau.migrate import migrate
 from diemcau.site_import import parse_sites, write_sites
 from diemcau.tabular import CSV
 
-RESULTS = Path(__file__).resolve().parent / "results" / "import_sites.json"
-FAMILY = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Lò Tòng Quàng Vàng".split()
-MIDDLE = "Văn Thị Đức Minh Thu Ngọc Hữu Quang Thanh Xuân".split()
-GIVEN = "An Bình Cường Dũng Giang Hà Hải Hạnh Hoa Hùng Khánh Lan Linh Mai Nam Phong Quân Sơn Tâm Thảo Trang Tuấn Việt Yến".split()
 PLACES = "Bản Bo, Bình Lư, Nà Tăm, Sơn Bình, Hồ Thầu, Khun Há, Thèn Sin, Tả Lèng, Giang Ma, Nùng Nàng, Phìn Hồ, Sì Lở Lầu, Đông Phong, Pa Tần, Nậm Tăm, Chăn Nưa, Mường Kim, Tà Hừa, Pắc Ta, Hua Nà".split(
     ", "
 )
@@ -58,10 +44,6 @@ HEADER = (
     "code,name,unit_code,level,address,capacity,technician_name,technician_phone,"
     "endpoint_protocol,endpoint_uri,endpoint_provider"
 )
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def unit_tree(districts: int, communes: int) -> list[tuple[str, str, str, str | None, str]]:
@@ -128,12 +110,6 @@ async def time_domain(conn: Any, csv: Path) -> dict[str, float]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def time_http(base: str, token: str, csv: Path) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
     async with aiohttp.ClientSession() as session:
@@ -196,7 +172,6 @@ async def run(args: argparse.Namespace, dsn: str, workdir: Path) -> dict[str, An
     say(f"CSV: {args.sites:,} rows, {csv.stat().st_size / 1e6:.1f} MB, {len(units)} units")
     conn = await connect(dsn)
     try:
-        await migrate(conn)
         await reset(conn, units)
         say("domain function: first import (inserts) ...")
         domain_insert = await time_domain(conn, csv)
@@ -206,21 +181,13 @@ async def run(args: argparse.Namespace, dsn: str, workdir: Path) -> dict[str, An
         token, _ = await auth.create_token(conn, "organiser", label="bench")
     finally:
         await conn.close()
-    port = free_port()
-    app = create_app(Config(database_url=dsn, data_dir=workdir, secret_key="b" * 32))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    base = f"http://127.0.0.1:{port}"
-    try:
+    async with running_service(dsn, workdir) as base:
         say("HTTP: first import (inserts) ...")
         http_insert = await time_http(base, token, csv)
         say("HTTP: second import (updates) ...")
         http_update = await time_http(base, token, csv)
         say("HTTP: listing ...")
         lists = await time_lists(base, token)
-    finally:
-        await runner.cleanup()
     return {
         "rows": args.sites,
         "units": len(units),
@@ -249,7 +216,6 @@ def print_table(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -257,29 +223,10 @@ def main() -> None:
     parser.add_argument("--districts", type=int, default=10)
     parser.add_argument("--communes", type=int, default=70, help="communes per district")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="diemcau-bench-") as tmp:
-        workdir = Path(tmp)
-        embedded = None
-        dsn = os.environ.get("DATABASE_URL")
-        if not dsn:
-            say("starting an embedded PostgreSQL ...")
-            embedded = EmbeddedPostgres(workdir / "pg")
-            dsn = embedded.start()
-        try:
-            result = asyncio.run(run(args, dsn, workdir))
-        finally:
-            if embedded is not None:
-                embedded.stop()
-    result["machine"] = {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "processor": platform.processor() or platform.machine(),
-    }
+    with bench_database() as dsn, tempfile.TemporaryDirectory(prefix="diemcau-bench-") as tmp:
+        result = asyncio.run(run(args, dsn, Path(tmp)))
     print_table(result)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(f"\nwritten {RESULTS}")
+    write_results("import_sites", result)
 
 
 if __name__ == "__main__":
