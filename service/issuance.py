@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from diemcau import audit, badges, credentials
 from diemcau.auth import Principal
+from diemcau.conferences import ensure_writable
 from diemcau.credentials import Claims, InvalidCredential
 from diemcau.errors import Msg, Problem
 from diemcau.keystore import Keystore, SigningKey, signing_key
@@ -57,12 +58,6 @@ class CredentialRefused(Exception):
     @property
     def message(self) -> Msg:
         return REFUSALS.get(self.reason) or credentials.REASONS[self.reason]
-
-
-def ensure_writable(conference: Row) -> None:
-    """A signed-off conference is locked: every write answers 409 `locked`."""
-    if conference["status"] == "signed_off" or conference["signed_off_at"] is not None:
-        raise Problem("locked", Msg("Hội nghị đã khóa sổ", "the conference is signed off"))
 
 
 def claims_for(key: SigningKey, delegate: Row) -> Claims:

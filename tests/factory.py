@@ -98,8 +98,9 @@ class Factory:
         starts = datetime.now(UTC) + starts_in
         row = await self.conn.fetchrow(
             """INSERT INTO conferences (code, title, starts_at, ends_at, checkin_opens_at,
-                                        host_site_id, policy_other_site, targets)
-               VALUES ($1, $2, $3, $4, $5, (SELECT id FROM sites WHERE code = $6), $7, $8)
+                                        host_site_id, policy_other_site, targets, unit_id)
+               VALUES ($1, $2, $3, $4, $5, (SELECT id FROM sites WHERE code = $6), $7, $8,
+                       (SELECT id FROM units WHERE code = $9))
                RETURNING *""",
             code,
             fields.get("title", f"Hội nghị {code}"),
@@ -109,6 +110,7 @@ class Factory:
             host_site,
             fields.get("policy_other_site", "accept"),
             fields.get("targets", {"member": 0.98, "non_member": 0.9}),
+            fields.get("unit"),  # owning unit code (organisers scoped to a subtree)
         )
         for s in sites:
             await self.conn.execute(

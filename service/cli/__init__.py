@@ -16,6 +16,8 @@ from diemcau.migrate import MigrationError
 COMMAND_MODULES = [
     "diemcau.cli.server",
     "diemcau.cli.tokens",
+    "diemcau.cli.conferences",
+    "diemcau.cli.roster",
     "diemcau.cli.badges",
     "diemcau.sites.cli",
 ]

@@ -13,6 +13,8 @@ MODULES = [
     "diemcau.handlers.units",
     "diemcau.handlers.sites",
     "diemcau.handlers.link_test_ws",
+    "diemcau.handlers.conferences",
+    "diemcau.handlers.delegates",
 ]
 
 

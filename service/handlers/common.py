@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from diemcau import auth, tabular
 from diemcau.appkeys import CONFIG, POOL, WEBSOCKETS
 from diemcau.auth import Principal
+from diemcau.conferences import visible_to
 from diemcau.errors import Msg, Problem
 from diemcau.queries.conferences import fetch_conference
 from diemcau.validation import parse, parse_json
@@ -143,7 +144,9 @@ async def conference_for(request: web.Request, *roles: str) -> tuple[Principal, 
     caller = await principal(request, *roles)
     async with request.app[POOL].acquire() as conn:
         conference = await fetch_conference(conn, request.match_info["code"])
-    if conference is None or not caller.covers_conference(conference["id"]):
+    # The one scope check for every conference path (an organiser limited to a unit
+    # subtree sees only the conferences of that subtree): conferences.visible_to.
+    if conference is None or not visible_to(caller, conference):
         raise Problem(
             "not_found",
             Msg("Không có hội nghị này", "no such conference"),

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
-CONFERENCE_SQL = """
-    SELECT c.*, h.code AS host_site
+# The status follows the clock (DESIGN, Rules): computed here so that every reader of a
+# conference row, `conference["status"]`, sees the status of this moment, never a stale
+# stored one. Columns are listed rather than `c.*` because `c.status` (the value stored at
+# the last write) would shadow the computed one: a new column of `conferences` that
+# readers need goes into this list.
+STATUS_SQL = """
+    CASE WHEN c.signed_off_at IS NOT NULL THEN 'signed_off'
+         WHEN now() >= c.ends_at THEN 'closed'
+         WHEN now() >= c.starts_at THEN 'live'
+         WHEN now() >= c.checkin_opens_at THEN 'open'
+         ELSE 'draft' END
+"""
+
+CONFERENCE_SQL = f"""
+    SELECT c.id, c.code, c.title, c.starts_at, c.ends_at, c.checkin_opens_at, c.timezone,
+           c.host_site_id, c.policy_other_site, c.targets, c.signed_off_at, c.created_at,
+           c.updated_at, c.unit_id, ({STATUS_SQL}) AS status,
+           h.code AS host_site, cu.code AS unit_code, cu.path AS unit_path
       FROM conferences c
       LEFT JOIN sites h ON h.id = c.host_site_id
+      LEFT JOIN units cu ON cu.id = c.unit_id
 """
 
 DELEGATE_SQL = """
@@ -19,10 +38,79 @@ DELEGATE_SQL = """
       LEFT JOIN units u ON u.id = d.unit_id
 """
 
+# Vietnamese letters (both cases) and their bare Latin letter, for accent-free name search
+# ("nguyen van an" finds "Nguyễn Văn An"): the database may run with the C collation, where
+# lower() leaves "Đ" alone, so upper case is mapped here too.
+FOLD_FROM = (
+    "ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúýĂăĐđĨĩŨũƠơƯưẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệ"
+    "ỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹ"
+)
+FOLD_TO = (
+    "aaaaeeeiioooouuyaaaaeeeiioooouuyaaddiiuuoouuaaaaaaaaaaaaaaaaaaaaaaaaeeeeeeeeeeeeeeee"
+    "iiiioooooooooooooooooooooooouuuuuuuuuuuuuuyyyyyyyy"
+)
+FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO)
+
+
+def fold(text: str) -> str:
+    """Lower case without Vietnamese diacritics, as the SQL name search compares."""
+    return text.translate(FOLD_TABLE).lower()
+
 
 async def fetch_conference(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     """One conference by code, with its host site's code as `host_site`."""
     return await conn.fetchrow(CONFERENCE_SQL + " WHERE c.code = $1", code)
+
+
+async def fetch_conference_by_id(
+    conn: asyncpg.Connection, conference_id: int, *, lock: bool = False
+) -> asyncpg.Record | None:
+    """One conference by id; `lock` holds its row until the transaction ends.
+
+    FOR NO KEY UPDATE serialises writers of one conference (imports, site changes,
+    schedule edits) without blocking the foreign-key checks of check-ins.
+    """
+    suffix = " FOR NO KEY UPDATE OF c" if lock else ""
+    return await conn.fetchrow(CONFERENCE_SQL + " WHERE c.id = $1" + suffix, conference_id)
+
+
+async def fetch_conferences(
+    conn: asyncpg.Connection, *, unit_path: str | None, after: int | None, limit: int
+) -> list[asyncpg.Record]:
+    """Conferences newest first, limited to a unit subtree when `unit_path` is given."""
+    return await conn.fetch(
+        CONFERENCE_SQL
+        + """ WHERE ($1::text IS NULL OR cu.path LIKE $1 || '%')
+                AND ($2::bigint IS NULL OR c.id < $2)
+              ORDER BY c.id DESC LIMIT $3""",
+        unit_path,
+        after,
+        limit,
+    )
+
+
+async def fetch_counts(conn: asyncpg.Connection, conference_id: int) -> asyncpg.Record:
+    """How many sites take part and how many delegates the roster holds."""
+    return await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM conference_sites WHERE conference_id = $1) AS sites,
+                  (SELECT count(*) FROM delegates WHERE conference_id = $1) AS delegates""",
+        conference_id,
+    )
+
+
+async def fetch_conference_sites(conn: asyncpg.Connection, conference_id: int) -> list[Any]:
+    """The participating sites with their unit and roster size, by code."""
+    return await conn.fetch(
+        """SELECT s.code, s.name, u.code AS unit_code, s.level, s.capacity, s.status,
+                  (SELECT count(*) FROM delegates d
+                    WHERE d.conference_id = cs.conference_id AND d.site_id = s.id) AS delegates
+             FROM conference_sites cs
+             JOIN sites s ON s.id = cs.site_id
+             JOIN units u ON u.id = s.unit_id
+            WHERE cs.conference_id = $1
+            ORDER BY s.code""",
+        conference_id,
+    )
 
 
 async def fetch_delegate(
@@ -31,4 +119,49 @@ async def fetch_delegate(
     """One delegate of a conference, with site and unit codes and the site's unit path."""
     return await conn.fetchrow(
         DELEGATE_SQL + " WHERE d.conference_id = $1 AND d.id = $2", conference_id, delegate_id
+    )
+
+
+async def fetch_delegates(
+    conn: asyncpg.Connection,
+    conference_id: int,
+    *,
+    site_unit_path: str | None = None,
+    site: str | None = None,
+    unit_path: str | None = None,
+    category: str | None = None,
+    q: str | None = None,
+    after: int | None = None,
+    limit: int = 100,
+) -> list[asyncpg.Record]:
+    """A page of a roster by id; every filter is optional.
+
+    `site_unit_path` keeps delegates of sites inside a unit subtree (a technician's scope);
+    `unit_path` the delegates whose own unit is inside that subtree; `q` matches the
+    accent-free name, or the external id exactly.
+    """
+    return await conn.fetch(
+        DELEGATE_SQL
+        + """ WHERE d.conference_id = $1
+                AND ($2::text IS NULL OR su.path LIKE $2 || '%')
+                AND ($3::text IS NULL OR s.code = $3)
+                AND ($4::text IS NULL OR u.path LIKE $4 || '%')
+                AND ($5::text IS NULL OR d.category = $5)
+                AND ($6::text IS NULL OR d.external_id = $7
+                     OR lower(translate(d.full_name, $8, $9)) LIKE '%' || $6 || '%')
+                AND ($10::bigint IS NULL OR d.id > $10)
+              ORDER BY d.id LIMIT $11""",
+        conference_id,
+        site_unit_path,
+        site,
+        unit_path,
+        category,
+        None
+        if q is None
+        else fold(q).replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_"),
+        q,
+        FOLD_FROM,
+        FOLD_TO,
+        after,
+        limit,
     )
