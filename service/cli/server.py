@@ -121,6 +121,13 @@ async def _apply_migrations(dsn: str) -> None:
     try:
         for name in await migrate(conn):
             print(f"diemcau: applied migration {name}", file=sys.stderr)
+        if not await conn.fetchval("SELECT count(*) FROM tokens WHERE revoked_at IS NULL"):
+            # A new installation: tell the person at the terminal how to get in.
+            print(
+                "diemcau: no access token exists yet; create the first with\n"
+                "         diemcau token create --role organiser --label <your name>",
+                file=sys.stderr,
+            )
     finally:
         await conn.close()
 
