@@ -10,6 +10,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from diemcau.config import Config
+    from diemcau.handlers.credentials import RenderPool
     from diemcau.keystore import Keystore
     from diemcau.metrics import Metrics
     from diemcau.routing import Route
@@ -22,3 +23,5 @@ ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 # None when the secret could not be loaded: signing answers 503, verifying goes on.
 KEYSTORE: web.AppKey[Keystore | None] = web.AppKey("keystore")
+# Badge PDFs of big sites render here (a process, so the worker's GIL stays free).
+RENDER_POOL: web.AppKey[RenderPool] = web.AppKey("render_pool")

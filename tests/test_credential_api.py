@@ -415,3 +415,21 @@ async def test_cli_rotates_lists_and_retires_keys(
     assert await asyncio.to_thread(main, ["keys", "retire", "--conference", "HN1", second]) == 1
     actors = await db.fetch("SELECT DISTINCT actor FROM audit_log WHERE entity = 'conference_key'")
     assert [r["actor"] for r in actors] == ["organiser cli"]
+
+
+async def test_big_site_badges_render_in_a_separate_process(
+    client: Any, factory: Factory, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big site's PDF is rendered by the worker's render process, and still scans."""
+    from diemcau.handlers import credentials as handlers
+
+    monkeypatch.setattr(handlers, "PROCESS_RENDER_MIN", 1)
+    w = await world(factory)
+    resp = await client.get(f"{BASE}/sites/S-TD/badges.pdf", headers=w["org"])
+    assert resp.status == 200, await resp.text()
+    pool = client.server.app[handlers.RENDER_POOL]
+    assert pool.started  # the process pool was used, not a thread
+    page = pdfium.PdfDocument(await resp.read())[0].render(scale=150 / 72).to_pil()
+    keys = await jwks(client, w["org"])
+    ids = sorted(credentials.verify(t, keys).delegate_id for t in qr_texts(page))
+    assert ids == sorted([w["d1"]["id"], w["d2"]["id"]])

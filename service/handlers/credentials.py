@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -14,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from diemcau import auth, badges, issuance, keystore, qr
-from diemcau.appkeys import CONFIG, KEYSTORE, POOL
+from diemcau.appkeys import CONFIG, KEYSTORE, POOL, RENDER_POOL
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import conference_for, forbid_outside_scope, json_response
@@ -61,6 +63,7 @@ async def credentials_ctx(app: web.Application) -> AsyncIterator[None]:
     keys. A wrong secret is logged plainly; only signing answers 503 until it is fixed, so
     check-ins (public keys only) go on."""
     app[KEYSTORE] = None
+    app[RENDER_POOL] = RenderPool()
     try:
         app[KEYSTORE] = await asyncio.to_thread(Keystore.from_config, app[CONFIG])
     except KeystoreError as exc:
@@ -71,6 +74,7 @@ async def credentials_ctx(app: web.Application) -> AsyncIterator[None]:
             if not await keystore.check_secret(conn, store):
                 log.error("signing disabled: %s", keystore.secret_mismatch().detail)
     yield
+    app[RENDER_POOL].shutdown()
 
 
 def _store(request: web.Request) -> Keystore:
@@ -83,6 +87,44 @@ def _store(request: web.Request) -> Keystore:
 async def _off_loop(func: Callable[..., T], *args: Any) -> T:
     """CPU work (QR, PNG, PDF) in the default executor, never on the event loop."""
     return await asyncio.get_running_loop().run_in_executor(None, func, *args)
+
+
+# Sites with more badges than this render in a separate process: a district hall of
+# thousands would otherwise hold the worker's GIL for seconds while kiosks check in.
+PROCESS_RENDER_MIN = 400
+
+
+async def _render_pdf(
+    app: web.Application, sheet: badges.Sheet, items: list[badges.Badge]
+) -> bytes:
+    if len(items) < PROCESS_RENDER_MIN:
+        return await _off_loop(badges.badges_pdf, sheet, items)
+    pool = app[RENDER_POOL].get()
+    return await asyncio.get_running_loop().run_in_executor(pool, badges.badges_pdf, sheet, items)
+
+
+class RenderPool:
+    """One process for big badge PDFs, started on first need: most workers never render one."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def get(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: this process has threads (the default executor), and a
+            # lock held by one of them at fork time would hang the child.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return self._pool
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def _binary(body: bytes, content_type: str, filename: str | None = None) -> web.Response:
@@ -196,7 +238,9 @@ async def get_badges_pdf(request: web.Request) -> web.Response:
             raise forbid_outside_scope()
         rows = await q.fetch_badge_delegates(conn, conference["id"], site["id"])
         key = await keystore.signing_key(conn, _store(request), conference["id"], caller)
-    body = await _off_loop(issuance.site_badges_pdf, key, conference, site, rows)
+    sheet = issuance.site_sheet(conference, site)
+    items = await _off_loop(issuance.sign_badges, key, conference["id"], rows)
+    body = await _render_pdf(request.app, sheet, items)
     name = f"badges-{conference['code']}-{site['code']}.pdf"
     return _binary(body, "application/pdf", name)
 
