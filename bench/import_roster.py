@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import json
 import os
-import platform
 import random
 import socket
 import sys
@@ -29,6 +27,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bench.common import write_results
 from diemcau import auth, roster
 from diemcau.app import create_app
 from diemcau.auth import CLI
@@ -40,7 +39,6 @@ from diemcau.migrate import migrate
 from diemcau.queries.conferences import fetch_conference
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-RESULTS = Path(__file__).parent / "results" / "import_roster.json"
 HO = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Lò Hà Triệu".split()
 DEM = "Văn Thị Hữu Đức Minh Thanh Ngọc Quốc Xuân Thu Thuỳ Kim Bảo Gia".split()
 TEN = (
@@ -218,10 +216,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="diemcau-bench-roster-") as tmp:
         results = asyncio.run(run(sizes, Path(tmp)))
     print_table(results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version}
-    RESULTS.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
-    print(f"written {RESULTS}", file=sys.stderr)
+    write_results("import_roster", {"results": results})
 
 
 if __name__ == "__main__":

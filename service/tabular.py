@@ -7,8 +7,8 @@ reported as `import_failed` problems before any row is read.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -110,30 +110,56 @@ def check_header(raw: Sequence[Any], columns: Sequence[str], required: Sequence[
     return Header(out)
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start)
-        raise import_failed(
-            [
-                row_error(
-                    line,
-                    "",
-                    Msg(
-                        f"Tệp không phải UTF-8 (byte {exc.start}); hãy lưu dạng 'CSV UTF-8'",
-                        f"not UTF-8 (byte {exc.start}); save the file as 'CSV UTF-8'",
-                    ),
-                )
-            ]
-        ) from None
+def not_utf8(path: Path) -> Problem:
+    """The 422 for a CSV that is not UTF-8, naming the first bad byte and its line.
+
+    Only called once decoding has failed, so it may read the file again: the streaming
+    decoder reads ahead in blocks and cannot say exactly where the bad byte was.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = lines = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            held = decoder.getstate()[0]  # an unfinished character from the last block
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                start = max(exc.start - len(held), 0)
+                return _not_utf8_problem(lines + block.count(b"\n", 0, start), offset + start)
+            offset += len(block)
+            lines += block.count(b"\n")
+    return _not_utf8_problem(lines, offset)  # the file ends inside a character
 
 
-def _csv_rows(path: Path) -> Iterator[list[str]]:
-    text = _decode(path.read_bytes())
-    first = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _not_utf8_problem(line: int, offset: int) -> Problem:
+    return import_failed(
+        [
+            row_error(
+                line,
+                "",
+                Msg(
+                    f"Tệp không phải UTF-8 (byte {offset}); hãy lưu dạng 'CSV UTF-8'",
+                    f"not UTF-8 (byte {offset}); save the file as 'CSV UTF-8'",
+                ),
+            )
+        ]
+    )
+
+
+def open_csv(path: Path) -> Iterator[list[str]]:
+    """The raw rows of a CSV file, streamed: the file is decoded as it is read.
+
+    The delimiter (comma, semicolon or tab) is the one the first line uses most. A file
+    that is not UTF-8 raises `not_utf8` wherever the bad byte is, even mid-file.
+    """
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        try:
+            first = fh.readline()
+            fh.seek(0)
+            # utf-8-sig only drops the BOM at the very start of decoding: seek(0) resets it
+            yield from csv.reader(fh, delimiter=max((",", ";", "\t"), key=first.count))
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
 
 
 def _xlsx_rows(path: Path) -> Iterator[Sequence[Any]]:
@@ -159,7 +185,7 @@ def read_rows(
     path: Path, kind: str, columns: Sequence[str], required: Sequence[str]
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(row number, {column: text}) for every non-blank data row; raises on a bad header."""
-    rows = _xlsx_rows(path) if kind == XLSX else _csv_rows(path)
+    rows = _xlsx_rows(path) if kind == XLSX else open_csv(path)
     header = None
     for raw in rows:
         if header is None:

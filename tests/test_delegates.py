@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+import pytest
+
 from tests.factory import bearer
 from tests.problems import assert_problem
 
@@ -159,6 +162,8 @@ async def test_delete_and_missing(client: Any, factory: Any, db: Any) -> None:
     delegate_id = await db.fetchval("SELECT id FROM delegates WHERE external_id = 'M4'")
     resp = await client.delete(f"{URL}/{delegate_id}", headers=bearer(token))
     assert resp.status == 204
+    await db.execute("DELETE FROM delegates WHERE external_id = 'M5'")
+    await db.execute("DELETE FROM units WHERE code = 'KH'")
     assert await db.fetchval("SELECT count(*) FROM delegates") == 3
     before = await db.fetchval("SELECT before FROM audit_log WHERE action = 'delete'")
     assert before["full_name"] == "Lê Thị Hồng"
@@ -166,3 +171,43 @@ async def test_delete_and_missing(client: Any, factory: Any, db: Any) -> None:
         await assert_problem(await client.get(path, headers=bearer(token)), 404, "not_found")
     resp = await client.delete(f"{URL}/{delegate_id}", headers=bearer(token))
     await assert_problem(resp, 404, "not_found")
+
+
+async def test_database_keeps_site_and_unit_rules_for_direct_writes(db: Any, factory: Any) -> None:
+    """0006 checks delegates' references per statement, not per row: the rules still hold."""
+    _, conference = await _world(factory)
+    await factory.site("S9", unit="HG")  # exists, does not take part
+    insert = """INSERT INTO delegates (conference_id, external_id, full_name, category,
+                                       site_id, unit_id)
+                VALUES ($1, $2, 'Vũ Văn Tư', 'member', (SELECT id FROM sites WHERE code = $3), $4)"""
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as err:
+        await db.execute(insert, conference["id"], "X1", "S9", None)
+    assert err.value.constraint_name == "delegates_site_in_conference"
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as err:
+        await db.execute(insert, conference["id"], "X2", "S1", 987654321)
+    assert err.value.constraint_name == "delegates_unit_id_fkey"
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as err:
+        await db.execute(
+            """UPDATE delegates SET site_id = (SELECT id FROM sites WHERE code = 'S9')
+                WHERE external_id = 'M1'"""
+        )
+    assert err.value.constraint_name == "delegates_site_in_conference"
+    # The other side: a site with delegates cannot leave the conference, nor its unit go.
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as err:
+        await db.execute(
+            """DELETE FROM conference_sites
+                WHERE site_id = (SELECT id FROM sites WHERE code = 'S2')"""
+        )
+    assert err.value.constraint_name == "delegates_site_in_conference"
+    await factory.unit("KH", parent="VN")  # no site of its own: only a delegate holds it
+    await factory.delegate(conference["id"], site="S1", unit="KH", external_id="M5")
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as err:
+        await db.execute("DELETE FROM units WHERE code = 'KH'")
+    assert err.value.constraint_name == "delegates_unit_id_fkey"
+    await db.execute("DELETE FROM delegates WHERE external_id = 'M3'")
+    await db.execute(
+        "DELETE FROM conference_sites WHERE site_id = (SELECT id FROM sites WHERE code = 'S2')"
+    )
+    await db.execute("DELETE FROM delegates WHERE external_id = 'M5'")
+    await db.execute("DELETE FROM units WHERE code = 'KH'")
+    assert await db.fetchval("SELECT count(*) FROM delegates") == 3

@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from diemcau.embedded import EmbeddedError, EmbeddedPostgres
+from diemcau.embedded import (
+    SETTINGS,
+    SETTINGS_FILE,
+    EmbeddedError,
+    EmbeddedPostgres,
+    write_settings,
+)
 
 
 def test_no_postgres_anywhere_is_a_clear_error(
@@ -38,3 +45,22 @@ def test_dead_handles_are_pruned(tmp_path: Path) -> None:
     handles.write_text(f"[{os.getpid()}, 999999999]")
     EmbeddedPostgres._prune_dead_handles(handles)
     assert handles.read_text() == f"[{os.getpid()}]"
+
+
+def test_settings_are_written_once_and_included(tmp_path: Path) -> None:
+    (tmp_path / "postgresql.conf").write_text("# stock\n")
+    assert write_settings(tmp_path) is True
+    assert write_settings(tmp_path) is False  # unchanged: no restart needed
+    text = (tmp_path / SETTINGS_FILE).read_text()
+    assert "shared_buffers = '256MB'" in text and "max_wal_size = '4GB'" in text
+    assert (tmp_path / "postgresql.conf").read_text().count(SETTINGS_FILE) == 1
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="a server we did not start")
+async def test_embedded_server_runs_with_the_settings(admin_dsn: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        shown = {name: await conn.fetchval(f"SHOW {name}") for name in SETTINGS}
+    finally:
+        await conn.close()
+    assert shown == SETTINGS

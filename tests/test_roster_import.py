@@ -9,10 +9,12 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import Workbook, load_workbook
 
 from diemcau import roster
 from diemcau.auth import CLI
+from diemcau.errors import Problem
 from diemcau.routing import XLSX
 from tests.factory import bearer
 from tests.problems import assert_problem
@@ -255,3 +257,55 @@ async def test_cli_import_shows_progress(
     code = await asyncio.to_thread(main, ["roster", "import", str(bad), "--conference", "HN"])
     assert code == 1
     assert "row 1, full_name" in capsys.readouterr().err
+
+
+async def test_fresh_roster_written_chunk_by_chunk_is_all_or_none(
+    db: Any, factory: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A new roster goes into `delegates` chunk by chunk; a repeated id or a bad row in a
+    later chunk still leaves nothing behind, and every problem is reported."""
+    _, conference = await _world(factory)
+    monkeypatch.setattr(roster, "CHUNK_ROWS", 3)
+    lines = [f"F{i},Người Số {i},member,S{1 + i % 2},,," for i in range(10)]
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + "\n".join([*lines, "F2,Trùng Mã,member,S1,,,"]) + "\n")
+    with pytest.raises(Problem) as failed:
+        await roster.import_roster(db, CLI, conference, path, "csv")
+    errors = failed.value.errors
+    assert [(e["row"], e["field"]) for e in errors] == [(11, "external_id")]
+    assert "3" in str(errors[0]["message"])  # names row 3, where F2 first appeared
+    assert await db.fetchval("SELECT count(*) FROM delegates") == 0
+    path.write_text(HEADER + "\n".join([*lines, "F10,,member,S1,,,"]) + "\n")
+    with pytest.raises(Problem) as failed:
+        await roster.import_roster(db, CLI, conference, path, "csv")
+    assert [(e["row"], e["field"]) for e in failed.value.errors] == [(11, "full_name")]
+    assert await db.fetchval("SELECT count(*) FROM delegates") == 0
+    path.write_text(HEADER + "\n".join(lines) + "\n")
+    result = await roster.import_roster(db, CLI, conference, path, "csv")
+    assert result == {"imported": 10, "updated": 0, "unchanged": 0, "rows": 10}
+    assert await db.fetchval("SELECT count(DISTINCT site_id) FROM delegates") == 2
+
+
+async def test_not_utf8_names_the_line_of_the_bad_byte(client: Any, factory: Any) -> None:
+    token, _ = await _world(factory)
+    good = "".join(f"U{i},Người {i},member,S1,,,\n" for i in range(5000))
+    data = (HEADER + good).encode() + b"U9,Ng\xe6\xe1i,member,S1,,,\n"
+    headers = bearer(token) | {"Content-Type": "text/csv"}
+    resp = await client.post(f"{URL}/import", data=data, headers=headers)
+    body = await assert_problem(resp, 422, "import_failed")
+    assert body["errors"][0]["row"] == 5001
+    assert f"byte {len((HEADER + good).encode()) + 5}" in str(body["errors"][0]["message"])
+
+
+async def test_names_with_copy_specials_arrive_intact(
+    db: Any, factory: Any, tmp_path: Path
+) -> None:
+    """Rows reach the database through COPY's text format: backslashes, tabs and line
+    breaks inside a quoted cell must be stored as they were written."""
+    _, conference = await _world(factory)
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + 'E1,"Lê\\Văn\tA\nB",member,S1,,,\nE2,\\N,member,S1,,,\n')
+    result = await roster.import_roster(db, CLI, conference, path, "csv")
+    assert result["imported"] == 2
+    names = await db.fetch("SELECT full_name FROM delegates ORDER BY external_id")
+    assert [r["full_name"] for r in names] == ["Lê\\Văn\tA\nB", "\\N"]
