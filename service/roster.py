@@ -288,7 +288,11 @@ async def _stage(
                 written += done or 0
             else:
                 await _copy(conn, "roster_staging", records)
+            # A chunk comes back checked; on a new roster it is written too.
             progress("parsed", checker.rows, expected)
+            progress("validated", checker.rows, expected)
+            if written:
+                progress("written", written, expected)
     finally:
         # Never leave the worker reading the file after a failure: wait for it and drop
         # what it found, so no exception is left unretrieved.
