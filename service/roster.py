@@ -356,16 +356,22 @@ async def _duplicates(conn: asyncpg.Connection) -> tuple[list[dict[str, Any]], i
     return errors, int(total)
 
 
-_UPDATE = """
+# A column the file leaves out ($2 unit_code, $3 phone, $4 email absent) keeps what is
+# stored; an empty cell in a column the file has clears it.
+_NEW_UNIT = "CASE WHEN $2 THEN st.unit_id ELSE d.unit_id END"
+_NEW_PHONE = "CASE WHEN $3 THEN st.phone ELSE d.phone END"
+_NEW_EMAIL = "CASE WHEN $4 THEN st.email ELSE d.email END"
+_UPDATE = f"""
     UPDATE delegates d
        SET full_name = st.full_name, category = st.category, site_id = st.site_id,
-           unit_id = st.unit_id, phone = st.phone, email = st.email,
+           unit_id = {_NEW_UNIT}, phone = {_NEW_PHONE}, email = {_NEW_EMAIL},
            credential_version = d.credential_version + (d.site_id <> st.site_id)::int,
            updated_at = now()
       FROM roster_staging st
      WHERE d.conference_id = $1 AND d.external_id = st.external_id
        AND (d.full_name, d.category, d.site_id, d.unit_id, d.phone, d.email)
-           IS DISTINCT FROM (st.full_name, st.category, st.site_id, st.unit_id, st.phone, st.email)
+           IS DISTINCT FROM (st.full_name, st.category, st.site_id, {_NEW_UNIT}, {_NEW_PHONE},
+                             {_NEW_EMAIL})
 """
 _INSERT = """
     INSERT INTO delegates (conference_id, external_id, full_name, category, site_id, unit_id,
@@ -383,11 +389,14 @@ _NEW_ONLY = """
 """
 
 
-async def _write(conn: asyncpg.Connection, conference_id: int) -> tuple[int, int]:
+async def _write(
+    conn: asyncpg.Connection, conference_id: int, present: frozenset[str]
+) -> tuple[int, int]:
     """Update the delegates already in the roster, insert the new ones: (imported, updated)."""
     # Separate statements rather than INSERT ... ON CONFLICT: that locks and rewrites every
     # existing row even when nothing changed (27 s for an unchanged 2,500,000-row file).
-    updated = _count(await conn.execute(_UPDATE, conference_id))
+    flags = ("unit_code" in present, "phone" in present, "email" in present)
+    updated = _count(await conn.execute(_UPDATE, conference_id, *flags))
     imported = _count(await conn.execute(_INSERT + _NEW_ONLY, conference_id))
     return imported, updated
 
@@ -441,7 +450,8 @@ async def import_roster(
         if fresh:
             imported, updated = written, 0
         else:
-            imported, updated = await _write(conn, conference["id"])
+            present = frozenset(tabular.read_header(path, kind, COLUMNS, REQUIRED))
+            imported, updated = await _write(conn, conference["id"], present)
         result = {
             "imported": imported,
             "updated": updated,

@@ -181,6 +181,24 @@ def _xlsx_rows(path: Path) -> Iterator[Sequence[Any]]:
             book.close()
 
 
+def read_header(
+    path: Path, kind: str, columns: Sequence[str], required: Sequence[str]
+) -> list[str]:
+    """The known columns a file's header names, checked as `read_rows` checks them.
+
+    Imports use it to tell a column the file leaves out (keep what is stored) from an
+    empty cell (clear it).
+    """
+    rows = _xlsx_rows(path) if kind == XLSX else open_csv(path)
+    try:
+        for raw in rows:
+            if any(clean(c) for c in raw):
+                return [n for n in check_header(raw, columns, required).names if n]
+        return []
+    finally:
+        rows.close()  # type: ignore[attr-defined]
+
+
 def read_rows(
     path: Path, kind: str, columns: Sequence[str], required: Sequence[str]
 ) -> Iterator[tuple[int, dict[str, str]]]:

@@ -185,10 +185,10 @@ async def test_xlsx_round_trip_keeps_vietnamese_names(client: Any, factory: Any)
     resp = await client.post(
         f"{URL}/import", data=out.getvalue(), headers=bearer(token) | {"Content-Type": XLSX}
     )
-    # The file is the truth: it has no phone column now, so the phones are cleared.
-    assert await resp.json() == {"imported": 0, "updated": 3, "unchanged": 0, "rows": 3}
+    # The file has no phone column now: the stored phones stay, so nothing changes.
+    assert await resp.json() == {"imported": 0, "updated": 0, "unchanged": 3, "rows": 3}
     again = await (await client.get(URL, headers=bearer(token))).json()
-    assert [d["full_name"] for d in again["items"]] == [g[0] for g in got]
+    assert [(d["full_name"], d["category"], d["phone"]) for d in again["items"]] == got
 
 
 async def test_xlsx_roster_over_many_sites(db: Any, factory: Any, tmp_path: Path) -> None:
@@ -309,3 +309,25 @@ async def test_names_with_copy_specials_arrive_intact(
     assert result["imported"] == 2
     names = await db.fetch("SELECT full_name FROM delegates ORDER BY external_id")
     assert [r["full_name"] for r in names] == ["Lê\\Văn\tA\nB", "\\N"]
+
+
+async def test_reimport_without_a_column_keeps_what_is_stored(
+    client: Any, factory: Any, db: Any
+) -> None:
+    """A district re-sends its list without the phone column: phones must not be wiped.
+    An empty cell in a column the file does have still clears the field."""
+    token, _ = await _world(factory)
+    first = (
+        HEADER
+        + "A1,Lê Văn Cường,member,S1,,0912 345 678,a@x.vn\nA2,Phạm Thu Hà,guest,S1,,0987654321,\n"
+    )
+    assert (await _post_csv(client, token, first)).status == 200
+    without = "external_id,full_name,category,site_code\nA1,Lê Văn Cường,member,S2\nA2,Phạm Thu Hà,guest,S1\n"
+    resp = await _post_csv(client, token, without)
+    assert await resp.json() == {"imported": 0, "updated": 1, "unchanged": 1, "rows": 2}
+    rows = await db.fetch("SELECT external_id, phone, email FROM delegates ORDER BY external_id")
+    assert [tuple(r) for r in rows] == [("A1", "0912345678", "a@x.vn"), ("A2", "0987654321", None)]
+    emptied = "external_id,full_name,category,site_code,phone\nA1,Lê Văn Cường,member,S2,\n"
+    assert (await _post_csv(client, token, emptied)).status == 200
+    rows = await db.fetch("SELECT external_id, phone, email FROM delegates ORDER BY external_id")
+    assert [tuple(r) for r in rows] == [("A1", None, "a@x.vn"), ("A2", "0987654321", None)]
