@@ -11,7 +11,7 @@ import codecs
 import csv
 import unicodedata
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -146,7 +146,7 @@ def _not_utf8_problem(line: int, offset: int) -> Problem:
     )
 
 
-def open_csv(path: Path) -> Iterator[list[str]]:
+def open_csv(path: Path) -> Generator[list[str]]:
     """The raw rows of a CSV file, streamed: the file is decoded as it is read.
 
     The delimiter (comma, semicolon or tab) is the one the first line uses most. A file
@@ -162,7 +162,7 @@ def open_csv(path: Path) -> Iterator[list[str]]:
             raise not_utf8(path) from None
 
 
-def _xlsx_rows(path: Path) -> Iterator[Sequence[Any]]:
+def _xlsx_rows(path: Path) -> Generator[Sequence[Any]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -196,7 +196,7 @@ def read_header(
                 return [n for n in check_header(raw, columns, required).names if n]
         return []
     finally:
-        rows.close()  # type: ignore[attr-defined]
+        rows.close()
 
 
 def read_rows(
