@@ -36,7 +36,7 @@ from diemcau.delegates import (
     category_of,
 )
 from diemcau.errors import Msg
-from diemcau.registry import normalise_phone
+from diemcau.phones import normalise_phone
 from diemcau.tabular import MAX_ERRORS, import_failed, row_error
 
 COLUMNS = ("external_id", "full_name", "category", "site_code", "unit_code", "phone", "email")

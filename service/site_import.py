@@ -24,8 +24,9 @@ import asyncpg
 from diemcau import audit
 from diemcau.auth import Principal
 from diemcau.errors import Msg
+from diemcau.phones import normalise_phone
 from diemcau.queries.units import subtree_pattern
-from diemcau.registry import URL_PROTOCOLS, check_uri, normalise_phone, normalise_protocol
+from diemcau.registry import URL_PROTOCOLS, check_uri, normalise_protocol
 from diemcau.search import search_text
 from diemcau.tabular import import_failed, read_rows, row_error
 from diemcau.units import check_code, normalise_level
