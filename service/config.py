@@ -115,7 +115,6 @@ class Config:
     pool_size: int = 10
     log_level: str = "INFO"
     secret_key: str | None = field(default=None, repr=False)
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -146,7 +145,7 @@ class Config:
         return out
 
 
-_UNLOGGED = ("extra", "secret_key")
+_UNLOGGED = ("secret_key",)
 
 
 def mask_dsn(dsn: str) -> str:

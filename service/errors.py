@@ -52,7 +52,6 @@ CODES: dict[str, Code] = {
     "import_failed": Code(
         422, "Tệp nhập có lỗi, không có dòng nào được lưu", "The file has errors; nothing was saved"
     ),
-    "unknown_reference": Code(422, "Tham chiếu không tồn tại", "Referenced item does not exist"),
     "internal_error": Code(500, "Lỗi hệ thống", "Internal server error"),
     "service_unavailable": Code(503, "Dịch vụ tạm thời không sẵn sàng", "Service unavailable"),
     "secret_key_mismatch": Code(

@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import shutil
-import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,8 @@ from diemcau.config import Config
 from diemcau.db import connect
 from diemcau.embedded import EmbeddedPostgres
 from diemcau.migrate import migrate
-from tests.factory import Factory
+from tests.factory import Factory, bearer
+from tests.pgdir import embedded_data_dir
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 
@@ -68,20 +66,6 @@ def admin_dsn() -> Iterator[str]:
         dsn = embedded.start()
         yield dsn
         embedded.stop()
-
-
-@contextmanager
-def embedded_data_dir() -> Iterator[Path]:
-    """A data dir for an embedded PostgreSQL, outside pytest's tmp tree.
-
-    As root, PostgreSQL runs as the `pgserver` user, which must traverse the path; pytest
-    resets its own tmp root to 0700 whenever another pytest session starts.
-    """
-    path = Path(tempfile.mkdtemp(prefix="diemcau-test-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -146,3 +130,19 @@ def app(config: Config) -> web.Application:
 async def client(aiohttp_client: Any, app: web.Application, db: asyncpg.Connection) -> TestClient:
     # Depends on `db` so that the database is cleaned after every test that used the API.
     return await aiohttp_client(app)
+
+
+@pytest.fixture
+async def tree(factory: Factory) -> None:
+    """VN > LC (Lai Châu) > LC-TD (Tam Đường) > LC-TD-BB (Bản Bo); VN > HG (Hà Giang)."""
+    await factory.unit("VN", level="national", name="Việt Nam")
+    await factory.unit("LC", parent="VN", name="Lai Châu")
+    await factory.unit("LC-TD", parent="LC", level="district", name="Tam Đường")
+    await factory.unit("LC-TD-BB", parent="LC-TD", level="commune", name="Bản Bo")
+    await factory.unit("HG", parent="VN", name="Hà Giang")
+
+
+@pytest.fixture
+async def organiser(factory: Factory) -> dict[str, str]:
+    """The auth header of an unscoped organiser."""
+    return bearer(await factory.token("organiser"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import embedded_data_dir
+from tests.pgdir import embedded_data_dir
 
 
 def _free_port() -> int:

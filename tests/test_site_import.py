@@ -26,20 +26,6 @@ GOOD = [
 ]
 
 
-@pytest.fixture
-async def tree(factory: Any) -> None:
-    await factory.unit("VN", level="national")
-    await factory.unit("LC", parent="VN", name="Lai Châu")
-    await factory.unit("LC-TD", parent="LC", level="district")
-    await factory.unit("LC-TD-BB", parent="LC-TD", level="commune")
-    await factory.unit("HG", parent="VN")
-
-
-@pytest.fixture
-async def organiser(factory: Any) -> dict[str, str]:
-    return bearer(await factory.token("organiser"))
-
-
 def csv_bytes(*rows: str, header: str = HEADER, bom: bool = False) -> bytes:
     text = "\n".join([header, *rows]) + "\n"
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode()

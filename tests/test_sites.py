@@ -17,20 +17,6 @@ from tests.factory import bearer
 from tests.problems import assert_problem
 
 
-@pytest.fixture
-async def tree(factory: Any) -> None:
-    await factory.unit("VN", level="national", name="Việt Nam")
-    await factory.unit("LC", parent="VN", name="Lai Châu")
-    await factory.unit("LC-TD", parent="LC", level="district", name="Tam Đường")
-    await factory.unit("LC-TD-BB", parent="LC-TD", level="commune", name="Bản Bo")
-    await factory.unit("HG", parent="VN", name="Hà Giang")
-
-
-@pytest.fixture
-async def organiser(factory: Any) -> dict[str, str]:
-    return bearer(await factory.token("organiser"))
-
-
 def site_body(code: str = "LC-TD-01", unit: str = "LC-TD", **over: Any) -> dict[str, Any]:
     body = {
         "code": code,

@@ -20,21 +20,6 @@ from tests.problems import assert_problem
 CSV = {"Content-Type": "text/csv"}
 
 
-@pytest.fixture
-async def tree(factory: Any) -> None:
-    """VN > LC > LC-TD > LC-TD-BB, VN > HG."""
-    await factory.unit("VN", level="national", name="Việt Nam")
-    await factory.unit("LC", parent="VN", name="Lai Châu")
-    await factory.unit("LC-TD", parent="LC", level="district", name="Tam Đường")
-    await factory.unit("LC-TD-BB", parent="LC-TD", level="commune", name="Bản Bo")
-    await factory.unit("HG", parent="VN", name="Hà Giang")
-
-
-@pytest.fixture
-async def organiser(factory: Any) -> dict[str, str]:
-    return bearer(await factory.token("organiser"))
-
-
 async def test_create_unit_answers_the_contract_shape(
     client: Any, db: Any, tree: None, organiser: dict
 ) -> None:

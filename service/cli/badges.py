@@ -27,6 +27,7 @@ import asyncpg
 from diemcau import badges, issuance, keystore
 from diemcau.auth import CLI
 from diemcau.cli.common import database, load_config, report_problem
+from diemcau.conferences import ensure_writable
 from diemcau.errors import Msg, Problem
 from diemcau.keystore import Keystore, SigningKey
 from diemcau.queries import credentials as q
@@ -269,7 +270,7 @@ async def _keys(args: argparse.Namespace) -> int:
         try:
             conference = await _conference(conn, args.conference)
             if args.verb != "list":
-                issuance.ensure_writable(conference)
+                ensure_writable(conference)
             if args.verb == "rotate":
                 kid = await keystore.rotate(
                     conn, Keystore.from_config(config), conference["id"], CLI

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from diemcau import auth, badges, issuance, keystore, qr
 from diemcau.appkeys import CONFIG, KEYSTORE, POOL, RENDER_POOL
 from diemcau.auth import Principal
+from diemcau.conferences import ensure_writable
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import conference_for, forbid_outside_scope, json_response
 from diemcau.keystore import Keystore, KeystoreError
@@ -180,7 +181,7 @@ async def get_keys(request: web.Request) -> web.Response:
 
 async def rotate_key(request: web.Request) -> web.Response:
     caller, conference = await conference_for(request, "organiser")
-    issuance.ensure_writable(conference)
+    ensure_writable(conference)
     async with request.app[POOL].acquire() as conn:
         kid = await keystore.rotate(conn, _store(request), conference["id"], caller)
         found = await keystore.jwks(conn, conference)
@@ -189,7 +190,7 @@ async def rotate_key(request: web.Request) -> web.Response:
 
 async def retire_key(request: web.Request) -> web.Response:
     caller, conference = await conference_for(request, "organiser")
-    issuance.ensure_writable(conference)
+    ensure_writable(conference)
     async with request.app[POOL].acquire() as conn:
         await keystore.retire(conn, conference["id"], request.match_info["kid"], caller)
         found = await keystore.jwks(conn, conference)
