@@ -82,6 +82,11 @@ class Problem(Exception):
         self.headers = headers or {}
         self.extra = extra
 
+    def __reduce__(self) -> Any:
+        # Picklable as itself, so a problem found in a worker process (a roster file
+        # being checked) reaches the handler intact.
+        return (_rebuild_problem, (self.code, self.detail, self.errors, self.headers, self.extra))
+
     def body(self, language: str = "vi", instance: str | None = None) -> dict[str, Any]:
         """The problem document (RFC 9457) in the requested language."""
         meta = CODES[self.code]
@@ -99,6 +104,12 @@ class Problem(Exception):
             doc["errors"] = [_localise(e, language) for e in self.errors]
         doc.update(self.extra)
         return doc
+
+
+def _rebuild_problem(
+    code: str, detail: Any, errors: Any, headers: dict[str, str], extra: dict[str, Any]
+) -> Problem:
+    return Problem(code, detail, errors=errors, headers=headers, **extra)
 
 
 def _localise(value: Any, language: str) -> Any:
