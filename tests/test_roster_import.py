@@ -286,6 +286,60 @@ async def test_fresh_roster_written_chunk_by_chunk_is_all_or_none(
     assert await db.fetchval("SELECT count(DISTINCT site_id) FROM delegates") == 2
 
 
+async def test_fresh_roster_reports_a_repeat_after_a_bad_row(
+    db: Any, factory: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Chunks written before a bad row are rolled back, yet a later row repeating their
+    ids is still reported, with the row it repeats (the ids are read again)."""
+    _, conference = await _world(factory)
+    monkeypatch.setattr(roster, "CHUNK_ROWS", 3)
+    lines = [f"F{i},Người Số {i},member,S1,,," for i in range(10)]
+    lines[4] = "F4,,member,S1,,,"  # chunk 2: empty name
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + "\n".join([*lines, "F1,Trùng Mã,member,S2,,,"]) + "\n")
+    with pytest.raises(Problem) as failed:
+        await roster.import_roster(db, CLI, conference, path, "csv")
+    errors = failed.value.errors
+    assert [(e["row"], e["field"]) for e in errors] == [(5, "full_name"), (11, "external_id")]
+    assert "2" in str(errors[1]["message"])  # F1 first appeared on row 2
+    assert failed.value.extra["error_count"] == 2
+    assert await db.fetchval("SELECT count(*) FROM delegates") == 0
+
+
+async def test_a_big_file_is_checked_in_its_own_process(
+    db: Any, factory: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Above PROCESS_BYTES the rows are checked in a worker process: the same rows
+    written, the same errors reported, a header problem raised as itself."""
+    _, conference = await _world(factory)
+    monkeypatch.setattr(roster, "PROCESS_BYTES", 1)
+    path = tmp_path / "r.csv"
+    nfd = unicodedata.normalize("NFD", "Người Hai")
+    path.write_text(HEADER + f"P1,Người Một,member,S1,,,\nP2,{nfd},guest,S2,,,\n")
+    checking = roster.checking_for(
+        roster.Checker(roster.Maps({}, {}, frozenset(), {})), path, "csv"
+    )
+    assert isinstance(checking, roster.ProcessChecking)
+    checking.close()
+    result = await roster.import_roster(db, CLI, conference, path, "csv")
+    assert result == {"imported": 2, "updated": 0, "unchanged": 0, "rows": 2}
+    names = await db.fetch("SELECT full_name FROM delegates ORDER BY external_id")
+    assert [r["full_name"] for r in names] == ["Người Một", "Người Hai"]  # NFC
+    path.write_text(HEADER + "P1,Người Một,member,S1,,,\nP3,,member,NOPE,,,\n")
+    with pytest.raises(Problem) as failed:
+        await roster.import_roster(db, CLI, conference, path, "csv")
+    assert [(e["row"], e["field"]) for e in failed.value.errors] == [
+        (2, "full_name"),
+        (2, "site_code"),
+    ]
+    path.write_text("external_id,full_name\nP4,Người Bốn\n")
+    with pytest.raises(Problem) as failed:
+        await roster.import_roster(db, CLI, conference, path, "csv")
+    assert failed.value.code == "import_failed"
+    assert {e["field"] for e in failed.value.errors} == {"category", "site_code"}
+    assert await db.fetchval("SELECT count(*) FROM delegates") == 2
+
+
 async def test_not_utf8_names_the_line_of_the_bad_byte(client: Any, factory: Any) -> None:
     token, _ = await _world(factory)
     good = "".join(f"U{i},Người {i},member,S1,,,\n" for i in range(5000))
