@@ -320,8 +320,6 @@ async def list_delegates(
 ) -> dict[str, Any]:
     """A page of the roster; a technician's list keeps to the sites of their subtree."""
     key = decode_cursor(f.cursor)
-    if key is not None and not key.isdigit():
-        raise Problem("invalid_cursor", Msg("Con trỏ không đúng", "invalid cursor"))
     scoped = principal.role == "technician"
     if scoped and f.site is not None:
         await _check_site_filter(conn, principal, f.site)
@@ -333,12 +331,12 @@ async def list_delegates(
         unit_path=await _unit_path(conn, f.unit),
         category=f.category,
         q=f.q,
-        after=int(key) if key else None,
+        after=key,
         limit=f.limit + 1,
     )
     page = rows[: f.limit]
     personal = sees_personal_data(principal)
     return {
         "items": [delegate_out(r, personal) for r in page],
-        "next": encode_cursor(str(page[-1]["id"])) if len(rows) > f.limit else None,
+        "next": encode_cursor(page[-1]["external_id"]) if len(rows) > f.limit else None,
     }

@@ -131,10 +131,11 @@ async def fetch_delegates(
     unit_path: str | None = None,
     category: str | None = None,
     q: str | None = None,
-    after: int | None = None,
+    after: str | None = None,
     limit: int = 100,
 ) -> list[asyncpg.Record]:
-    """A page of a roster by id; every filter is optional.
+    """A page of a roster in external_id order (the roster's own numbering, and the
+    order of its unique index); every filter is optional.
 
     `site_unit_path` keeps delegates of sites inside a unit subtree (a technician's scope);
     `unit_path` the delegates whose own unit is inside that subtree; `q` matches the
@@ -149,8 +150,8 @@ async def fetch_delegates(
                 AND ($5::text IS NULL OR d.category = $5)
                 AND ($6::text IS NULL OR d.external_id = $7
                      OR lower(translate(d.full_name, $8, $9)) LIKE '%' || $6 || '%')
-                AND ($10::bigint IS NULL OR d.id > $10)
-              ORDER BY d.id LIMIT $11""",
+                AND ($10::text IS NULL OR d.external_id > $10)
+              ORDER BY d.external_id LIMIT $11""",
         conference_id,
         site_unit_path,
         site,
