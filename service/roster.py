@@ -136,6 +136,11 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, Sequence[str]]]:
         yield number, [cells.get(c, "") for c in COLUMNS]
 
 
+def _clean_id(value: str) -> str:
+    value = value.strip()
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
+
+
 @dataclass
 class Checker:
     """Checks rows one by one into COPY records; keeps the first errors, counts all.
@@ -191,9 +196,7 @@ class Checker:
         return (lead, ext, name, kind, site_id, unit_id, phone, email)
 
     def _external_id(self, number: int, value: str) -> str | None:
-        value = value.strip()
-        if not value.isascii():
-            value = unicodedata.normalize("NFC", value)
+        value = _clean_id(value)
         if not value:
             self.fail(number, "external_id", _EMPTY)
             return None
@@ -407,9 +410,7 @@ def _ids_chunk(rows: Iterator[tuple[int, Sequence[str]]]) -> bytes | None:
     out = []
     for number, cells in rows:
         if cells:
-            ext = cells[0].strip()
-            if not ext.isascii():
-                ext = unicodedata.normalize("NFC", ext)
+            ext = _clean_id(cells[0])
             if ext and len(ext) <= MAX_EXTERNAL_ID:
                 out.append(_copy_line((number, ext)))
         if len(out) >= CHUNK_ROWS:
