@@ -132,6 +132,13 @@ def not_found() -> Problem:
     return Problem("not_found", Msg("Không có đại biểu này", "no such delegate"))
 
 
+def delegate_id(raw: str) -> int:
+    """A delegate id from a path segment; anything that is not one is 404, not 422."""
+    if not raw.isdigit() or len(raw) > 18:
+        raise not_found()
+    return int(raw)
+
+
 async def _site_in_conference(conn: asyncpg.Connection, conference_id: int, code: str) -> Any:
     row = await conn.fetchrow(
         """SELECT s.id, s.unit_id, cs.site_id IS NOT NULL AS taking_part

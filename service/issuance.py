@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from diemcau import audit, badges, credentials
+from diemcau import audit, badges, credentials, delegates
 from diemcau.auth import Principal
 from diemcau.conferences import ensure_writable
 from diemcau.credentials import Claims, InvalidCredential
@@ -89,7 +89,7 @@ async def _locked_delegate(conn: asyncpg.Connection, conference_id: int, delegat
         delegate_id,
     )
     if row is None:
-        raise Problem("not_found", Msg("Không có đại biểu này", "no such delegate"))
+        raise delegates.not_found()
     return row
 
 

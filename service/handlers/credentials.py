@@ -15,7 +15,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel
 
-from diemcau import auth, badges, issuance, keystore, qr
+from diemcau import auth, badges, delegates, issuance, keystore, qr
 from diemcau.appkeys import CONFIG, KEYSTORE, POOL, RENDER_POOL
 from diemcau.auth import Principal
 from diemcau.conferences import ensure_writable
@@ -135,22 +135,16 @@ def _binary(body: bytes, content_type: str, filename: str | None = None) -> web.
     return web.Response(body=body, content_type=content_type, headers=headers)
 
 
-def _not_found() -> Problem:
-    return Problem("not_found", Msg("Không có đại biểu này", "no such delegate"))
-
-
 async def _delegate(
     request: web.Request, *roles: str
 ) -> tuple[Principal, asyncpg.Record, asyncpg.Record]:
     """The caller, the conference and the delegate `{id}`, checked against the caller's scope."""
     caller, conference = await conference_for(request, *roles)
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise _not_found()
+    delegate_id = delegates.delegate_id(request.match_info["id"])
     async with request.app[POOL].acquire() as conn:
-        delegate = await fetch_delegate(conn, conference["id"], int(raw))
+        delegate = await fetch_delegate(conn, conference["id"], delegate_id)
     if delegate is None:
-        raise _not_found()
+        raise delegates.not_found()
     if not caller.covers_unit_path(delegate["site_unit_path"]):
         raise forbid_outside_scope()
     return caller, conference, delegate

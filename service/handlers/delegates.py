@@ -40,13 +40,6 @@ class RosterImported(BaseModel):
     rows: int
 
 
-def _delegate_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise delegates.not_found()
-    return int(raw)
-
-
 def _delegate(data: dict, status: int = 200) -> web.Response:
     # exclude_unset: a technician's answer carries no phone/e-mail keys at all.
     return json_response(Delegate.model_validate(data).model_dump(exclude_unset=True), status)
@@ -79,7 +72,7 @@ async def create_delegate(request: web.Request) -> web.Response:
 
 async def get_delegate(request: web.Request) -> web.Response:
     caller, conference = await conference_for(request, *READERS)
-    delegate_id = _delegate_id(request)
+    delegate_id = delegates.delegate_id(request.match_info["id"])
     async with request.app[POOL].acquire() as conn:
         found = await delegates.read_delegate(conn, caller, conference, delegate_id)
     return _delegate(found)
@@ -87,7 +80,7 @@ async def get_delegate(request: web.Request) -> web.Response:
 
 async def update_delegate(request: web.Request) -> web.Response:
     caller, conference = await conference_for(request, *ORGANISER)
-    delegate_id = _delegate_id(request)
+    delegate_id = delegates.delegate_id(request.match_info["id"])
     patch = await read_body(request, delegates.DelegatePatch)
     async with request.app[POOL].acquire() as conn:
         updated = await delegates.update_delegate(conn, caller, conference, delegate_id, patch)
@@ -96,7 +89,7 @@ async def update_delegate(request: web.Request) -> web.Response:
 
 async def delete_delegate(request: web.Request) -> web.Response:
     caller, conference = await conference_for(request, *ORGANISER)
-    delegate_id = _delegate_id(request)
+    delegate_id = delegates.delegate_id(request.match_info["id"])
     async with request.app[POOL].acquire() as conn:
         await delegates.delete_delegate(conn, caller, conference, delegate_id)
     return web.Response(status=204)
