@@ -1,0 +1,32 @@
+"""Characters that text from outside may not carry.
+
+PostgreSQL refuses NUL in text (and a request that sends one must not answer 500), and
+control characters have no business in names, codes or notes: they print as nothing on a
+badge and can hide one value inside another. Tab and newline are kept where the field
+allows free text (`allow_newlines`); everything else below U+0020, DEL, and the C1
+controls U+0080-U+009F is refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+from diemcau.errors import Msg
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+CONTROL_MESSAGE = Msg(
+    "Có ký tự điều khiển không hợp lệ (ví dụ NUL)",
+    "contains a control character that is not allowed (such as NUL)",
+)
+
+
+def forbidden_character(text: str, *, allow_newlines: bool = False) -> int | None:
+    """The position of the first character `text` may not carry, or None when it is clean."""
+    found = (_CONTROL if allow_newlines else _CONTROL_OR_LINE).search(text)
+    return None if found is None else found.start()
+
+
+def has_forbidden_character(text: str, *, allow_newlines: bool = False) -> bool:
+    return forbidden_character(text, allow_newlines=allow_newlines) is not None
