@@ -30,3 +30,14 @@ def forbidden_character(text: str, *, allow_newlines: bool = False) -> int | Non
 
 def has_forbidden_character(text: str, *, allow_newlines: bool = False) -> bool:
     return forbidden_character(text, allow_newlines=allow_newlines) is not None
+
+
+# A cell starting with one of these is a formula to Excel and LibreOffice ("=HYPERLINK(…)"
+# in a delegate's name would run when an organiser opens the file).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A text cell for a CSV/XLSX the service writes: a leading formula character is
+    neutralised with an apostrophe, as OWASP advises, so the cell shows as text."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
