@@ -84,19 +84,25 @@ def b32(data: bytes) -> str:
     return base64.b32encode(data).decode("ascii").rstrip("=")
 
 
+_B32_DIGITS = re.compile(r"[A-Z2-7]*")
+# RFC 4648 base32 letters to the digits of int(..., 32): a whole field decodes as one
+# integer, ten times faster than base64.b32decode (this runs once per scan).
+_B32_TO_INT = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
+
+
 def _unb32(text: str, size: int) -> bytes:
     """Strict decoding: exactly `size` bytes, and only the canonical spelling of them.
 
     The unused low bits of the last character must be zero; otherwise two texts would
     carry the same bytes, and a signature could be re-spelled without the key.
     """
-    try:
-        data = base64.b32decode(text + "=" * (-len(text) % 8))
-    except binascii.Error:
-        raise InvalidCredential("malformed") from None
-    if len(data) != size or b32(data) != text:
+    spare = len(text) * 5 - size * 8
+    if not 0 <= spare < 5 or _B32_DIGITS.fullmatch(text) is None:
         raise InvalidCredential("malformed")
-    return data
+    value = int(text.translate(_B32_TO_INT), 32) if text else 0
+    if value & ((1 << spare) - 1):
+        raise InvalidCredential("malformed")
+    return (value >> spare).to_bytes(size, "big")
 
 
 def kid_of(key_id: bytes) -> str:
@@ -143,7 +149,7 @@ def parse(text: str) -> Signed:
         raise InvalidCredential("malformed")
     if text != text.upper():
         raise InvalidCredential("lowercase")
-    match = _SHAPE.match(text)
+    match = _SHAPE.fullmatch(text)  # `$` alone would let a trailing newline through
     if match is None:
         raise InvalidCredential("malformed")
     record = _unb32(match.group(1), _RECORD.size)
@@ -153,6 +159,22 @@ def parse(text: str) -> Signed:
         raise InvalidCredential("unsupported_format")
     claims = Claims(kid_of(key_id), conference_id, delegate_id, site_id, version)
     return Signed(claims, text[: len(PREFIX) + 1 + PAYLOAD_CHARS].encode("ascii"), signature)
+
+
+def read_claims(text: str) -> Claims:
+    """The claims of a code of the right shape, without decoding or checking its signature.
+
+    For the check-in path, which then compares the whole text with the codes the service
+    issued (diemcau.checkin.codes); anything it does not recognise goes through `parse`
+    and `check_signature`. Raises InvalidCredential like `parse`.
+    """
+    if not isinstance(text, str) or _SHAPE.fullmatch(text) is None:
+        return parse(text).claims  # raises the precise reason
+    record = _unb32(text[len(PREFIX) + 1 : len(PREFIX) + 1 + PAYLOAD_CHARS], _RECORD.size)
+    fmt, key_id, conference_id, delegate_id, site_id, version = _RECORD.unpack(record)
+    if fmt != FORMAT:
+        raise InvalidCredential("unsupported_format")
+    return Claims(kid_of(key_id), conference_id, delegate_id, site_id, version)
 
 
 def check_signature(signed: Signed, public_key: Ed25519PublicKey) -> Claims:

@@ -18,12 +18,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from diemcau import audit, badges, credentials, delegates
 from diemcau.auth import Principal
+from diemcau.checkin.identify import code_digest
 from diemcau.conferences import ensure_writable
 from diemcau.credentials import Claims, InvalidCredential
 from diemcau.errors import Msg, Problem
 from diemcau.keystore import Keystore, SigningKey, signing_key
 from diemcau.queries import credentials as q
 from diemcau.queries.conferences import fetch_delegate
+from diemcau.queries.issued import insert_issued_codes
 
 # A delegate, conference or site row: an asyncpg Record, or a dict in tests and benches.
 Row: TypeAlias = Mapping[str, Any]
@@ -73,9 +75,22 @@ def claims_for(key: SigningKey, delegate: Row) -> Claims:
 async def delegate_code(
     conn: asyncpg.Connection, store: Keystore, delegate: Row, caller: Principal
 ) -> str:
-    """The delegate's current code, signed with the conference's signing key."""
+    """The delegate's current code, signed with the conference's signing key (and
+    recorded, so that check-in knows it by its digest)."""
     key = await signing_key(conn, store, delegate["conference_id"], caller)
-    return credentials.sign(claims_for(key, delegate), key.private)
+    claims = claims_for(key, delegate)
+    code = credentials.sign(claims, key.private)
+    await record_codes(conn, [(claims, code)])
+    return code
+
+
+async def record_codes(conn: asyncpg.Connection, issued: list[tuple[Claims, str]]) -> None:
+    """Remember the digests of codes just made: at the door, a scanned code is then a
+    hash and a lookup instead of an Ed25519 verification (diemcau.checkin.identify)."""
+    if not issued:
+        return
+    rows = sorted({(c.delegate_id, c.version, c.kid, code_digest(text)) for c, text in issued})
+    await insert_issued_codes(conn, rows)
 
 
 def _state(row: Row) -> dict[str, Any]:
@@ -185,22 +200,24 @@ def site_sheet(conference: Row, site: Row) -> badges.Sheet:
     )
 
 
+def badge_claims(key: SigningKey, conference_id: int, rows: list[Row]) -> list[Claims]:
+    """What the badges of these delegates say (the claims sign_badges signs, in order)."""
+    return [
+        Claims(key.kid, conference_id, r["id"], r["site_id"], r["credential_version"]) for r in rows
+    ]
+
+
 def sign_badges(key: SigningKey, conference_id: int, rows: list[Row]) -> list[badges.Badge]:
     """Badges with freshly signed codes (CPU work: call it off the event loop)."""
-    out = []
-    for row in rows:
-        claims = Claims(
-            key.kid, conference_id, row["id"], row["site_id"], row["credential_version"]
+    return [
+        badges.Badge(
+            badges.nfc(row["full_name"]),
+            row["category"],
+            badges.nfc(row["unit_name"]),
+            credentials.sign(claims, key.private),
         )
-        out.append(
-            badges.Badge(
-                badges.nfc(row["full_name"]),
-                row["category"],
-                badges.nfc(row["unit_name"]),
-                credentials.sign(claims, key.private),
-            )
-        )
-    return out
+        for row, claims in zip(rows, badge_claims(key, conference_id, rows), strict=True)
+    ]
 
 
 def site_badges_pdf(key: SigningKey, conference: Row, site: Row, rows: list[Row]) -> bytes:

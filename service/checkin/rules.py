@@ -1,0 +1,101 @@
+"""The rule for one scan (DESIGN, Rules), with no database and no HTTP.
+
+A scan is judged in this order, and the first step that refuses gives the result:
+
+1. a signed-off conference: `closed`, whatever the scan;
+2. the code: `invalid` (not a genuine code of this conference) or `revoked` (reissued,
+   moved or revoked since it was printed);
+3. the window, by the judged time (the kiosk's `scanned_at`, or the arrival when the
+   kiosk's clock is more than 5 minutes ahead): `not_open`, `closed`;
+4. the site: at a site other than the delegate's own, `wrong_site` when the conference's
+   policy says reject, else accepted there and marked `moved`;
+5. the delegate's timeline (diemcau.checkin.timeline): `accepted` for the counted entry
+   or a re-entry, `duplicate` otherwise; exits likewise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from diemcau.checkin import timeline
+from diemcau.checkin.timeline import Entry
+
+# DESIGN: a scanned_at more than 5 minutes ahead of the service's clock is a wrong kiosk
+# clock; the scan is judged at its arrival and marked as skewed.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What the rules need of the conference."""
+
+    opens_at: datetime
+    ends_at: datetime
+    signed_off: bool
+    reject_other_site: bool
+
+
+@dataclass(slots=True)
+class Verdict:
+    result: str
+    reason: str | None = None
+    moved: bool = False
+    reentry: bool = False
+    checked_in: bool | None = None  # exits only
+    first: Entry | None = None  # duplicates: the counted entry (or the latest exit)
+
+
+def judged_time(scanned_at: datetime, received_at: datetime) -> tuple[datetime, bool]:
+    """The time the rules use, and whether the kiosk's clock was too far ahead."""
+    if scanned_at - received_at > CLOCK_SKEW:
+        return received_at, True
+    return scanned_at, False
+
+
+def gate(
+    window: Window,
+    judged: datetime,
+    refusal: Verdict | None = None,
+    home_site_id: int | None = None,
+    here_site_id: int | None = None,
+) -> tuple[Verdict | None, bool]:
+    """Steps 1-4: a refusing verdict (or None to go on to the timeline) and `moved`.
+
+    `refusal` is the code's own refusal (`invalid`, `revoked`) if it has one; the home
+    site is None for a walk-in, who belongs everywhere.
+    """
+    if window.signed_off:
+        return Verdict("closed", "signed_off"), False
+    if refusal is not None:
+        return refusal, False
+    if judged < window.opens_at:
+        return Verdict("not_open"), False
+    if judged >= window.ends_at:
+        return Verdict("closed"), False
+    moved = home_site_id is not None and home_site_id != here_site_id
+    if moved and window.reject_other_site:
+        return Verdict("wrong_site"), False
+    return None, moved
+
+
+def decide(entries: list[Entry], entry: Entry, moved: bool) -> Verdict:
+    """Step 5: add a valid scan to the delegate's timeline (in place) and judge it there."""
+    index = timeline.insert(entries, entry)
+    if index is None:  # the timeline is full: judge as if it were there, keep nothing
+        entries = sorted([*entries, entry], key=lambda e: e.at)  # stable: ties after
+        index = entries.index(entry)
+    first = timeline.first_in(entries)
+    prev = entries[index - 1] if index > 0 else None
+    if entry.inward:
+        if first == index:
+            return Verdict("accepted", moved=moved)
+        if prev is not None and not prev.inward and first is not None and first < index:
+            return Verdict("accepted", moved=moved, reentry=True)
+        assert first is not None  # this entry is an `in`
+        return Verdict("duplicate", first=entries[first])
+    if first is None or first > index:
+        return Verdict("accepted", reason="no_entry", checked_in=False)
+    if prev is not None and prev.inward:
+        return Verdict("accepted", checked_in=True)
+    return Verdict("duplicate", reason="already_out", checked_in=True, first=prev)
