@@ -12,15 +12,29 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import WSCloseCode, web
 
-from diemcau.appkeys import CONFIG, METRICS, POOL, ROUTES, WEBSOCKETS
+from diemcau.appkeys import (
+    CONFIG,
+    ENROLL_LIMITER,
+    INGESTOR,
+    KIOSK_LIMITER,
+    METRICS,
+    POOL,
+    ROUTES,
+    TOKEN_CACHE,
+    WEBSOCKETS,
+)
+from diemcau.auth import TokenCache
+from diemcau.checkin.batcher import Ingestor
 from diemcau.config import Config
 from diemcau.db import create_pool
 from diemcau.errors import Msg, Problem, constraint_problem
 from diemcau.handlers import all_routes
 from diemcau.handlers.common import dumps, language
 from diemcau.handlers.credentials import credentials_ctx
+from diemcau.handlers.kiosk_ws import kiosk_sockets_ctx
 from diemcau.logs import request_id_var
 from diemcau.metrics import Metrics
+from diemcau.ratelimit import RateLimiter
 
 log = logging.getLogger("diemcau.http")
 
@@ -138,10 +152,25 @@ def create_app(config: Config) -> web.Application:
     for route in routes:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
     app[WEBSOCKETS] = weakref.WeakSet()
+    app[TOKEN_CACHE] = TokenCache()
+    app[KIOSK_LIMITER] = RateLimiter(config.kiosk_rate, 2 * config.kiosk_rate)
+    app[ENROLL_LIMITER] = RateLimiter(10 / 60, 10)  # 10 tries, then one every 6 s
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(credentials_ctx)  # after the pool: it checks the stored keys
+    app.cleanup_ctx.append(_ingestor_ctx)
+    app.cleanup_ctx.append(kiosk_sockets_ctx)
     return app
+
+
+async def _ingestor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker's check-in queue; on the way out it commits what it holds."""
+    config = app[CONFIG]
+    ingestor = Ingestor(app[POOL], parallel=max(2, config.pool_size // 2))
+    ingestor.start()
+    app[INGESTOR] = ingestor
+    yield
+    await ingestor.close()
 
 
 async def _close_websockets(app: web.Application) -> None:

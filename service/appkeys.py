@@ -9,10 +9,14 @@ import asyncpg
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from diemcau.auth import TokenCache
+    from diemcau.checkin.batcher import Ingestor
     from diemcau.config import Config
     from diemcau.handlers.credentials import RenderPool
+    from diemcau.handlers.kiosk_ws import KioskSockets
     from diemcau.keystore import Keystore
     from diemcau.metrics import Metrics
+    from diemcau.ratelimit import RateLimiter
     from diemcau.routing import Route
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
@@ -25,3 +29,10 @@ WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("web
 KEYSTORE: web.AppKey[Keystore | None] = web.AppKey("keystore")
 # Badge PDFs of big sites render here (a process, so the worker's GIL stays free).
 RENDER_POOL: web.AppKey[RenderPool] = web.AppKey("render_pool")
+# Check-in: the worker's queue of scans (group commit), the kiosks' rate limits, the
+# cache of kiosk tokens (revocation is checked again inside every check-in batch).
+INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")
+KIOSK_LIMITER: web.AppKey[RateLimiter] = web.AppKey("kiosk_limiter")
+ENROLL_LIMITER: web.AppKey[RateLimiter] = web.AppKey("enroll_limiter")
+TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
+KIOSK_SOCKETS: web.AppKey[KioskSockets] = web.AppKey("kiosk_sockets")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,6 +106,31 @@ async def authenticate(conn: asyncpg.Connection, secret: str) -> Principal | Non
     return _principal(row)
 
 
+class TokenCache:
+    """Principals of recently seen tokens, for the check-in path only (a kiosk sends
+    thousands of requests; each would otherwise cost a database round trip). A revoked
+    kiosk is still refused at once: every check-in batch reads its tokens' state."""
+
+    def __init__(self, ttl: float = 10.0, size: int = 100_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._found: dict[bytes, tuple[Principal, float]] = {}
+
+    def get(self, secret: str) -> Principal | None:
+        hit = self._found.get(hash_secret(secret))
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, secret: str, principal: Principal) -> None:
+        if len(self._found) >= self.size:
+            self._found.clear()  # crude, and rare: a worker sees a few thousand kiosks
+        self._found[hash_secret(secret)] = (principal, time.monotonic() + self.ttl)
+
+    def drop(self, token_id: int) -> None:
+        self._found = {k: v for k, v in self._found.items() if v[0].token_id != token_id}
+
+
 async def _scope_ids(
     conn: asyncpg.Connection, unit: str | None, conference: str | None, site: str | None
 ) -> dict[str, int | None]:
@@ -160,17 +186,28 @@ async def create_token(
     _check_scope_shape(role, unit, conference, site)
     ids = await _scope_ids(conn, unit, conference, site)
     secret = new_secret()
-    token_id = await conn.fetchval(
-        """INSERT INTO tokens (token_hash, role, label, unit_id, conference_id, site_id, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
-        hash_secret(secret),
-        role,
-        label,
-        ids["unit_id"],
-        ids["conference_id"],
-        ids["site_id"],
-        created_by,
-    )
+    async with conn.transaction():
+        token_id = await conn.fetchval(
+            """INSERT INTO tokens (token_hash, role, label, unit_id, conference_id, site_id, created_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+            hash_secret(secret),
+            role,
+            label,
+            ids["unit_id"],
+            ids["conference_id"],
+            ids["site_id"],
+            created_by,
+        )
+        if role == "kiosk":
+            # Every kiosk token is a kiosk: its device, its liveness, its scans.
+            await conn.execute(
+                """INSERT INTO kiosks (token_id, conference_id, site_id, device_name)
+                   VALUES ($1, $2, $3, $4)""",
+                token_id,
+                ids["conference_id"],
+                ids["site_id"],
+                label,
+            )
     return secret, token_id
 
 

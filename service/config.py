@@ -78,6 +78,9 @@ SETTINGS: dict[str, Setting] = {
     "max_body_kb": Setting("DIEMCAU_MAX_BODY_KB", "1024", "largest JSON request body, in KiB"),
     "max_import_mb": Setting("DIEMCAU_MAX_IMPORT_MB", "1024", "largest import file, in MiB"),
     "pool_size": Setting("DIEMCAU_POOL_SIZE", "10", "PostgreSQL connections per worker"),
+    "kiosk_rate": Setting(
+        "DIEMCAU_KIOSK_RATE", "20", "check-in requests a second one kiosk may send (per worker)"
+    ),
     "log_level": Setting("DIEMCAU_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     "secret_key": Setting(
         "DIEMCAU_SECRET_KEY",
@@ -97,6 +100,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_body_kb": _positive_int,
     "max_import_mb": _positive_int,
     "pool_size": _positive_int,
+    "kiosk_rate": _positive_int,
 }
 
 
@@ -113,6 +117,7 @@ class Config:
     max_body_kb: int = 1024
     max_import_mb: int = 1024
     pool_size: int = 10
+    kiosk_rate: int = 20
     log_level: str = "INFO"
     secret_key: str | None = field(default=None, repr=False)
 

@@ -44,11 +44,21 @@ CODES: dict[str, Code] = {
     "conflict": Code(409, "Xung đột dữ liệu", "Conflict"),
     "invalid_transition": Code(409, "Không thể chuyển trạng thái", "Status change not allowed"),
     "locked": Code(409, "Hội nghị đã khóa sổ", "The conference is signed off"),
+    "scan_conflict": Code(
+        409, "Mã lượt quét đã dùng cho lượt quét khác", "A scan_id was reused for another scan"
+    ),
     "payload_too_large": Code(413, "Dữ liệu gửi lên quá lớn", "Request body too large"),
     "unsupported_media_type": Code(
         415, "Định dạng dữ liệu không được hỗ trợ", "Unsupported media type"
     ),
     "validation_failed": Code(422, "Dữ liệu không hợp lệ", "Validation failed"),
+    "enrollment_code_refused": Code(
+        422, "Mã ghép máy không dùng được", "The enrollment code cannot be used"
+    ),
+    "roster_too_large": Code(
+        422, "Danh sách quá lớn để tải về máy", "The roster is too large for an offline copy"
+    ),
+    "rate_limited": Code(429, "Gửi quá nhanh, hãy thử lại sau", "Too many requests; retry later"),
     "import_failed": Code(
         422, "Tệp nhập có lỗi, không có dòng nào được lưu", "The file has errors; nothing was saved"
     ),

@@ -49,8 +49,8 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
-def problem_from(exc: ValidationError) -> Problem:
-    """A 422 problem listing every invalid field."""
+def problem_from(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> Problem:
+    """A 422 problem listing every invalid field (`prefix` names where the data sat)."""
     errors = []
     for err in exc.errors(include_url=False):
         known = _MESSAGES.get(err["type"])
@@ -60,7 +60,7 @@ def problem_from(exc: ValidationError) -> Problem:
             vi, _, en = text.partition("|")
             known = Msg(vi, en or vi)
         message = known or Msg(err["msg"], err["msg"])
-        errors.append(field_error(field_path(err["loc"]), message))
+        errors.append(field_error(field_path(prefix + tuple(err["loc"])), message))
     return Problem("validation_failed", errors=errors)
 
 
@@ -74,6 +74,11 @@ def parse(model: type[M], data: Any) -> M:
 
 def parse_json(model: type[M], raw: bytes) -> M:
     """Decode a JSON body and validate it."""
+    return parse(model, load_json(raw))
+
+
+def load_json(raw: bytes) -> Any:
+    """A JSON body decoded, or a 400 `invalid_json` saying what is wrong with it."""
     if not raw.strip():
         raise Problem(
             "invalid_json",
@@ -85,4 +90,4 @@ def parse_json(model: type[M], raw: bytes) -> M:
     except (ValueError, UnicodeDecodeError) as exc:
         message = Msg(f"JSON không hợp lệ: {exc}", f"invalid JSON: {exc}")
         raise Problem("invalid_json", message, errors=[field_error("body", message)]) from None
-    return parse(model, data)
+    return data

@@ -15,6 +15,10 @@ MODULES = [
     "diemcau.handlers.link_test_ws",
     "diemcau.handlers.conferences",
     "diemcau.handlers.delegates",
+    "diemcau.handlers.kiosk_sites",
+    "diemcau.handlers.kiosk_api",
+    "diemcau.handlers.checkins",
+    "diemcau.handlers.kiosk_ws",
 ]
 
 

@@ -1,0 +1,172 @@
+"""Requests arriving together share a transaction (group commit).
+
+Every scan must be committed before it is answered, and a commit waits for the disk.
+One transaction per request would cap a worker at a few hundred requests a second; so
+the worker queues the jobs (one per request or websocket message) and a runner takes
+everything that has queued for one conference into one `ingest` call, with a few such
+calls in flight at once. Under light load a job runs alone at once; under heavy load the
+batches grow and the commits stay few.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import asyncpg
+
+from diemcau.checkin.ingest import Job, Outcome, ingest
+from diemcau.errors import Problem
+from diemcau.queries import kiosks as q
+
+log = logging.getLogger("diemcau.checkin")
+
+# Transient failures of a batch that running it again resolves: another batch committed
+# the same scan id first (it becomes a retry), or two batches locked in a ring.
+RETRYABLE = (
+    asyncpg.UniqueViolationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+ATTEMPTS = 5
+# A kiosk's `last_seen_at` is written at most this often by one worker.
+TOUCH_EVERY = 5.0
+
+
+class Liveness:
+    """When this worker last recorded each kiosk as alive (monotonic seconds)."""
+
+    def __init__(self) -> None:
+        self._touched: dict[int, float] = {}
+
+    def due(self, token_ids: set[int]) -> list[int]:
+        """The kiosks whose last record is older than TOUCH_EVERY; marked as done."""
+        now = time.monotonic()
+        due = [t for t in token_ids if now - self._touched.get(t, -TOUCH_EVERY) >= TOUCH_EVERY]
+        for t in due:
+            self._touched[t] = now
+        return sorted(due)
+
+    def forget(self, token_id: int) -> None:
+        self._touched.pop(token_id, None)
+
+
+class Ingestor:
+    """The worker's queue of check-in jobs and the runner that commits them."""
+
+    def __init__(self, pool: asyncpg.Pool, *, parallel: int = 4, max_scans: int = 2000):
+        self.pool = pool
+        self.liveness = Liveness()
+        self._parallel = parallel
+        self._max_scans = max_scans
+        self._queue: dict[int, list[tuple[Job, asyncio.Future[Outcome]]]] = {}
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(parallel)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Finish what is queued and in flight, then stop."""
+        while self._queue or self._tasks:
+            self._wake.set()
+            await asyncio.sleep(0.01)
+        if self._runner is not None:
+            self._runner.cancel()
+
+    async def submit(self, job: Job) -> list[dict[str, Any]]:
+        """The answers to a job's scans, once committed; raises its refusal (a Problem)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.setdefault(job.kiosk.conference_id, []).append((job, future))
+        self._wake.set()
+        # A client that goes away does not cancel the batch: its scans are committed for
+        # everyone else in it, and its retry will be answered from what was stored.
+        outcome = await asyncio.shield(future)
+        if isinstance(outcome, Problem):
+            raise outcome
+        return outcome
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                await self._slots.acquire()
+                conference_id, items = self._take()
+                task = asyncio.get_running_loop().create_task(self._flush(conference_id, items))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    def _take(self) -> tuple[int, list[tuple[Job, asyncio.Future[Outcome]]]]:
+        """The oldest conference's queued jobs, up to about max_scans scans."""
+        conference_id = next(iter(self._queue))
+        queued = self._queue[conference_id]
+        taken, scans = 0, 0
+        while taken < len(queued) and (taken == 0 or scans < self._max_scans):
+            scans += len(queued[taken][0].scans)
+            taken += 1
+        items, rest = queued[:taken], queued[taken:]
+        if rest:
+            self._queue[conference_id] = rest
+        else:
+            del self._queue[conference_id]
+        return conference_id, items
+
+    async def _flush(
+        self, conference_id: int, items: list[tuple[Job, asyncio.Future[Outcome]]]
+    ) -> None:
+        try:
+            outcomes = await self._attempt(conference_id, [job for job, _ in items])
+        except Exception as exc:
+            if len(items) > 1:
+                # Something in one job broke the batch: run each job alone, so one
+                # kiosk's trouble is answered to that kiosk only.
+                for item in items:
+                    await self._flush(conference_id, [item])
+                return
+            log.exception("check-in batch failed", extra={"conference_id": conference_id})
+            _settle(items[0][1], exc)
+            return
+        for (_, future), outcome in zip(items, outcomes, strict=True):
+            _settle(future, outcome)
+        await self._touch({job.kiosk.token_id for job, _ in items})
+
+    async def _attempt(self, conference_id: int, jobs: list[Job]) -> list[Outcome]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self.pool.acquire() as conn:
+                    return await ingest(conn, conference_id, jobs)
+            except RETRYABLE:
+                if attempt == ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _touch(self, token_ids: set[int]) -> None:
+        due = self.liveness.due(token_ids)
+        if not due:
+            return
+        try:
+            async with self.pool.acquire() as conn:
+                await q.touch_kiosks(conn, due)
+        except (OSError, asyncpg.PostgresError) as exc:
+            # Liveness is best effort: the scans are committed, the next one tries again.
+            log.warning("kiosk liveness not recorded", extra={"error": repr(exc)})
+            for t in due:
+                self.liveness.forget(t)
+
+
+def _settle(future: asyncio.Future[Outcome], outcome: Outcome | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

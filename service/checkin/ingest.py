@@ -1,0 +1,471 @@
+"""Batches of scans, each batch in one transaction.
+
+`ingest` takes the jobs (one per request or websocket message) of one conference that
+arrived together, and in one transaction: reads the conference, the stored scans with
+the same ids (retries), the delegates and the codes issued to them; locks the
+delegates' attendance rows (in id order); applies diemcau.checkin.rules to every scan
+in arrival order; and writes the scans, the attendance rows and the site tallies. The
+answers leave only after the commit (DESIGN: an acknowledged scan survives any crash).
+
+A job is refused whole (and none of its scans stored) when its kiosk's token was
+revoked (401) or one of its scan ids was used for another content (409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from diemcau.checkin import identify, timeline
+from diemcau.checkin.model import ScanIn
+from diemcau.checkin.render import CheckinRow, Renderer
+from diemcau.checkin.rules import Verdict, Window, decide, gate, judged_time
+from diemcau.checkin.timeline import Entry, Tallies
+from diemcau.credentials import Claims
+from diemcau.errors import Msg, Problem, field_error
+from diemcau.queries import checkins as q
+from diemcau.queries.issued import insert_issued_codes
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+MAX_STORED_QR = 300
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Kiosk:
+    """The kiosk a job comes from (its token), and where it stands."""
+
+    token_id: int
+    conference_id: int
+    site_id: int
+
+
+@dataclass(slots=True)
+class Job:
+    kiosk: Kiosk
+    scans: list[ScanIn]
+
+
+Outcome = list[dict[str, Any]] | Problem
+
+
+def micros(when: datetime) -> int:
+    return (when - EPOCH) // MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + value * MICROSECOND
+
+
+def content_digest(scan: ScanIn) -> bytes:
+    """What a scan says, so a reused scan_id with other content is told apart."""
+    parts = (
+        scan.method,
+        scan.direction,
+        scan.qr,
+        scan.delegate_id,
+        scan.full_name,
+        scan.category,
+        micros(scan.scanned_at),
+    )
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+def stored_qr(text: str) -> str:
+    """A refused code as kept for the record: printable, valid UTF-8, cut short."""
+    text = text[:MAX_STORED_QR].encode("utf-8", "replace").decode("utf-8")
+    return _UNPRINTABLE.sub("\ufffd", text)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A new scan on its way through the rules."""
+
+    job: int
+    scan: ScanIn
+    kiosk: Kiosk
+    digest: bytes
+    judged: datetime
+    skewed: bool
+    claims: Claims | None = None
+    delegate: Any = None
+    refusal: Verdict | None = None
+    entry: Entry | None = None
+    moved: bool = False
+    verdict: Verdict | None = None
+
+
+@dataclass(slots=True)
+class State:
+    """A delegate's attendance as this batch found it and leaves it."""
+
+    category: str
+    home_site_id: int
+    initial: list[Entry]
+    entries: list[Entry]
+    stored: bool  # a row exists (and is locked)
+
+
+@dataclass(slots=True)
+class Batch:
+    conference_id: int
+    jobs: list[Job]
+    now: datetime
+    outcomes: list[Outcome | None] = field(default_factory=list)
+    # per job: for each scan, the pending scan or the stored row of a retry
+    answers: list[list[Pending | CheckinRow]] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    delegates: dict[int, Any] = field(default_factory=dict)
+    states: dict[int, State] = field(default_factory=dict)
+    records: list[tuple[int, int, str, bytes]] = field(default_factory=list)
+    window: Window | None = None
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
+    keys: dict[str, tuple[bytes, bool]] = field(default_factory=dict)
+
+    async def load_context(self, conn: asyncpg.Connection) -> None:
+        kiosks = sorted({job.kiosk.token_id for job in self.jobs})
+        ctx = await q.fetch_context(conn, self.conference_id, kiosks)
+        if ctx is None:  # the conference is gone: nothing can be recorded against it
+            problem = Problem("not_found", Msg("Không có hội nghị này", "no such conference"))
+            self.outcomes = [problem] * len(self.jobs)
+            return
+        self.window = Window(
+            ctx["checkin_opens_at"],
+            ctx["ends_at"],
+            ctx["signed_off_at"] is not None,
+            ctx["policy_other_site"] == "reject",
+        )
+        self.zone = ZoneInfo(ctx["timezone"])
+        self.keys = {
+            kid: (bytes(public), retired)
+            for kid, public, retired in zip(
+                ctx["kids"], ctx["publics"], ctx["retired"], strict=True
+            )
+        }
+        revoked = set(ctx["revoked_kiosks"])
+        self.outcomes = [
+            revoked_kiosk() if j.kiosk.token_id in revoked else None for j in self.jobs
+        ]
+        self.answers = [[] for _ in self.jobs]
+
+    async def admit(self, conn: asyncpg.Connection) -> None:
+        """Sort retries from new scans; refuse the jobs that reuse a scan id."""
+        ids = [s.scan_id for _, job in self._live() for s in job.scans]
+        found = await q.fetch_stored_scans(conn, self.conference_id, ids)
+        stored = {r["scan_id"]: CheckinRow(*r) for r in found}
+        fresh: dict[Any, Pending] = {}
+        for i, job in self._live():
+            mine: dict[Any, Pending] = {}
+            clashes = []
+            for n, scan in enumerate(job.scans):
+                digest = content_digest(scan)
+                earlier = stored.get(scan.scan_id) or fresh.get(scan.scan_id)
+                earlier = earlier or mine.get(scan.scan_id)
+                if earlier is None:
+                    judged, skewed = judged_time(scan.scanned_at, self.now)
+                    earlier = mine[scan.scan_id] = Pending(
+                        i, scan, job.kiosk, digest, judged, skewed
+                    )
+                if _digest(earlier) != digest:
+                    clashes.append(n)
+                self.answers[i].append(earlier)
+            if clashes:
+                self.outcomes[i] = scan_conflict(clashes)
+                continue
+            fresh.update(mine)
+            self.pending.extend(mine.values())
+
+    def _live(self) -> Iterable[tuple[int, Job]]:
+        return ((i, job) for i, job in enumerate(self.jobs) if self.outcomes[i] is None)
+
+    async def identify(self, conn: asyncpg.Connection) -> None:
+        """Who each scan names, and whether its code is genuine."""
+        wanted: set[tuple[int, int | None, str | None]] = set()
+        for p in self.pending:
+            if p.scan.method == "qr":
+                claims = identify.claims_of(p.scan.qr or "", self.conference_id)
+                if isinstance(claims, Verdict):
+                    p.refusal = claims
+                    continue
+                p.claims = claims
+                wanted.add((claims.delegate_id, claims.version, claims.kid))
+            elif p.scan.method == "manual" and p.scan.delegate_id is not None:
+                wanted.add((p.scan.delegate_id, None, None))
+        for answers in self.answers:
+            for a in answers:
+                if isinstance(a, CheckinRow) and a.delegate_id is not None:
+                    wanted.add((a.delegate_id, None, None))
+        await self._load_delegates(conn, wanted)
+        for p in self.pending:
+            self._identify_one(p)
+
+    async def _load_delegates(
+        self, conn: asyncpg.Connection, wanted: set[tuple[int, int | None, str | None]]
+    ) -> None:
+        if not wanted:
+            return
+        ids, versions, kids = zip(*wanted, strict=True)
+        for row in await q.fetch_delegates(
+            conn, self.conference_id, list(ids), list(versions), list(kids)
+        ):
+            self.delegates[row["id"]] = row  # any row: the delegate's fields are the same
+            self.delegates[(row["id"], row["asked_version"], row["asked_kid"])] = row
+
+    def _identify_one(self, p: Pending) -> None:
+        if p.scan.method == "walk_in" or p.refusal is not None:
+            return
+        if p.claims is not None:
+            c = p.claims
+            found = identify.identify_code(
+                p.scan.qr or "",
+                c,
+                self.delegates.get((c.delegate_id, c.version, c.kid)),
+                self.keys.get(c.kid),
+            )
+            if found.record is not None:
+                self.records.append(found.record)
+        else:
+            found = identify.identify_manual(self.delegates.get(p.scan.delegate_id or 0))
+        p.delegate, p.refusal = found.delegate, found.refusal
+
+    async def decide(self, conn: asyncpg.Connection) -> None:
+        """Steps 1-4 of the rules for every scan, then the timelines, then the rows."""
+        assert self.window is not None
+        for p in self.pending:
+            home = p.delegate["site_id"] if p.delegate is not None else None
+            p.verdict, p.moved = gate(self.window, p.judged, p.refusal, home, p.kiosk.site_id)
+            if p.verdict is None and p.scan.method == "walk_in":
+                p.verdict = Verdict("accepted", "walk_in")
+            elif p.verdict is None:
+                p.entry = Entry(
+                    micros(p.judged),
+                    p.scan.direction == "in",
+                    p.kiosk.site_id,
+                    p.scan.scan_id.bytes,
+                )
+        touched = sorted({p.delegate["id"] for p in self.pending if p.entry is not None})
+        if not touched:
+            return
+        await self._lock(conn, touched)
+        self._run_timelines(set(touched))
+        new = [d for d in touched if not self.states[d].stored and self.states[d].entries]
+        inserted = (
+            await q.insert_attendances(
+                conn, self.conference_id, [self._attendance_row(d) for d in new]
+            )
+            if new
+            else set()
+        )
+        # Another batch wrote these delegates' first rows between our read and our write:
+        # take their rows (now locked) and decide these delegates' scans again.
+        raced = sorted(set(new) - inserted)
+        if raced:
+            await self._lock(conn, raced)
+            self._run_timelines(set(raced))
+        changed = [
+            d
+            for d in touched
+            if self.states[d].stored and self.states[d].entries != self.states[d].initial
+        ]
+        if changed:
+            await q.update_attendances(
+                conn, self.conference_id, [self._attendance_row(d) for d in changed]
+            )
+
+    async def _lock(self, conn: asyncpg.Connection, delegate_ids: list[int]) -> None:
+        rows = {
+            r["delegate_id"]: r
+            for r in await q.lock_attendances(conn, self.conference_id, delegate_ids)
+        }
+        for d in delegate_ids:
+            row = rows.get(d)
+            if row is not None:
+                entries = timeline.unpack(row["timeline"])
+                self.states[d] = State(
+                    row["category"], row["home_site_id"], entries, list(entries), True
+                )
+            else:
+                person = self.delegates[d]
+                self.states[d] = State(person["category"], person["site_id"], [], [], False)
+
+    def _run_timelines(self, delegate_ids: set[int]) -> None:
+        for p in self.pending:
+            if p.entry is None or p.delegate["id"] not in delegate_ids:
+                continue
+            verdict = decide(self.states[p.delegate["id"]].entries, p.entry, p.moved)
+            if verdict.result == "accepted" and verdict.reason is None:
+                if not p.entry.inward:
+                    verdict.reason = "exit"
+                elif verdict.reentry:
+                    verdict.reason = "reentry"
+            p.verdict = verdict
+
+    def _attendance_row(self, delegate_id: int) -> tuple[Any, ...]:
+        state = self.states[delegate_id]
+        entries = state.entries
+        first = timeline.first_in(entries)
+        counted = entries[first] if first is not None else None
+        return (
+            delegate_id,
+            state.category,
+            state.home_site_id,
+            counted.site_id if counted else None,
+            _uuid(counted.scan_id) if counted else None,
+            from_micros(counted.at) if counted else None,
+            counted is not None and entries[-1].inward,
+            from_micros(entries[-1].at) if entries else None,
+            timeline.pack(entries),
+        )
+
+    def tallies(self) -> Tallies:
+        """How much every site's counters move with this batch."""
+        total: Tallies = {}
+        for state in self.states.values():
+            timeline.add_into(
+                total, timeline.contribution(state.entries, state.home_site_id, state.category)
+            )
+            timeline.add_into(
+                total,
+                timeline.contribution(state.initial, state.home_site_id, state.category),
+                -1,
+            )
+        for p in self.pending:
+            assert p.verdict is not None
+            site = p.kiosk.site_id
+            accepted = p.verdict.result == "accepted"
+            timeline.bump(total, site, "accepted_scans" if accepted else "refused_scans")
+            if accepted and p.scan.method == "walk_in":
+                timeline.bump(total, site, f"walk_ins_{p.scan.category}")
+                timeline.bump(total, site, "present")
+        return total
+
+    def last_scans(self) -> dict[int, datetime]:
+        latest: dict[int, datetime] = {}
+        for p in self.pending:
+            if p.verdict is not None and p.verdict.result == "accepted":
+                site = p.kiosk.site_id
+                if site not in latest or latest[site] < p.judged:
+                    latest[site] = p.judged
+        return latest
+
+    def row(self, p: Pending) -> CheckinRow:
+        v = p.verdict
+        assert v is not None
+        person = p.delegate
+        genuine = person is not None
+        return CheckinRow(
+            p.scan.scan_id,
+            p.kiosk.site_id,
+            p.kiosk.token_id,
+            person["id"] if genuine else None,
+            p.scan.method or "qr",
+            p.scan.direction,
+            p.scan.scanned_at,
+            p.judged,
+            self.now,
+            v.result,
+            v.reason,
+            v.result == "accepted" and p.moved,
+            v.reentry,
+            p.skewed,
+            from_micros(v.first.at) if v.first else None,
+            v.first.site_id if v.first else None,
+            p.scan.full_name,
+            p.scan.category,
+            None if genuine or p.scan.qr is None else stored_qr(p.scan.qr),
+            p.digest,
+        )
+
+    async def write(self, conn: asyncpg.Connection) -> list[CheckinRow]:
+        rows = [self.row(p) for p in self.pending]
+        change = self.tallies()
+        last = self.last_scans()
+        sites = sorted(set(change) | set(last))
+        if sites:
+            await q.add_tallies(
+                conn,
+                self.conference_id,
+                sites,
+                [change.get(s, timeline.new_tally()) for s in sites],
+                [last.get(s) for s in sites],
+            )
+        if rows:
+            await q.insert_checkins(conn, self.conference_id, rows)
+        if self.records:
+            await insert_issued_codes(conn, sorted(set(self.records)))
+        return rows
+
+
+async def ingest(
+    conn: asyncpg.Connection, conference_id: int, jobs: list[Job], now: datetime | None = None
+) -> list[Outcome]:
+    """Decide and store the jobs of one conference together; an outcome per job."""
+    batch = Batch(conference_id, jobs, now or datetime.now(UTC))
+    async with conn.transaction():
+        await batch.load_context(conn)
+        if batch.window is None:
+            return [o for o in batch.outcomes if o is not None]
+        await batch.admit(conn)
+        await batch.identify(conn)
+        await batch.decide(conn)
+        rows = {r.scan_id: r for r in await batch.write(conn)}
+        renderer = Renderer(batch.zone, batch.window, batch.delegates)
+        await renderer.load_sites(conn, [*rows.values(), *_retried(batch)])
+    outcomes: list[Outcome] = []
+    for i in range(len(jobs)):
+        done = batch.outcomes[i]
+        if done is not None:
+            outcomes.append(done)
+            continue
+        outcomes.append(
+            [
+                renderer.result(rows[a.scan.scan_id] if isinstance(a, Pending) else a)
+                for a in batch.answers[i]
+            ]
+        )
+    return outcomes
+
+
+def _digest(item: Pending | CheckinRow) -> bytes:
+    return item.content_digest if isinstance(item, CheckinRow) else item.digest
+
+
+def _retried(batch: Batch) -> list[CheckinRow]:
+    return [a for answers in batch.answers for a in answers if isinstance(a, CheckinRow)]
+
+
+def _uuid(raw: bytes) -> Any:
+    from uuid import UUID
+
+    return UUID(bytes=raw)
+
+
+def revoked_kiosk() -> Problem:
+    return Problem(
+        "authentication_required",
+        Msg("Máy điểm danh đã bị thu hồi", "this kiosk was revoked"),
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def scan_conflict(positions: list[int]) -> Problem:
+    message = Msg(
+        "Mã lượt quét đã dùng cho một lượt quét khác", "this scan_id was used for another scan"
+    )
+    return Problem(
+        "scan_conflict",
+        Msg(
+            "Có mã lượt quét (scan_id) trùng với lượt quét khác; không lượt nào được lưu",
+            "a scan_id was already used for another scan; nothing was stored",
+        ),
+        errors=[field_error(f"scans.{n}.scan_id", message) for n in positions],
+    )

@@ -1,0 +1,151 @@
+"""The scan a kiosk sends and the result it gets back (DESIGN, Contract: scan, result)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from diemcau.delegates import Category
+from diemcau.errors import Msg, Problem, field_error
+from diemcau.units import Name
+from diemcau.validation import problem_from
+
+MAX_BATCH = 500  # DESIGN: a batch holds at most 500 scans (more: 413)
+MAX_DELEGATE_ID = 2**63 - 1
+
+
+class ScanIn(BaseModel):
+    """One scan. `method` is inferred when left out: `qr` with a code, `walk_in` with a
+    name, `manual` with a delegate id."""
+
+    model_config = ConfigDict(extra="forbid")
+    scan_id: UUID = Field(description="made once by the kiosk, kept across retries")
+    scanned_at: AwareDatetime = Field(description="kiosk clock, RFC 3339 with an offset")
+    qr: str | None = Field(None, description="the scanned text, exactly as read")
+    method: Literal["qr", "manual", "walk_in"] | None = None
+    direction: Literal["in", "out"] = "in"
+    delegate_id: int | None = Field(None, ge=1, le=MAX_DELEGATE_ID, description="for manual")
+    full_name: Name | None = Field(None, description="for walk_in")
+    category: Category | None = Field(None, description="for walk_in")
+
+    @model_validator(mode="after")
+    def _identified(self) -> ScanIn:
+        if self.method is None:
+            if self.qr is not None:
+                self.method = "qr"
+            elif self.full_name is not None:
+                self.method = "walk_in"
+            elif self.delegate_id is not None:
+                self.method = "manual"
+        needs = {
+            "qr": (self.qr is not None, "qr"),
+            "manual": (self.delegate_id is not None, "delegate_id"),
+            "walk_in": (self.full_name is not None and self.category is not None, "full_name"),
+        }
+        if self.method is None:
+            raise ValueError(
+                "Cần qr, hoặc delegate_id, hoặc full_name và category|"
+                "a scan needs qr, or delegate_id, or full_name and category"
+            )
+        present, field = needs[self.method]
+        if not present:
+            raise ValueError(
+                f"Cách điểm danh {self.method} cần trường {field}"
+                f"|method {self.method} needs {field}"
+                + (" and category" if self.method == "walk_in" else "")
+            )
+        if self.method == "walk_in" and self.direction == "out":
+            raise ValueError("Khách vãng lai chỉ ghi lượt vào|a walk-in is an entry only")
+        return self
+
+
+class ScanBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scans: list[ScanIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+SCANS = TypeAdapter(list[ScanIn])
+
+
+def scans_from(data: Any, allowed: tuple[str, ...] = ("scans",)) -> list[ScanIn]:
+    """The scans of a batch (`{scans: [...]}` plus the `allowed` keys), validated whole:
+    422 naming every bad field as `scans.N.field`, 413 past MAX_BATCH scans."""
+    if not isinstance(data, dict) or not isinstance(data.get("scans"), list):
+        message = Msg("Cần {scans: [...]}", "expected {scans: [...]}")
+        raise Problem("validation_failed", message, errors=[field_error("scans", message)])
+    extra = sorted(set(data) - set(allowed))
+    if extra:
+        message = Msg("Trường không được hỗ trợ", "unknown field")
+        raise Problem("validation_failed", errors=[field_error(k, message) for k in extra])
+    scans = data["scans"]
+    if len(scans) > MAX_BATCH:
+        raise Problem(
+            "payload_too_large",
+            Msg(
+                f"Một lần gửi tối đa {MAX_BATCH} lượt quét (có {len(scans)})",
+                f"at most {MAX_BATCH} scans a batch (got {len(scans)})",
+            ),
+        )
+    if not scans:
+        message = Msg("Cần ít nhất một lượt quét", "at least one scan")
+        raise Problem("validation_failed", message, errors=[field_error("scans", message)])
+    try:
+        return SCANS.validate_python(scans)
+    except ValidationError as exc:
+        raise problem_from(exc, ("scans",)) from None
+
+
+class DelegateBrief(BaseModel):
+    id: int
+    full_name: str
+    category: str
+    unit_code: str | None
+    site_code: str
+
+
+class FirstEntry(BaseModel):
+    scanned_at: datetime
+    site_code: str
+
+
+class WalkIn(BaseModel):
+    full_name: str
+    category: str
+
+
+class Message(BaseModel):
+    vi: str
+    en: str
+
+
+class ScanResult(BaseModel):
+    scan_id: UUID
+    result: Literal[
+        "accepted", "duplicate", "wrong_site", "revoked", "invalid", "not_open", "closed"
+    ]
+    direction: Literal["in", "out"]
+    moved: bool
+    reentry: bool
+    skewed: bool
+    checked_in: bool | None = Field(
+        None, description="on exits only: false when the delegate has no entry yet"
+    )
+    delegate: DelegateBrief | None
+    first: FirstEntry | None
+    walk_in: WalkIn | None = None
+    message: Message
+
+
+class ScanResults(BaseModel):
+    results: list[ScanResult]

@@ -1,0 +1,158 @@
+"""Check-ins over HTTP: a kiosk's batch of scans, annulling a check-in, a site's scans."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from diemcau.appkeys import INGESTOR, KIOSK_LIMITER, POOL
+from diemcau.checkin import annul as annulling
+from diemcau.checkin.ingest import Job, Kiosk
+from diemcau.checkin.model import ScanBatch, ScanResults, scans_from
+from diemcau.handlers.common import (
+    cached_principal,
+    conference_for,
+    json_response,
+    rate_limit,
+    read_body,
+    read_query,
+)
+from diemcau.handlers.kiosk_sites import conference_site
+from diemcau.queries import checkins as q
+from diemcau.routing import Route
+from diemcau.search import decode_cursor, encode_cursor
+from diemcau.units import Name
+from diemcau.validation import load_json
+
+STAFF = ("organiser", "technician")
+
+
+def kiosk_of(caller: Any) -> Kiosk:
+    return Kiosk(caller.token_id, caller.conference_id, caller.site_id)
+
+
+async def post_checkins(request: web.Request) -> web.Response:
+    caller = await cached_principal(request, "kiosk")
+    rate_limit(request.app[KIOSK_LIMITER], caller.token_id)
+    scans = scans_from(load_json(await request.read()))
+    results = await request.app[INGESTOR].submit(Job(kiosk_of(caller), scans))
+    return json_response({"results": results})
+
+
+class AnnulIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Name = Field(description="why the check-in was a mistake (kept in the audit log)")
+
+
+class Annulled(BaseModel):
+    annulment_id: int
+    scan_id: str
+    delegate_id: int | None
+    voided: list[str]
+    reason: str
+
+
+def scan_id_of(raw: str) -> UUID:
+    """A scan id from a path segment; anything else is 404, like an unknown one."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise annulling.not_found() from None
+
+
+async def annul_checkin(request: web.Request) -> web.Response:
+    caller, conference = await conference_for(request, *STAFF)
+    scan_id = scan_id_of(request.match_info["scan_id"])
+    body = await read_body(request, AnnulIn)
+    async with request.app[POOL].acquire() as conn:
+        done = await annulling.annul(conn, caller, conference, scan_id, body.reason)
+    return json_response(Annulled.model_validate(done))
+
+
+class ScanListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: str | None = Field(None, max_length=20, description="only scans with this result")
+    cursor: str | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class StoredScan(BaseModel):
+    scan_id: str
+    kiosk_id: int | None
+    delegate_id: int | None
+    full_name: str | None
+    method: str
+    direction: str
+    scanned_at: Any
+    received_at: Any
+    result: str
+    moved: bool
+    reentry: bool
+    skewed: bool
+    annulled: bool
+
+
+class ScanList(BaseModel):
+    items: list[StoredScan]
+    next: str | None
+
+
+async def list_site_checkins(request: web.Request) -> web.Response:
+    """A site's scans, newest first (the technician's view of the door)."""
+    _, conference, site = await conference_site(request, *STAFF)
+    query = read_query(request, ScanListQuery)
+    after = decode_cursor(query.cursor)
+    before_id = int(after) if after is not None and after.isdigit() else None
+    async with request.app[POOL].acquire() as conn:
+        rows = await q.fetch_site_scans(
+            conn, conference["id"], site["id"], query.result, before_id, query.limit + 1
+        )
+    page = rows[: query.limit]
+    items = [StoredScan.model_validate({**dict(r), "scan_id": str(r["scan_id"])}) for r in page]
+    more = len(rows) > query.limit
+    return json_response(
+        ScanList(items=items, next=encode_cursor(str(page[-1]["id"])) if more else None)
+    )
+
+
+_SCAN_ERRORS = ("invalid_json", "scan_conflict", "rate_limited", "payload_too_large")
+
+routes = [
+    Route(
+        "POST",
+        "/api/v1/checkins",
+        post_checkins,
+        "A kiosk's scans (1 to 500): each answered accepted, duplicate, wrong_site, "
+        "revoked, invalid, not_open or closed, in order, once committed",
+        "checkin",
+        roles=("kiosk",),
+        body=ScanBatch,
+        response=ScanResults,
+        errors=_SCAN_ERRORS,
+    ),
+    Route(
+        "POST",
+        "/api/v1/conferences/{code}/checkins/{scan_id}/annul",
+        annul_checkin,
+        "Annul the check-in a scan counts for (the counts follow; audited)",
+        "checkin",
+        roles=STAFF,
+        body=AnnulIn,
+        response=Annulled,
+        errors=("not_found", "conflict", "locked"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/conferences/{code}/sites/{site}/checkins",
+        list_site_checkins,
+        "A site's scans, newest first, refusals included",
+        "checkin",
+        roles=STAFF,
+        query=ScanListQuery,
+        response=ScanList,
+        errors=("not_found", "invalid_cursor"),
+    ),
+]

@@ -1,0 +1,228 @@
+"""A site's kiosks, for its technician or an organiser: enrollment codes (and their QR),
+the list of kiosks, revoking one; and the enrollment itself, for anyone with a code."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from diemcau import kiosks, qr
+from diemcau.appkeys import CONFIG, ENROLL_LIMITER, POOL, TOKEN_CACHE
+from diemcau.auth import Principal
+from diemcau.errors import Msg, Problem
+from diemcau.handlers.common import (
+    conference_for,
+    json_response,
+    rate_limit,
+    read_body,
+)
+from diemcau.handlers.kiosk_ws import close_kiosk_sockets
+from diemcau.queries import credentials as qc
+from diemcau.routing import Route
+from diemcau.units import Name
+
+STAFF = ("organiser", "technician")
+SITE = "/api/v1/conferences/{code}/sites/{site}"
+
+
+async def conference_site(
+    request: web.Request, *roles: str
+) -> tuple[Principal, asyncpg.Record, asyncpg.Record]:
+    """The caller, the conference and the participating site `{site}` of the path; 404
+    when the site does not take part or lies outside the caller's subtree."""
+    caller, conference = await conference_for(request, *roles)
+    async with request.app[POOL].acquire() as conn:
+        site = await qc.fetch_conference_site(conn, conference["id"], request.match_info["site"])
+    if site is None or not caller.covers_unit_path(site["unit_path"]):
+        raise Problem("not_found", Msg("Điểm cầu không tham gia hội nghị", "no such site"))
+    return caller, conference, site
+
+
+class KioskCode(BaseModel):
+    code: str = Field(description="8 characters, shown as XXXX-XXXX; single use")
+    expires_at: datetime
+    enroll_url: str = Field(description="opens the kiosk page with the code filled in")
+    qr_png: str = Field(description="path of the enrollment QR code")
+
+
+def origin(request: web.Request) -> str:
+    """The service's own origin: DIEMCAU_PUBLIC_URL, else the one this request came by."""
+    return request.app[CONFIG].public_url or f"{request.scheme}://{request.host}"
+
+
+def enroll_qr_text(request: web.Request, code: str) -> str:
+    """What the enrollment QR says: `<ORIGIN>/K/<CODE>` in upper case, so it fits the
+    QR alphanumeric mode (a phone's camera opens it; /K/ sends it on to the kiosk page),
+    or the bare code when the origin has characters that mode cannot carry."""
+    text = f"{origin(request).upper()}/K/{code}"
+    if len(text) <= qr.CAPACITY and all(c in qr.ALPHANUMERIC for c in text):
+        return text
+    return code
+
+
+async def create_kiosk_code(request: web.Request) -> web.Response:
+    caller, conference, site = await conference_site(request, *STAFF)
+    async with request.app[POOL].acquire() as conn:
+        code, expires_at = await kiosks.create_code(conn, caller, conference, site)
+    path = (
+        f"/api/v1/conferences/{conference['code']}/sites/{site['code']}/kiosk-codes/{code}/qr.png"
+    )
+    out = KioskCode(
+        code=kiosks.display_code(code),
+        expires_at=expires_at,
+        enroll_url=f"{origin(request)}/kiosk#enroll={code}",
+        qr_png=path,
+    )
+    return json_response(out, status=201)
+
+
+async def get_kiosk_code_qr(request: web.Request) -> web.Response:
+    _, conference, site = await conference_site(request, *STAFF)
+    code = kiosks.normalise_code(request.match_info["kcode"])
+    async with request.app[POOL].acquire() as conn:
+        live = code is not None and await kiosks.code_is_live(
+            conn, conference["id"], site["id"], code
+        )
+    if not live or code is None:
+        raise Problem("not_found", Msg("Mã ghép máy không còn dùng được", "no live code"))
+    body = await asyncio.to_thread(qr.png, enroll_qr_text(request, code))
+    return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+async def open_enroll_link(request: web.Request) -> web.Response:
+    """A phone's camera opened the enrollment QR: on to the kiosk page, code in hand (in
+    the fragment, so it reaches no log)."""
+    code = kiosks.normalise_code(request.match_info["kcode"]) or ""
+    raise web.HTTPFound(f"/kiosk#enroll={code}")
+
+
+class EnrollIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=32, description="the 8-character code (dash and case optional)")
+    device_name: Name = Field(description="how the technician will recognise this device")
+
+
+class Enrolled(BaseModel):
+    token: str
+    kiosk: dict[str, Any]
+    conference: dict[str, Any]
+    site: dict[str, Any]
+    keys: dict[str, Any]
+
+
+async def enroll_kiosk(request: web.Request) -> web.Response:
+    # Codes are guessable only by brute force: a handful of tries a minute per address.
+    rate_limit(request.app[ENROLL_LIMITER], request.remote)
+    body = await read_body(request, EnrollIn)
+    async with request.app[POOL].acquire() as conn:
+        done = await kiosks.enroll(conn, body.code, body.device_name)
+    return json_response(Enrolled.model_validate(done), status=201)
+
+
+class KioskOut(BaseModel):
+    id: int
+    device_name: str
+    enrolled_at: datetime
+    last_seen_at: datetime | None
+    online: bool
+    queue_length: int | None
+    app_version: str | None
+    scans: int
+    revoked_at: datetime | None
+
+
+class KioskList(BaseModel):
+    items: list[KioskOut]
+    next: str | None = None
+
+
+async def list_site_kiosks(request: web.Request) -> web.Response:
+    _, conference, site = await conference_site(request, *STAFF)
+    async with request.app[POOL].acquire() as conn:
+        items = await kiosks.list_kiosks(conn, conference["id"], site["id"])
+    return json_response(KioskList.model_validate({"items": items}))
+
+
+def kiosk_id(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise Problem("not_found", Msg("Không có máy điểm danh này", "no such kiosk"))
+    return int(raw)
+
+
+async def revoke_site_kiosk(request: web.Request) -> web.Response:
+    caller, conference, site = await conference_site(request, *STAFF)
+    target = kiosk_id(request.match_info["id"])
+    async with request.app[POOL].acquire() as conn:
+        done = await kiosks.revoke_kiosk(conn, caller, conference, site, target)
+    request.app[TOKEN_CACHE].drop(target)
+    await close_kiosk_sockets(request.app, target)
+    return json_response(KioskOut.model_validate(done))
+
+
+routes = [
+    Route(
+        "POST",
+        SITE + "/kiosk-codes",
+        create_kiosk_code,
+        "A single-use code (24 h) to enroll a kiosk for this site",
+        "kiosks",
+        roles=STAFF,
+        response=KioskCode,
+        status=201,
+        errors=("not_found", "locked"),
+    ),
+    Route(
+        "GET",
+        SITE + "/kiosk-codes/{kcode}/qr.png",
+        get_kiosk_code_qr,
+        "The enrollment code as a QR code (a phone's camera opens the kiosk page with it)",
+        "kiosks",
+        roles=STAFF,
+        response_media="image/png",
+        errors=("not_found",),
+    ),
+    Route(
+        "GET",
+        "/K/{kcode}",
+        open_enroll_link,
+        "Where the enrollment QR leads: a redirect to the kiosk page with the code",
+        "kiosks",
+        status=302,
+    ),
+    Route(
+        "POST",
+        "/api/v1/kiosks/enroll",
+        enroll_kiosk,
+        "Trade an enrollment code for a kiosk token, with the conference, site and keys",
+        "kiosks",
+        body=EnrollIn,
+        response=Enrolled,
+        status=201,
+        errors=("enrollment_code_refused", "rate_limited", "locked"),
+    ),
+    Route(
+        "GET",
+        SITE + "/kiosks",
+        list_site_kiosks,
+        "The site's kiosks: device, enrolled, last seen, online, queue, scans",
+        "kiosks",
+        roles=STAFF,
+        response=KioskList,
+        errors=("not_found",),
+    ),
+    Route(
+        "POST",
+        SITE + "/kiosks/{id}/revoke",
+        revoke_site_kiosk,
+        "Revoke a kiosk: its next request answers 401, its websocket closes",
+        "kiosks",
+        roles=STAFF,
+        response=KioskOut,
+        errors=("not_found",),
+    ),
+]

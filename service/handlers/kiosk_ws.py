@@ -1,0 +1,189 @@
+"""`WS /ws/kiosk`: a kiosk's scans as a stream of batches, answered in order, with
+heartbeats, and a nudge when its site's roster changes.
+
+Messages (JSON text frames, docs/checkin.md):
+- kiosk: `{"type": "scans", "id": any, "scans": [...]}` (the scans of POST /api/v1/checkins)
+- service: `{"type": "results", "id": same, "results": [...]}`, once committed
+- kiosk: `{"type": "heartbeat", "queue_length": n}`; service: `{"type": "heartbeat",
+  "server_time": ...}`
+- service: `{"type": "roster_changed", "version": "V"}`
+- service: `{"type": "error", "id": same, "problem": {...}}` for a batch refused whole;
+  the socket stays open, except for a revoked kiosk (closed with 4401).
+
+Refused before the upgrade (problem+json): a foreign `Origin`, no or bad credentials, a
+role other than kiosk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from diemcau.appkeys import CONFIG, INGESTOR, KIOSK_LIMITER, KIOSK_SOCKETS, POOL
+from diemcau.checkin.ingest import Job, Kiosk
+from diemcau.checkin.model import scans_from
+from diemcau.errors import Msg, Problem
+from diemcau.handlers.common import (
+    dumps,
+    language,
+    open_websocket,
+    rate_limit,
+    websocket_caller,
+)
+from diemcau.queries import kiosks as q
+from diemcau.routing import Route
+
+log = logging.getLogger("diemcau.kiosk_ws")
+REVOKED = 4401  # application close code: this kiosk's token was revoked
+ROSTER_POLL_SECONDS = 10.0
+
+
+class KioskSockets:
+    """The open kiosk sockets of this worker, by kiosk and by site."""
+
+    def __init__(self) -> None:
+        self.by_token: dict[int, set[web.WebSocketResponse]] = defaultdict(set)
+        self.by_site: dict[tuple[int, int], set[web.WebSocketResponse]] = defaultdict(set)
+        self.versions: dict[tuple[int, int], int] = {}
+
+    def add(self, kiosk: Kiosk, ws: web.WebSocketResponse) -> None:
+        self.by_token[kiosk.token_id].add(ws)
+        self.by_site[(kiosk.conference_id, kiosk.site_id)].add(ws)
+
+    def remove(self, kiosk: Kiosk, ws: web.WebSocketResponse) -> None:
+        self.by_token[kiosk.token_id].discard(ws)
+        if not self.by_token[kiosk.token_id]:
+            del self.by_token[kiosk.token_id]
+        site = (kiosk.conference_id, kiosk.site_id)
+        self.by_site[site].discard(ws)
+        if not self.by_site[site]:
+            del self.by_site[site]
+
+
+async def ws_kiosk(request: web.Request) -> web.StreamResponse:
+    caller = await websocket_caller(request, "kiosk")
+    assert caller.token_id and caller.conference_id and caller.site_id
+    kiosk = Kiosk(caller.token_id, caller.conference_id, caller.site_id)
+    ws = await open_websocket(request, max_msg_size=request.app[CONFIG].max_body_kb * 1024)
+    sockets = request.app[KIOSK_SOCKETS]
+    sockets.add(kiosk, ws)
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            reply, revoked = await _answer(request, kiosk, msg.data)
+            await ws.send_str(reply)
+            if revoked:
+                await ws.close(code=REVOKED, message=b"kiosk revoked")
+                break
+    finally:
+        sockets.remove(kiosk, ws)
+    return ws
+
+
+async def _answer(request: web.Request, kiosk: Kiosk, text: str) -> tuple[str, bool]:
+    """The reply to one message, and whether the kiosk turned out to be revoked."""
+    data: Any = None
+    try:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise Problem("invalid_json", Msg("Tin nhắn không phải JSON", "not JSON")) from None
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "scans":
+            rate_limit(request.app[KIOSK_LIMITER], kiosk.token_id)
+            scans = scans_from(data, allowed=("type", "id", "scans"))
+            results = await request.app[INGESTOR].submit(Job(kiosk, scans))
+            return dumps({"type": "results", "id": data.get("id"), "results": results}), False
+        if kind == "heartbeat":
+            return await _heartbeat(request, kiosk, data)
+        raise Problem(
+            "validation_failed",
+            Msg("Chỉ nhận type: scans hoặc heartbeat", "type must be scans or heartbeat"),
+            errors=[{"field": "type", "message": Msg("Không hỗ trợ", "not supported")}],
+        )
+    except Problem as problem:
+        ident = data.get("id") if isinstance(data, dict) else None
+        body = problem.body(language(request), instance="/ws/kiosk")
+        reply = dumps({"type": "error", "id": ident, "problem": body})
+        return reply, problem.status == 401
+
+
+async def _heartbeat(request: web.Request, kiosk: Kiosk, data: dict[str, Any]) -> tuple[str, bool]:
+    queue = data.get("queue_length")
+    if not (queue is None or (isinstance(queue, int) and 0 <= queue <= 10_000_000)):
+        queue = None  # a heartbeat is never refused for what it reports
+    if request.app[INGESTOR].liveness.due({kiosk.token_id}):
+        async with request.app[POOL].acquire() as conn:
+            if await q.token_revoked(conn, kiosk.token_id):
+                problem = Problem("authentication_required", Msg("Máy đã bị thu hồi", "revoked"))
+                body = problem.body(language(request), instance="/ws/kiosk")
+                return dumps({"type": "error", "id": None, "problem": body}), True
+            await q.touch_kiosks(conn, [kiosk.token_id], queue)
+    now = datetime.now(UTC).isoformat()
+    return dumps({"type": "heartbeat", "server_time": now}), False
+
+
+async def close_kiosk_sockets(app: web.Application, token_id: int) -> None:
+    """Close a revoked kiosk's sockets on this worker (others close at its next message)."""
+    for ws in list(app[KIOSK_SOCKETS].by_token.get(token_id, ())):
+        await ws.close(code=REVOKED, message=b"kiosk revoked")
+
+
+async def kiosk_sockets_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The socket registry, and the task that tells kiosks when their roster changed."""
+    app[KIOSK_SOCKETS] = KioskSockets()
+    task = asyncio.get_running_loop().create_task(_watch_rosters(app))
+    yield
+    task.cancel()
+
+
+async def _watch_rosters(app: web.Application) -> None:
+    sockets = app[KIOSK_SOCKETS]
+    while True:
+        await asyncio.sleep(ROSTER_POLL_SECONDS)
+        sites = list(sockets.by_site)
+        if not sites:
+            continue
+        try:
+            async with app[POOL].acquire() as conn:
+                versions = await q.fetch_roster_versions(conn, sites)
+        except Exception as exc:  # a database hiccup must not end the watcher
+            log.warning("roster versions not read", extra={"error": repr(exc)})
+            continue
+        for key, version in versions.items():
+            known = sockets.versions.get(key)
+            sockets.versions[key] = version
+            if known is not None and version > known:
+                message = dumps({"type": "roster_changed", "version": str(version)})
+                for ws in list(sockets.by_site.get(key, ())):
+                    await _send_quietly(ws, message)
+
+
+async def _send_quietly(ws: web.WebSocketResponse, message: str) -> None:
+    try:
+        async with asyncio.timeout(2):
+            await ws.send_str(message)
+    except (TimeoutError, ConnectionError, RuntimeError):
+        pass  # a kiosk that cannot take a nudge will fetch its roster on reconnect
+
+
+routes = [
+    Route(
+        "GET",
+        "/ws/kiosk",
+        ws_kiosk,
+        "Websocket: a kiosk's scans as batches answered in order, heartbeats, roster nudges",
+        "checkin",
+        roles=("kiosk",),
+        websocket=True,
+        errors=("origin_not_allowed", "bad_request"),
+    ),
+]

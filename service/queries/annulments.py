@@ -1,0 +1,64 @@
+"""Named SQL for annulling check-ins."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from diemcau.auth import Principal
+
+
+async def fetch_scan(conn: asyncpg.Connection, conference_id: int, scan_id: UUID) -> Any:
+    """One stored scan with its site's unit path (for the caller's scope)."""
+    return await conn.fetchrow(
+        """SELECT c.scan_id, c.site_id, c.delegate_id, c.method, c.result, c.category,
+                  c.annulment_id, u.path AS site_unit_path
+             FROM checkins c
+             JOIN sites s ON s.id = c.site_id
+             JOIN units u ON u.id = s.unit_id
+            WHERE c.conference_id = $1 AND c.scan_id = $2""",
+        conference_id,
+        scan_id,
+    )
+
+
+async def insert_annulment(
+    conn: asyncpg.Connection,
+    conference_id: int,
+    scan_id: UUID,
+    delegate_id: int | None,
+    reason: str,
+    caller: Principal,
+) -> int:
+    return await conn.fetchval(
+        """INSERT INTO annulments (conference_id, scan_id, delegate_id, reason, token_id, actor)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+        conference_id,
+        scan_id,
+        delegate_id,
+        reason,
+        caller.token_id,
+        caller.actor,
+    )
+
+
+async def stamp_scans(
+    conn: asyncpg.Connection, conference_id: int, scan_ids: list[UUID], annulment_id: int
+) -> None:
+    await conn.execute(
+        """UPDATE checkins SET annulment_id = $3
+            WHERE conference_id = $1 AND scan_id = ANY($2::uuid[])""",
+        conference_id,
+        scan_ids,
+        annulment_id,
+    )
+
+
+async def delete_attendance(conn: asyncpg.Connection, conference_id: int, delegate_id: int) -> None:
+    await conn.execute(
+        "DELETE FROM attendances WHERE conference_id = $1 AND delegate_id = $2",
+        conference_id,
+        delegate_id,
+    )

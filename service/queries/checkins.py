@@ -1,0 +1,264 @@
+"""Named SQL for check-in: the context of a batch, stored scans, delegates' attendance,
+site tallies. Every write takes arrays (one statement per batch, not per scan)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from diemcau.checkin.timeline import TALLY_FIELDS
+
+# Order of the checkins columns in `insert_checkins` (a row is a tuple in this order).
+CHECKIN_COLUMNS = (
+    "scan_id",
+    "site_id",
+    "kiosk_id",
+    "delegate_id",
+    "method",
+    "direction",
+    "scanned_at",
+    "judged_at",
+    "received_at",
+    "result",
+    "reason",
+    "moved",
+    "reentry",
+    "skewed",
+    "first_scanned_at",
+    "first_site_id",
+    "full_name",
+    "category",
+    "qr",
+    "content_digest",
+)
+_CHECKIN_TYPES = (
+    "uuid",
+    "bigint",
+    "bigint",
+    "bigint",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "text",
+    "bool",
+    "bool",
+    "bool",
+    "timestamptz",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "bytea",
+)
+
+
+def _unnest(types: Sequence[str], first: int = 2) -> str:
+    return ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=first))
+
+
+async def fetch_context(
+    conn: asyncpg.Connection, conference_id: int, kiosk_ids: list[int]
+) -> asyncpg.Record | None:
+    """The conference's window and policy, its keys, and which of these kiosks' tokens
+    are revoked: everything a batch needs to know before its scans, in one round trip."""
+    return await conn.fetchrow(
+        """SELECT c.checkin_opens_at, c.ends_at, c.signed_off_at, c.policy_other_site,
+                  c.timezone,
+                  ARRAY(SELECT kid FROM conference_keys k
+                         WHERE k.conference_id = c.id ORDER BY k.id) AS kids,
+                  ARRAY(SELECT public_key FROM conference_keys k
+                         WHERE k.conference_id = c.id ORDER BY k.id) AS publics,
+                  ARRAY(SELECT retired_at IS NOT NULL FROM conference_keys k
+                         WHERE k.conference_id = c.id ORDER BY k.id) AS retired,
+                  ARRAY(SELECT id FROM tokens t
+                         WHERE t.id = ANY($2::bigint[]) AND t.revoked_at IS NOT NULL)
+                    AS revoked_kiosks
+             FROM conferences c WHERE c.id = $1""",
+        conference_id,
+        kiosk_ids,
+    )
+
+
+async def fetch_stored_scans(
+    conn: asyncpg.Connection, conference_id: int, scan_ids: list[Any]
+) -> list[asyncpg.Record]:
+    """Scans of these ids already stored (retries), with what they were answered."""
+    return await conn.fetch(
+        f"""SELECT {", ".join(CHECKIN_COLUMNS)} FROM checkins
+             WHERE conference_id = $1 AND scan_id = ANY($2::uuid[])""",
+        conference_id,
+        scan_ids,
+    )
+
+
+async def fetch_delegates(
+    conn: asyncpg.Connection,
+    conference_id: int,
+    delegate_ids: list[int],
+    versions: list[int | None],
+    kids: list[str | None],
+) -> list[asyncpg.Record]:
+    """Delegates by id with what the rules and the answer need, and the digest of the
+    code issued for (delegate, version, kid) when one was asked for and is known."""
+    return await conn.fetch(
+        """SELECT d.id, d.site_id, d.category, d.credential_version, d.revoked, d.full_name,
+                  s.code AS site_code, u.code AS unit_code, c.version AS asked_version,
+                  c.kid AS asked_kid, ic.digest
+             FROM unnest($2::bigint[], $3::int[], $4::text[]) AS c(delegate_id, version, kid)
+             JOIN delegates d ON d.conference_id = $1 AND d.id = c.delegate_id
+             JOIN sites s ON s.id = d.site_id
+             LEFT JOIN units u ON u.id = d.unit_id
+             LEFT JOIN issued_codes ic
+                    ON ic.delegate_id = c.delegate_id AND ic.version = c.version
+                   AND ic.kid = c.kid""",
+        conference_id,
+        delegate_ids,
+        versions,
+        kids,
+    )
+
+
+async def fetch_site_codes(conn: asyncpg.Connection, site_ids: list[int]) -> dict[int, str]:
+    rows = await conn.fetch("SELECT id, code FROM sites WHERE id = ANY($1::bigint[])", site_ids)
+    return {r["id"]: r["code"] for r in rows}
+
+
+ATTENDANCE_COLUMNS = (
+    "delegate_id",
+    "category",
+    "home_site_id",
+    "site_id",
+    "first_scan_id",
+    "first_at",
+    "present",
+    "last_at",
+    "timeline",
+)
+_ATTENDANCE_TYPES = (
+    "bigint",
+    "text",
+    "bigint",
+    "bigint",
+    "uuid",
+    "timestamptz",
+    "bool",
+    "timestamptz",
+    "bytea",
+)
+
+
+async def lock_attendances(
+    conn: asyncpg.Connection, conference_id: int, delegate_ids: list[int]
+) -> list[asyncpg.Record]:
+    """The attendance rows of these delegates that exist, locked, in id order (every
+    writer locks in the same order, so two batches never wait on each other in a ring)."""
+    return await conn.fetch(
+        """SELECT delegate_id, category, home_site_id, timeline FROM attendances
+            WHERE conference_id = $1 AND delegate_id = ANY($2::bigint[])
+            ORDER BY delegate_id FOR UPDATE""",
+        conference_id,
+        delegate_ids,
+    )
+
+
+async def insert_attendances(
+    conn: asyncpg.Connection, conference_id: int, rows: list[tuple[Any, ...]]
+) -> set[int]:
+    """New attendance rows; answers the delegates actually inserted (a row that another
+    batch committed meanwhile is left alone: its delegate must be decided again)."""
+    done = await conn.fetch(
+        f"""INSERT INTO attendances (conference_id, {", ".join(ATTENDANCE_COLUMNS)})
+            SELECT $1, * FROM unnest({_unnest(_ATTENDANCE_TYPES)})
+            ON CONFLICT DO NOTHING RETURNING delegate_id""",
+        conference_id,
+        *_columns(rows, len(ATTENDANCE_COLUMNS)),
+    )
+    return {r["delegate_id"] for r in done}
+
+
+async def update_attendances(
+    conn: asyncpg.Connection, conference_id: int, rows: list[tuple[Any, ...]]
+) -> None:
+    sets = ", ".join(f"{c} = u.{c}" for c in ATTENDANCE_COLUMNS[3:])
+    await conn.execute(
+        f"""UPDATE attendances a SET {sets}, updated_at = now()
+              FROM unnest({_unnest(_ATTENDANCE_TYPES)}) AS u({", ".join(ATTENDANCE_COLUMNS)})
+             WHERE a.conference_id = $1 AND a.delegate_id = u.delegate_id""",
+        conference_id,
+        *_columns(rows, len(ATTENDANCE_COLUMNS)),
+    )
+
+
+async def insert_checkins(
+    conn: asyncpg.Connection, conference_id: int, rows: list[tuple[Any, ...]]
+) -> None:
+    await conn.execute(
+        f"""INSERT INTO checkins (conference_id, {", ".join(CHECKIN_COLUMNS)})
+            SELECT $1, * FROM unnest({_unnest(_CHECKIN_TYPES)})""",
+        conference_id,
+        *_columns(rows, len(CHECKIN_COLUMNS)),
+    )
+
+
+async def add_tallies(
+    conn: asyncpg.Connection,
+    conference_id: int,
+    site_ids: list[int],
+    values: list[list[int]],
+    last_scan_at: list[Any],
+) -> None:
+    """Add to the tallies of these sites (in site order, the lock order); a site's first
+    scan makes its row."""
+    n = len(TALLY_FIELDS)
+    adds = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in TALLY_FIELDS)
+    await conn.execute(
+        f"""INSERT INTO site_tallies AS t
+                   (conference_id, site_id, {", ".join(TALLY_FIELDS)}, last_scan_at, seq)
+            SELECT $1, *, nextval('live_seq')
+              FROM unnest($2::bigint[], {_unnest(["int"] * n, 3)}, ${n + 3}::timestamptz[])
+            ON CONFLICT (conference_id, site_id) DO UPDATE SET {adds},
+                   last_scan_at = greatest(t.last_scan_at, EXCLUDED.last_scan_at),
+                   seq = EXCLUDED.seq""",
+        conference_id,
+        site_ids,
+        *[[v[i] for v in values] for i in range(n)],
+        last_scan_at,
+    )
+
+
+async def fetch_site_scans(
+    conn: asyncpg.Connection,
+    conference_id: int,
+    site_id: int,
+    result: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """A site's scans, newest first, on the site's scan index."""
+    return await conn.fetch(
+        """SELECT c.id, c.scan_id, c.kiosk_id, c.delegate_id,
+                  coalesce(d.full_name, c.full_name) AS full_name, c.method, c.direction,
+                  c.scanned_at, c.received_at, c.result, c.moved, c.reentry, c.skewed,
+                  c.annulment_id IS NOT NULL AS annulled
+             FROM checkins c
+             LEFT JOIN delegates d ON d.id = c.delegate_id
+            WHERE c.conference_id = $1 AND c.site_id = $2
+              AND ($3::text IS NULL OR c.result = $3)
+              AND ($4::bigint IS NULL OR c.id < $4)
+            ORDER BY c.id DESC LIMIT $5""",
+        conference_id,
+        site_id,
+        result,
+        before_id,
+        limit,
+    )
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows to the column arrays unnest() takes."""
+    return [[row[i] for row in rows] for i in range(width)]

@@ -1,0 +1,117 @@
+"""Named SQL for kiosks' roster snapshots and name search."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from diemcau.queries.conferences import FOLD_FROM, FOLD_TO
+
+_ROSTER_SQL = """
+    SELECT d.id, d.external_id, d.full_name, d.category, u.code AS unit_code,
+           s.code AS site_code, d.credential_version, d.revoked
+      FROM delegates d
+      JOIN sites s ON s.id = d.site_id
+      LEFT JOIN units u ON u.id = d.unit_id
+"""
+
+
+async def fetch_unit_scope_sites(
+    conn: asyncpg.Connection, conference_id: int, site_id: int
+) -> list[int]:
+    """Participating sites under the parent of this site's unit (the unit itself when it
+    is a root)."""
+    return [
+        r["id"]
+        for r in await conn.fetch(
+            """WITH here AS (
+                   SELECT coalesce(p.path, u.path) AS path
+                     FROM sites s JOIN units u ON u.id = s.unit_id
+                     LEFT JOIN units p ON p.id = u.parent_id
+                    WHERE s.id = $2)
+               SELECT s.id FROM conference_sites cs
+                 JOIN sites s ON s.id = cs.site_id
+                 JOIN units u ON u.id = s.unit_id, here
+                WHERE cs.conference_id = $1 AND u.path LIKE here.path || '%'
+                ORDER BY s.id""",
+            conference_id,
+            site_id,
+        )
+    ]
+
+
+async def fetch_version(conn: asyncpg.Connection, conference_id: int, site_ids: list[int]) -> int:
+    return await conn.fetchval(
+        """SELECT coalesce(max(seq), 0) FROM roster_versions
+            WHERE conference_id = $1 AND site_id = ANY($2::bigint[])""",
+        conference_id,
+        site_ids,
+    )
+
+
+async def fetch_keys_mark(conn: asyncpg.Connection, conference_id: int) -> str:
+    """Changes when a key is added or retired: part of the snapshot's ETag."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS n, coalesce(max(id), 0) AS last,
+                  count(*) FILTER (WHERE retired_at IS NOT NULL) AS retired
+             FROM conference_keys WHERE conference_id = $1""",
+        conference_id,
+    )
+    return f"{row['n']}-{row['last']}-{row['retired']}"
+
+
+async def count_delegates(conn: asyncpg.Connection, conference_id: int, site_ids: list[int]) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM delegates WHERE conference_id = $1 AND site_id = ANY($2::bigint[])",
+        conference_id,
+        site_ids,
+    )
+
+
+async def fetch_roster(
+    conn: asyncpg.Connection, conference_id: int, site_ids: list[int], after: int | None
+) -> list[asyncpg.Record]:
+    """The scope's delegates (changed after `after`, when given), on the site index."""
+    return await conn.fetch(
+        _ROSTER_SQL
+        + """ WHERE d.conference_id = $1 AND d.site_id = ANY($2::bigint[])
+                AND ($3::bigint IS NULL OR d.roster_seq > $3)
+              ORDER BY d.site_id, d.id""",
+        conference_id,
+        site_ids,
+        after,
+    )
+
+
+async def fetch_removed(
+    conn: asyncpg.Connection, conference_id: int, site_ids: list[int], after: int
+) -> list[int]:
+    rows = await conn.fetch(
+        """SELECT DISTINCT delegate_id FROM roster_removals
+            WHERE conference_id = $1 AND site_id = ANY($2::bigint[]) AND roster_seq > $3
+            ORDER BY delegate_id""",
+        conference_id,
+        site_ids,
+        after,
+    )
+    return [r["delegate_id"] for r in rows]
+
+
+async def search_site(
+    conn: asyncpg.Connection, conference_id: int, site_id: int, patterns: list[str], limit: int
+) -> list[asyncpg.Record]:
+    """One site's delegates whose folded name matches every pattern: the site index
+    bounds the work to that site's delegates, never the whole roster."""
+    return await conn.fetch(
+        _ROSTER_SQL.replace("SELECT d.id", "SELECT a.first_at IS NOT NULL AS checked_in, d.id")
+        + """ LEFT JOIN attendances a ON a.conference_id = d.conference_id
+                                    AND a.delegate_id = d.id
+              WHERE d.conference_id = $1 AND d.site_id = $2
+                AND lower(translate(d.full_name, $3, $4)) LIKE ALL ($5::text[])
+              ORDER BY d.full_name, d.id LIMIT $6""",
+        conference_id,
+        site_id,
+        FOLD_FROM,
+        FOLD_TO,
+        patterns,
+        limit,
+    )
