@@ -31,7 +31,8 @@ from bench.common import write_results
 from diemcau import auth, roster
 from diemcau.app import create_app
 from diemcau.auth import CLI
-from diemcau.cli.roster import ProgressBar, vn_number
+from diemcau.cli.roster import ProgressBar
+from diemcau.cli.say import number as vn_number
 from diemcau.config import Config
 from diemcau.db import connect
 from diemcau.embedded import EmbeddedPostgres

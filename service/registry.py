@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from diemcau import audit
+from diemcau import audit, suggest
 from diemcau.auth import Principal
-from diemcau.errors import Msg, Problem, validation_failed
+from diemcau.errors import Msg, validation_failed
 from diemcau.phones import normalise_phone
 from diemcau.queries import sites as q
 from diemcau.search import decode_cursor, encode_cursor, like_patterns, nfc, search_text
@@ -141,10 +141,6 @@ class SiteList(BaseModel):
     next: str | None
 
 
-def not_found() -> Problem:
-    return Problem("not_found", Msg("Không có điểm cầu này", "no such site"))
-
-
 def site_out(row: asyncpg.Record) -> dict[str, Any]:
     """The contract's site shape from a SITE_SQL row."""
     return {
@@ -208,7 +204,7 @@ async def visible_site(
     """The site, or 404 when it does not exist or lies outside the caller's subtree."""
     row = await q.fetch_site(conn, code, for_update=for_update)
     if row is None or not principal.covers_unit_path(row["unit_path"]):
-        raise not_found()
+        raise await suggest.not_found(conn, principal, "sites", code)
     return row
 
 

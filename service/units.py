@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from diemcau import audit
+from diemcau import audit, suggest
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.queries import units as q
@@ -110,10 +110,6 @@ def outside_scope() -> Problem:
     return Problem("forbidden", Msg("Ngoài phạm vi của mã truy cập", "outside your unit subtree"))
 
 
-def not_found() -> Problem:
-    return Problem("not_found", Msg("Không có đơn vị này", "no such unit"))
-
-
 def unit_out(row: asyncpg.Record) -> dict[str, Any]:
     return {k: row[k] for k in Unit.model_fields}
 
@@ -122,7 +118,7 @@ async def visible_unit(conn: asyncpg.Connection, principal: Principal, code: str
     """The unit, or 404 when it does not exist or lies outside the caller's subtree."""
     row = await q.fetch_unit(conn, code)
     if row is None or not principal.covers_unit_path(row["path"]):
-        raise not_found()
+        raise await suggest.not_found(conn, principal, "units", code)
     return row
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from diemcau.cli.common import positive_int, refuse_file
+from diemcau.cli.output import Column, Listing, add_format, write_all
+from diemcau.cli.say import count, err, language, number, t, when
 from diemcau.sites import linktest
 from diemcau.sites.client import ApiError, Client, settings
 
@@ -30,71 +32,169 @@ _NO = ("n", "no", "k", "khong", "không", "0")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    site = sub.add_parser("site", help="register bridge points, import them, test the link")
+    site = sub.add_parser(
+        "site",
+        help=t(
+            "điểm cầu: đăng ký, nhập, đo đường truyền (qua HTTP)",
+            "bridge points: register, import, test the link (over HTTP)",
+        ),
+    )
     verbs = site.add_subparsers(dest="verb", metavar="VERB", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="service URL (default DIEMCAU_URL, http://127.0.0.1:8080)")
-    common.add_argument("--token", help="access token (default DIEMCAU_TOKEN)")
+    common.add_argument(
+        "--url",
+        help=t(
+            "địa chỉ dịch vụ (mặc định DIEMCAU_URL, http://127.0.0.1:8080)",
+            "service URL (default DIEMCAU_URL, http://127.0.0.1:8080)",
+        ),
+    )
+    common.add_argument(
+        "--token",
+        help=t("mã truy cập (mặc định DIEMCAU_TOKEN)", "access token (default DIEMCAU_TOKEN)"),
+    )
     _register_verb(verbs, common)
     _import_verb(verbs, common)
     _link_test_verb(verbs, common)
     for name, func, helptext in (
-        ("show", _show, "show a bridge point and its latest tests"),
-        ("confirm", _confirm, "confirm a tested bridge point as ready"),
+        (
+            "show",
+            _show,
+            t(
+                "xem một điểm cầu và các lần đo gần nhất",
+                "show a bridge point and its latest tests",
+            ),
+        ),
+        (
+            "confirm",
+            _confirm,
+            t("xác nhận điểm cầu đã đo đạt là sẵn sàng", "confirm a tested bridge point as ready"),
+        ),
     ):
         verb = verbs.add_parser(name, parents=[common], help=helptext)
         verb.add_argument("code")
-        verb.add_argument("--json", action="store_true", help="print the JSON answer")
+        verb.add_argument(
+            "--json", action="store_true", help=t("in câu trả lời JSON", "print the JSON answer")
+        )
         verb.set_defaults(func=_run_sync, command=func)
     _list_verb(verbs, common)
 
 
 def _register_verb(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    reg = verbs.add_parser("register", parents=[common], help="register one bridge point")
+    reg = verbs.add_parser(
+        "register", parents=[common], help=t("đăng ký một điểm cầu", "register one bridge point")
+    )
     reg.add_argument("--code", required=True)
     reg.add_argument("--name", required=True)
-    reg.add_argument("--unit", required=True, help="unit code")
-    reg.add_argument("--level", required=True, help="province, district, commune, agency...")
+    reg.add_argument("--unit", required=True, help=t("mã đơn vị", "unit code"))
+    reg.add_argument("--level", required=True, help="national, province, district, commune, agency")
     reg.add_argument("--address")
     reg.add_argument("--capacity", type=int)
     reg.add_argument("--technician-name")
     reg.add_argument("--technician-phone")
-    reg.add_argument("--protocol", help="sip, h323, webrtc or meeting_link")
-    reg.add_argument("--uri", help="endpoint address (SIP URI, IP, meeting link)")
+    reg.add_argument("--protocol", help="sip, h323, webrtc, meeting_link")
+    reg.add_argument(
+        "--uri",
+        help=t(
+            "địa chỉ kết nối (SIP URI, IP, đường dẫn phòng họp)",
+            "endpoint address (SIP URI, IP, meeting link)",
+        ),
+    )
     reg.add_argument("--provider")
-    reg.add_argument("--json", action="store_true", help="print the JSON answer")
+    reg.add_argument(
+        "--json", action="store_true", help=t("in câu trả lời JSON", "print the JSON answer")
+    )
     reg.set_defaults(func=_run_sync, command=_register)
 
 
 def _import_verb(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    imp = verbs.add_parser("import", parents=[common], help="upsert bridge points from CSV/XLSX")
+    imp = verbs.add_parser(
+        "import",
+        parents=[common],
+        help=t(
+            "nhập điểm cầu từ CSV/XLSX (cập nhật theo mã)", "upsert bridge points from CSV/XLSX"
+        ),
+    )
     imp.add_argument("file", type=Path)
-    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.add_argument(
+        "--quiet", action="store_true", help=t("không hiện tiến độ", "no progress bar")
+    )
     imp.set_defaults(func=_run_sync, command=_import)
 
 
 def _link_test_verb(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    lt = verbs.add_parser("link-test", parents=[common], help="measure the line and record it")
+    lt = verbs.add_parser(
+        "link-test",
+        parents=[common],
+        help=t("đo đường truyền và ghi kết quả", "measure the line and record it"),
+    )
     lt.add_argument("code")
-    lt.add_argument("--count", type=int, default=50, help="pings (default 50)")
-    lt.add_argument("--interval", type=float, default=0.1, help="seconds between pings")
-    lt.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for late pongs")
-    lt.add_argument("--audio-ok", action=argparse.BooleanOptionalAction, default=None)
-    lt.add_argument("--video-ok", action=argparse.BooleanOptionalAction, default=None)
-    lt.add_argument("--rehearsal", action="store_true", help="record as a rehearsal")
+    lt.add_argument(
+        "--count",
+        type=positive_int,
+        default=50,
+        help=t("số gói (mặc định 50)", "pings (default 50)"),
+    )
+    lt.add_argument(
+        "--interval", type=float, default=0.1, help=t("giây giữa hai gói", "seconds between pings")
+    )
+    lt.add_argument(
+        "--timeout",
+        type=float,
+        default=3.0,
+        help=t("giây chờ các gói về muộn", "seconds to wait for late pongs"),
+    )
+    lt.add_argument(
+        "--audio-ok",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=t("âm thanh nghe rõ (hay --no-audio-ok)", "sound was fine (or --no-audio-ok)"),
+    )
+    lt.add_argument(
+        "--video-ok",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=t("hình ảnh rõ (hay --no-video-ok)", "picture was fine (or --no-video-ok)"),
+    )
+    lt.add_argument(
+        "--rehearsal",
+        action="store_true",
+        help=t("ghi là buổi tổng duyệt", "record as a rehearsal"),
+    )
     lt.add_argument("--note")
-    lt.add_argument("--no-record", action="store_true", help="measure only")
+    lt.add_argument("--no-record", action="store_true", help=t("chỉ đo, không ghi", "measure only"))
     lt.set_defaults(func=_run_sync, command=_link_test)
 
 
 def _list_verb(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    ls = verbs.add_parser("list", parents=[common], help="list bridge points")
-    ls.add_argument("--unit")
-    ls.add_argument("--status")
-    ls.add_argument("--level")
-    ls.add_argument("-q", "--query", help="search code, name, address (no diacritics needed)")
-    ls.add_argument("--max", type=int, default=1000, help="most rows to print (default 1000)")
-    ls.add_argument("--json", action="store_true", help="print JSON lines")
+    ls = verbs.add_parser(
+        "list", parents=[common], help=t("liệt kê điểm cầu", "list bridge points")
+    )
+    ls.add_argument("--unit", help=t("cả cây của đơn vị này", "this unit's whole subtree"))
+    ls.add_argument("--status", help="registered, tested, ready, connected, degraded, lost")
+    ls.add_argument("--level", help="national, province, district, commune, agency")
+    ls.add_argument(
+        "-q",
+        "--query",
+        help=t(
+            "tìm trong mã, tên, địa chỉ (không cần dấu)",
+            "search code, name, address (no diacritics needed)",
+        ),
+    )
+    ls.add_argument(
+        "--max",
+        type=positive_int,
+        help=t(
+            "in nhiều nhất chừng này dòng (mặc định: tất cả)", "most rows to print (default: all)"
+        ),
+    )
+    add_format(ls)
+    ls.add_argument(
+        "--json",
+        action="store_const",
+        const="json",
+        dest="format",
+        help=t("như --format json", "the same as --format json"),
+    )
     ls.set_defaults(func=_run_sync, command=_list)
 
 
@@ -106,7 +206,7 @@ async def execute(command: Command, args: argparse.Namespace) -> int:
     """Run one command with a client; print a problem readably and answer the exit status."""
     try:
         base, token = settings(args.url, args.token)
-        async with Client(base, token, os.environ.get("DIEMCAU_LANGUAGE", "vi")) as api:
+        async with Client(base, token, language()) as api:
             return await command(api, args)
     except ApiError as err:
         err.print()
@@ -118,22 +218,44 @@ async def run(args: argparse.Namespace) -> int:
     return await execute(args.command, args)
 
 
+STATUS_WORDS = {
+    "registered": "đã đăng ký",
+    "tested": "đã đo đạt",
+    "ready": "sẵn sàng",
+    "connected": "đang kết nối",
+    "degraded": "chập chờn",
+    "lost": "mất kết nối",
+}
+
+
+def status(value: str) -> str:
+    return t(STATUS_WORDS.get(value, value), value)
+
+
 def _print_site(site: dict[str, Any]) -> None:
     tech, end = site["technician"], site["endpoint"]
-    last = site.get("last_test")
-    lines = [
-        f"{site['code']}  {site['name']}",
-        f"  đơn vị / unit:     {site['unit_code']} ({site.get('unit_name', '')}), {site['level']}",
-        f"  trạng thái/status: {site['status']}",
-        f"  địa chỉ / address: {site.get('address') or '-'}",
-        f"  sức chứa/capacity: {site.get('capacity') if site.get('capacity') is not None else '-'}",
-        f"  kỹ thuật / tech:   {tech.get('name') or '-'} {tech.get('phone') or ''}".rstrip(),
-        f"  kết nối/endpoint:  {end.get('protocol') or '-'} {end.get('uri') or ''}".rstrip(),
+    capacity = site.get("capacity")
+    rows = [
+        (t("điểm cầu", "site"), f"{site['code']}  {site['name']}"),
+        (
+            t("đơn vị", "unit"),
+            f"{site['unit_code']} ({site.get('unit_name', '')}), {site['level']}",
+        ),
+        (t("trạng thái", "status"), f"{status(site['status'])}, {when(site.get('status_at'))}"),
+        (t("địa chỉ", "address"), site.get("address") or "-"),
+        (t("sức chứa", "capacity"), "-" if capacity is None else number(capacity)),
+        (
+            t("kỹ thuật viên", "technician"),
+            f"{tech.get('name') or '-'} {tech.get('phone') or ''}".rstrip(),
+        ),
+        (t("kết nối", "endpoint"), f"{end.get('protocol') or '-'} {end.get('uri') or ''}".rstrip()),
     ]
+    last = site.get("last_test")
     if last:
-        verdict = "đạt / passed" if last["passed"] else "không đạt / failed"
-        lines.append(f"  lần thử cuối/last: {verdict}, {last['tested_at']}")
-    print("\n".join(lines))
+        verdict = t("đạt", "passed") if last["passed"] else t("không đạt", "failed")
+        rows.append((t("lần đo cuối", "last test"), f"{verdict}, {when(last['tested_at'])}"))
+    width = max(len(label) for label, _ in rows)
+    print("\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in rows))
 
 
 def _site_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -157,7 +279,7 @@ async def _register(api: Client, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(site, ensure_ascii=False, indent=2))
     else:
-        print("Đã đăng ký / registered:", file=sys.stderr)
+        err(t("Đã đăng ký:", "registered:"))
         _print_site(site)
     return 0
 
@@ -166,15 +288,15 @@ def _progress_bar(sent: int, total: int) -> None:
     share = sent / total if total else 1.0
     filled = int(share * 30)
     bar = "#" * filled + "." * (30 - filled)
-    text = f"\rgửi / sending [{bar}] {linktest.vn_number(share * 100, 0)}% "
-    text += f"{linktest.vn_number(sent / 1024, 0)}/{linktest.vn_number(total / 1024, 0)} KiB"
+    kib = f"{number(sent / 1024)}/{number(total / 1024)} KiB"
+    text = f"\r{t('đang gửi', 'sending')} [{bar}] {number(share * 100)}% {kib}"
     print(text, end="", file=sys.stderr, flush=True)
 
 
 async def _import(api: Client, args: argparse.Namespace) -> int:
-    if not args.file.is_file():
-        print(f"lỗi / error: không có tệp / no such file: {args.file}", file=sys.stderr)
-        return 2
+    refused = refuse_file(args.file)
+    if refused is not None:
+        return refused
     try:
         counts = await api.upload(
             "/api/v1/sites/import", args.file, None if args.quiet else _progress_bar
@@ -182,10 +304,8 @@ async def _import(api: Client, args: argparse.Namespace) -> int:
     finally:
         if not args.quiet:
             print(file=sys.stderr)
-    print(
-        f"Đã nhập / imported: {counts['imported']} mới / new, "
-        f"{counts['updated']} cập nhật / updated"
-    )
+    new, updated = number(counts["imported"]), number(counts["updated"])
+    print(t(f"Đã nhập: {new} mới, {updated} cập nhật", f"imported: {new} new, {updated} updated"))
     return 0
 
 
@@ -198,51 +318,69 @@ def _ask(question: str) -> bool:
             return False
 
 
-def _verdicts(args: argparse.Namespace) -> tuple[bool, bool] | None:
+def _flags_missing(args: argparse.Namespace) -> bool:
+    """Without a terminal to ask on, both verdicts must come as flags: said before
+    measuring, so that nobody waits through the pings to learn it."""
+    if args.no_record or sys.stdin.isatty():
+        return False
+    if args.audio_ok is not None and args.video_ok is not None:
+        return False
+    err(
+        t(
+            "lỗi: không có màn hình để hỏi; hãy cho biết --audio-ok hoặc --no-audio-ok và "
+            "--video-ok hoặc --no-video-ok (hoặc --no-record để chỉ đo)",
+            "error: no terminal to ask on; give --audio-ok or --no-audio-ok and "
+            "--video-ok or --no-video-ok (or --no-record to measure only)",
+        )
+    )
+    return True
+
+
+def _verdicts(args: argparse.Namespace) -> tuple[bool, bool]:
     audio, video = args.audio_ok, args.video_ok
-    if audio is None or video is None:
-        if not sys.stdin.isatty():
-            print(
-                "lỗi / error: cần --audio-ok/--no-audio-ok và --video-ok/--no-video-ok "
-                "(or run in a terminal to be asked)",
-                file=sys.stderr,
-            )
-            return None
-        if audio is None:
-            audio = _ask("Âm thanh nghe rõ? / audio ok?")
-        if video is None:
-            video = _ask("Hình ảnh rõ? / video ok?")
+    if audio is None:
+        audio = _ask(t("Âm thanh nghe rõ?", "Was the sound fine?"))
+    if video is None:
+        video = _ask(t("Hình ảnh rõ?", "Was the picture fine?"))
     return audio, video
 
 
 async def _link_test(api: Client, args: argparse.Namespace) -> int:
-    if args.count < 1 or args.interval < 0:
-        print("lỗi / error: --count ≥ 1, --interval ≥ 0", file=sys.stderr)
+    if args.interval < 0 or args.timeout <= 0:
+        err(
+            t(
+                "lỗi: --interval phải ≥ 0 và --timeout > 0",
+                "error: --interval must be ≥ 0 and --timeout > 0",
+            )
+        )
+        return 2
+    if _flags_missing(args):
         return 2
     # Read the site first: an unknown or out-of-scope code is explained by the API's
     # problem document, which a refused websocket handshake cannot carry.
     site = await api.get(f"/api/v1/sites/{quote(args.code)}")
-    print(
-        f"Đo đường truyền / measuring {site['code']} ({site['name']}): {args.count} gói / pings",
-        file=sys.stderr,
+    pings = count(args.count, "gói", "ping")
+    err(
+        t(
+            f"Đo đường truyền {site['code']} ({site['name']}): {pings}",
+            f"measuring {site['code']} ({site['name']}): {pings}",
+        )
     )
     m = await linktest.measure(api, args.code, args.count, args.interval, args.timeout)
     print("\n".join(linktest.table(m)))
     if args.no_record:
         return 0
-    verdicts = _verdicts(args)
-    if verdicts is None:
-        return 2
+    audio, video = _verdicts(args)
     body = {
         **m.result(),
-        "audio_ok": verdicts[0],
-        "video_ok": verdicts[1],
+        "audio_ok": audio,
+        "video_ok": video,
         "kind": "rehearsal" if args.rehearsal else "link_test",
         "note": args.note,
     }
     recorded = await api.post(f"/api/v1/sites/{quote(args.code)}/link-tests", body)
-    verdict = "ĐẠT / PASSED" if recorded["passed"] else "KHÔNG ĐẠT / FAILED"
-    print(f"{verdict}; trạng thái / status: {recorded['site_status']}")
+    verdict = t("ĐẠT", "PASSED") if recorded["passed"] else t("KHÔNG ĐẠT", "FAILED")
+    print(f"{verdict}; {t('trạng thái', 'status')}: {status(recorded['site_status'])}")
     return 0 if recorded["passed"] else 3
 
 
@@ -253,12 +391,12 @@ async def _show(api: Client, args: argparse.Namespace) -> int:
         print(json.dumps({**site, "link_tests": tests["items"]}, ensure_ascii=False, indent=2))
         return 0
     _print_site(site)
-    for t in tests["items"]:
-        mark = "đạt" if t["passed"] else "KHÔNG ĐẠT"
+    for test in tests["items"]:
+        mark = t("đạt", "passed") if test["passed"] else t("KHÔNG ĐẠT", "FAILED")
         print(
-            f"    {t['tested_at']}  {t['kind']:<9} {mark:<9} rtt {linktest.vn_number(t['rtt_ms'])} ms"
-            f"  jitter {linktest.vn_number(t['jitter_ms'])} ms"
-            f"  loss {linktest.vn_number(t['loss_pct'], 2)}%"
+            f"    {when(test['tested_at'])}  {test['kind']:<9} {mark:<9}"
+            f" rtt {number(test['rtt_ms'], 1)} ms  jitter {number(test['jitter_ms'], 1)} ms"
+            f"  {t('mất gói', 'loss')} {number(test['loss_pct'], 2)}%"
         )
     return 0
 
@@ -268,25 +406,25 @@ async def _confirm(api: Client, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(site, ensure_ascii=False, indent=2))
     else:
-        print(f"{site['code']}: {site['status']}")
+        print(f"{site['code']}: {status(site['status'])}")
     return 0
+
+
+SITE_COLUMNS = [
+    Column("code", "mã", "code"),
+    Column("status", "trạng thái", "status", show=status),
+    Column("unit_code", "đơn vị", "unit"),
+    Column("level", "cấp", "level"),
+    Column("name", "tên", "name"),
+]
 
 
 async def _list(api: Client, args: argparse.Namespace) -> int:
     filters = {"unit": args.unit, "status": args.status, "level": args.level, "q": args.query}
-    printed, cursor = 0, None
-    while printed < args.max:
-        page = await api.get(
-            "/api/v1/sites", **filters, cursor=cursor, limit=min(1000, args.max - printed)
-        )
-        for s in page["items"]:
-            if args.json:
-                print(json.dumps(s, ensure_ascii=False))
-            else:
-                print(f"{s['code']:<20} {s['status']:<11} {s['unit_code']:<14} {s['name']}")
-        printed += len(page["items"])
-        cursor = page["next"]
-        if cursor is None:
-            break
-    print(f"({printed} điểm cầu / sites)", file=sys.stderr)
+
+    async def fetch(cursor: str | None) -> dict[str, Any]:
+        return await api.get("/api/v1/sites", **filters, cursor=cursor, limit=1000)
+
+    shown = await write_all(Listing(SITE_COLUMNS, args.format), fetch, args.max)
+    err(f"({count(shown, 'điểm cầu', 'site')})")
     return 0

@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 import aiohttp
 
+from diemcau.cli.say import problem_lines, t
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 256 * 1024
@@ -33,17 +35,11 @@ class ApiError(Exception):
         return str(self.body.get("code", ""))
 
     def lines(self) -> list[str]:
-        """The problem as a person reads it: title, detail, then each listed error."""
-        title = self.body.get("title") or f"HTTP {self.status}"
-        head = f"lỗi / error {self.status} ({self.code or 'unknown'}): {title}"
-        out = [head]
-        if self.body.get("detail") and self.body["detail"] != title:
-            out.append(f"  {self.body['detail']}")
-        for err in self.body.get("errors") or []:
-            where = f"dòng/row {err['row']}, " if "row" in err else ""
-            out.append(f"  - {where}{err.get('field') or '-'}: {err.get('message', '')}")
-        if self.body.get("errors_truncated"):
-            out.append(f"  ... ({self.body.get('error_count')} lỗi/errors)")
+        """The problem as a person reads it (as the database-side commands print theirs),
+        with the HTTP status and the stable code after the title."""
+        body = {**self.body, "title": self.body.get("title") or f"HTTP {self.status}"}
+        out = problem_lines(body)
+        out[0] += f" ({self.status} {self.code or 'unknown'})" if self.status else ""
         return out
 
     def print(self, stream: TextIO | None = None) -> None:
@@ -60,8 +56,11 @@ def settings(url: str | None, token: str | None) -> tuple[str, str]:
             401,
             {
                 "code": "authentication_required",
-                "title": "Cần mã truy cập / a token is required",
-                "detail": "dùng --token hoặc DIEMCAU_TOKEN / use --token or DIEMCAU_TOKEN",
+                "title": t("Cần mã truy cập", "a token is required"),
+                "detail": t(
+                    "đặt DIEMCAU_TOKEN (hoặc --token); tạo mã bằng diemcau token create",
+                    "set DIEMCAU_TOKEN (or --token); make one with diemcau token create",
+                ),
             },
         )
     return base, secret
@@ -109,7 +108,10 @@ class Client:
                 0,
                 {
                     "code": "unreachable",
-                    "title": f"Không kết nối được {self.base_url} / cannot reach it",
+                    "title": t(
+                        f"Không kết nối được {self.base_url}: dịch vụ có đang chạy?",
+                        f"cannot reach {self.base_url}: is the service running?",
+                    ),
                     "detail": type(exc).__name__,
                 },
             ) from None

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from diemcau.cli.say import number, t
 from diemcau.sites.client import ApiError, Client
 
 
@@ -83,7 +84,7 @@ async def measure(
     except aiohttp.WSServerHandshakeError as exc:
         raise ApiError(exc.status, {"code": "websocket_refused", "title": exc.message}) from None
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-        title = f"Mất kết nối / connection lost: {type(exc).__name__}"
+        title = t("Mất kết nối", "connection lost") + f": {type(exc).__name__}"
         raise ApiError(0, {"code": "unreachable", "title": title}) from None
 
 
@@ -115,25 +116,17 @@ async def _measure(
     return m
 
 
-def vn_number(value: float, decimals: int = 1) -> str:
-    """12345.6 -> '12.345,6' (Vietnamese style: '.' groups thousands, ',' is the decimal)."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-
-
 def table(m: Measurement) -> list[str]:
     """The measurement as lines for a person."""
     values = m.ordered()
+    low, high = number(min(values, default=0), 1), number(max(values, default=0), 1)
     rows = [
-        ("Gói gửi / sent", f"{m.sent}"),
-        ("Gói nhận / received", f"{m.received}"),
-        ("Mất gói / loss", f"{vn_number(m.loss_pct, 2)} %"),
-        ("Trễ TB / rtt mean", f"{vn_number(m.rtt_ms, 1)} ms"),
-        (
-            "Trễ min-max / rtt min-max",
-            f"{vn_number(min(values, default=0), 1)} - {vn_number(max(values, default=0), 1)} ms",
-        ),
-        ("Rung pha / jitter", f"{vn_number(m.jitter_ms, 1)} ms"),
+        (t("Gói gửi", "sent"), number(m.sent)),
+        (t("Gói nhận", "received"), number(m.received)),
+        (t("Mất gói", "loss"), f"{number(m.loss_pct, 2)} %"),
+        (t("Độ trễ trung bình", "round trip, mean"), f"{number(m.rtt_ms, 1)} ms"),
+        (t("Độ trễ thấp nhất - cao nhất", "round trip, min - max"), f"{low} - {high} ms"),
+        (t("Rung pha", "jitter"), f"{number(m.jitter_ms, 1)} ms"),
     ]
     width = max(len(k) for k, _ in rows)
     return [f"{k:<{width}}  {v:>18}" for k, v in rows]

@@ -372,7 +372,7 @@ async def test_cli_prints_one_pdf_per_site_that_scans(
     )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["badges-HN1-S-SP.pdf", "badges-HN1-S-TD.pdf"]
-    assert "3/3 badges" in capsys.readouterr().err.replace("\r", "\n")
+    assert "3/3 thẻ" in capsys.readouterr().err.replace("\r", "\n")
     keys = await jwks(client, w["org"])
     page = pdfium.PdfDocument(out / "badges-HN1-S-TD.pdf")[0].render(scale=150 / 72).to_pil()
     ids = sorted(credentials.verify(t, keys).delegate_id for t in qr_texts(page))
@@ -408,7 +408,7 @@ async def test_cli_rotates_lists_and_retires_keys(
     assert await asyncio.to_thread(main, ["keys", "rotate", "--conference", "HN1"]) == 0
     listed = capsys.readouterr().out.splitlines()[-2:]
     first, second = (line.split()[0] for line in listed)
-    assert "verifying" in listed[0] and "signing" in listed[1]
+    assert "chỉ xác minh" in listed[0] and "đang ký" in listed[1]
     assert await asyncio.to_thread(main, ["keys", "retire", "--conference", "HN1", first]) == 0
     live = await db.fetch("SELECT kid FROM conference_keys WHERE retired_at IS NULL")
     assert [r["kid"] for r in live] == [second]

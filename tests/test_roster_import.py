@@ -247,14 +247,15 @@ async def test_cli_import_shows_progress(
     path = tmp_path / "r.csv"
     path.write_text(HEADER + "C1,Vũ Thị Lan,member,S1,,,\nC2,Bùi Hữu Nam,guest,S2,,,\n")
     monkeypatch.setenv("DATABASE_URL", config.database_url)
-    code = await asyncio.to_thread(main, ["roster", "import", str(path), "--conference", "HN"])
+    argv = ["--lang", "en", "roster", "import"]
+    code = await asyncio.to_thread(main, [*argv, str(path), "--conference", "HN"])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "2 written" in err and "2 imported" in err
     assert await db.fetchval("SELECT count(*) FROM delegates") == 2
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + "C3,,member,S1,,,\n")
-    code = await asyncio.to_thread(main, ["roster", "import", str(bad), "--conference", "HN"])
+    code = await asyncio.to_thread(main, [*argv, str(bad), "--conference", "HN"])
     assert code == 1
     assert "row 1, full_name" in capsys.readouterr().err
 

@@ -33,6 +33,7 @@ def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["DIEMCAU_DATA_DIR"] = str(data_dir)
     env["DIEMCAU_LOG_LEVEL"] = "WARNING"
+    env["DIEMCAU_LANGUAGE"] = "en"  # the messages asserted below are the English ones
     return env
 
 
@@ -126,6 +127,7 @@ def test_data_survives_restart_and_sigterm_stops_postgres(data_dir: Path) -> Non
     code, err = server.stop(signal.SIGTERM)
     assert code == 0, err
     assert "no access token exists yet" in err  # a new installation says how to get in
+    assert f"http://127.0.0.1:{port}/api/docs" in err  # and where the API is described
     assert "embedded PostgreSQL stopped" in err
     assert not _postgres_running(data_dir)
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from diemcau.cli import build_parser
+from diemcau.cli.say import number
 from diemcau.sites import cli as site_cli
-from diemcau.sites.linktest import Measurement, vn_number
+from diemcau.sites.linktest import Measurement
 
 
 @pytest.fixture
@@ -67,14 +68,14 @@ async def test_import_shows_progress_and_row_errors(
     )
     assert await site("import", str(good)) == 0
     out = capsys.readouterr()
-    assert "2 mới / new" in out.out and "100%" in out.err and "\r" in out.err
+    assert "2 mới" in out.out and "100%" in out.err and "\r" in out.err
     assert await db.fetchval("SELECT count(*) FROM sites") == 2
     bad = tmp_path / "bad.csv"
     bad.write_text("code,name,unit_code,level\nA3,X,NOPE,district\nA 4,Y,LC,district\n")
     assert await site("import", str(bad), "--quiet") == 1
     err = capsys.readouterr().err
     assert "import_failed" in err
-    assert "dòng/row 1, unit_code" in err and "dòng/row 2, code" in err
+    assert "dòng 1, unit_code" in err and "dòng 2, code" in err
     assert await site("import", str(tmp_path / "missing.csv")) == 2
 
 
@@ -88,7 +89,7 @@ async def test_link_test_measures_over_the_websocket_and_records(
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "10" in out and "ĐẠT" in out and "tested" in out
+    assert "10" in out and "ĐẠT" in out and "đã đo đạt" in out
     test = await db.fetchrow("SELECT * FROM link_tests")
     assert test["passed"] and test["loss_pct"] == 0.0 and test["rtt_ms"] > 0
     assert test["note"] == "thử từ hội trường"
@@ -127,7 +128,7 @@ def test_measurement_arithmetic() -> None:
     assert m.loss_pct == 20.0
     assert m.rtt_ms == 14.0
     assert m.jitter_ms == pytest.approx((4 + 2 + 8) / 3)
-    assert vn_number(11873.456, 2) == "11.873,46"
+    assert number(11873.456, 2) == "11.873,46"
 
 
 async def test_link_test_of_an_unknown_site_is_a_readable_404(server: str, capsys: Any) -> None:

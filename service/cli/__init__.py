@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from importlib import import_module
 
 from diemcau import __version__
+from diemcau.cli import say
 from diemcau.config import ConfigError
 from diemcau.embedded import EmbeddedError
 from diemcau.migrate import MigrationError
@@ -16,32 +18,116 @@ from diemcau.migrate import MigrationError
 COMMAND_MODULES = [
     "diemcau.cli.server",
     "diemcau.cli.tokens",
+    "diemcau.cli.units",
+    "diemcau.sites.cli",
     "diemcau.cli.conferences",
     "diemcau.cli.roster",
     "diemcau.cli.badges",
-    "diemcau.sites.cli",
+    "diemcau.cli.codes",
 ]
+
+# argparse's own words (usage errors, help headings), for a Vietnamese reader.
+_ARGPARSE_VI = {
+    "usage: ": "cách dùng: ",
+    "options": "tùy chọn",
+    "positional arguments": "tham số",
+    "show this help message and exit": "in hướng dẫn này rồi thoát",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: lỗi: %(message)s\n",
+    "the following arguments are required: %s": "thiếu tham số bắt buộc: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "giá trị %(value)r không hợp lệ (chọn một trong: %(choices)s)"
+    ),
+    "invalid %(type)s value: %(value)r": "giá trị %(value)r không hợp lệ (%(type)s)",
+    "unrecognized arguments: %s": "tham số không xác định: %s",
+    "argument %(argument_name)s: %(message)s": "tham số %(argument_name)s: %(message)s",
+    "expected one argument": "cần một giá trị",
+    "expected at least one argument": "cần ít nhất một giá trị",
+    "expected at most one argument": "cần nhiều nhất một giá trị",
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "tùy chọn %(option)s không rõ: có thể là %(matches)s"
+    ),
+    "one of the arguments %s is required": "cần một trong các tham số %s",
+    "not allowed with argument %s": "không dùng cùng tham số %s",
+}
+
+
+def _argparse_text(message: str) -> str:
+    return _ARGPARSE_VI.get(message, message) if say.language() == "vi" else message
+
+
+def _language_in(argv: list[str]) -> str | None:
+    """`--lang xx` anywhere in the arguments, read before the parser is built so that its
+    help and errors are in that language too."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _add_lang(parser: argparse.ArgumentParser, top: bool) -> None:
+    """`--lang` on the main parser and on every command, wherever a person puts it."""
+    parser.add_argument(
+        "--lang",
+        choices=say.LANGUAGES,
+        default=None if top else argparse.SUPPRESS,
+        help=say.t(
+            "ngôn ngữ: vi hoặc en (mặc định DIEMCAU_LANGUAGE, vi)",
+            "language: vi or en (default DIEMCAU_LANGUAGE, vi)",
+        ),
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _add_lang(child, top=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # argparse looks its words up through its module-level `_` at the time it speaks.
+    argparse._ = _argparse_text  # type: ignore[attr-defined]
     parser = argparse.ArgumentParser(
         prog="diemcau",
-        description="Registry and attendance for hybrid conferences over video bridges.",
+        description=say.t(
+            "Đăng ký và điểm danh hội nghị trực tuyến nhiều điểm cầu.",
+            "Registry and attendance for hybrid conferences over video bridges.",
+        ),
     )
     parser.add_argument("--version", action="version", version=f"diemcau {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         import_module(name).register(sub)
+    _add_lang(parser, top=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    say.set_language(_language_in(argv))
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except (ConfigError, EmbeddedError, MigrationError) as exc:
         print(f"diemcau: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
+    finally:
+        say.set_language(None)
+
+
+def _reader_went_away() -> int:
+    """stdout's reader (`| head`) closed the pipe: stop quietly, as Unix tools do.
+
+    Python would flush stdout again at exit and print a BrokenPipeError there; pointing
+    stdout at /dev/null first makes that flush harmless.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (a test's capture)
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by the pipe

@@ -24,47 +24,88 @@ from typing import Any
 
 import asyncpg
 
-from diemcau import badges, issuance, keystore
+from diemcau import badges, issuance, keystore, suggest
 from diemcau.auth import CLI
-from diemcau.cli.common import database, load_config, report_problem
+from diemcau.cli.common import conference as find_conference
+from diemcau.cli.common import database, load_config, positive_int, report_problem
+from diemcau.cli.output import Column, Listing, add_format
+from diemcau.cli.say import count, err, number, t, when
 from diemcau.conferences import ensure_writable
 from diemcau.errors import Msg, Problem
 from diemcau.keystore import Keystore, SigningKey
 from diemcau.queries import credentials as q
-from diemcau.queries.conferences import fetch_conference
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    cmd = sub.add_parser("badges", help="print A4 badge sheets (PDF) for a conference")
-    cmd.add_argument("--conference", required=True, help="conference code")
-    cmd.add_argument("--site", help="one site (default: every participating site)")
+    workers = t("số tiến trình (mặc định: số lõi CPU)", "processes (default: CPU cores)")
+    cmd = sub.add_parser(
+        "badges",
+        help=t("in thẻ đại biểu (PDF, khổ A4)", "print A4 badge sheets (PDF) for a conference"),
+    )
+    cmd.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    cmd.add_argument(
+        "--site",
+        help=t(
+            "một điểm cầu (mặc định: mọi điểm cầu tham gia)",
+            "one site (default: every participating site)",
+        ),
+    )
     cmd.add_argument(
         "-o",
         "--output",
         required=True,
-        help="the PDF file with --site; otherwise a directory, one PDF per site",
+        help=t(
+            "tệp PDF khi có --site; nếu không, một thư mục, mỗi điểm cầu một tệp",
+            "the PDF file with --site; otherwise a directory, one PDF per site",
+        ),
     )
-    cmd.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    cmd.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help=workers)
     cmd.set_defaults(func=_badges)
 
-    cmd = sub.add_parser("passes", help="write each delegate's phone pass (PNG) to a directory")
-    cmd.add_argument("--conference", required=True)
-    cmd.add_argument("--site", help="one site (default: all)")
-    cmd.add_argument("-o", "--output", required=True, help="directory (one folder per site)")
-    cmd.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    cmd = sub.add_parser(
+        "passes",
+        help=t(
+            "ghi thẻ điện thoại (PNG) của từng đại biểu vào một thư mục",
+            "write each delegate's phone pass (PNG) to a directory",
+        ),
+    )
+    cmd.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    cmd.add_argument("--site", help=t("một điểm cầu (mặc định: tất cả)", "one site (default: all)"))
+    cmd.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help=t("thư mục (mỗi điểm cầu một thư mục con)", "directory (one folder per site)"),
+    )
+    cmd.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help=workers)
     cmd.set_defaults(func=_passes)
 
-    keys = sub.add_parser("keys", help="list, rotate and retire a conference's signing keys")
+    keys = sub.add_parser(
+        "keys",
+        help=t(
+            "khóa ký của hội nghị: liệt kê, thay, thu hồi",
+            "list, rotate and retire a conference's signing keys",
+        ),
+    )
     verbs = keys.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb, text in (
-        ("list", "list the live keys"),
-        ("rotate", "new signing key; the old ones keep verifying until retired"),
-        ("retire", "stop accepting codes signed with a key"),
+        ("list", t("liệt kê các khóa còn dùng", "list the live keys")),
+        (
+            "rotate",
+            t(
+                "khóa ký mới; khóa cũ vẫn xác minh đến khi bị thu hồi",
+                "new signing key; the old ones keep verifying until retired",
+            ),
+        ),
+        ("retire", t("thôi nhận mã ký bằng một khóa", "stop accepting codes signed with a key")),
     ):
         cmd = verbs.add_parser(verb, help=text)
-        cmd.add_argument("--conference", required=True)
+        cmd.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
         if verb == "retire":
-            cmd.add_argument("kid", help="the key id (8 hex characters)")
+            cmd.add_argument(
+                "kid", help=t("mã khóa (8 ký tự hex)", "the key id (8 hex characters)")
+            )
+        add_format(cmd)
         cmd.set_defaults(func=lambda a: asyncio.run(_keys(a)))
 
 
@@ -79,11 +120,6 @@ def _pass_names(rows: list[asyncpg.Record]) -> tuple[str, ...]:
     names = [_safe(r["external_id"]) for r in rows]
     seen = Counter(names)
     return tuple(n if seen[n] == 1 else f"{n}-{r['id']}" for n, r in zip(names, rows, strict=True))
-
-
-def number(n: int) -> str:
-    """11873 -> '11.873', as numbers are written for people here."""
-    return f"{n:,}".replace(",", ".")
 
 
 @dataclass(frozen=True)
@@ -161,53 +197,59 @@ def site_jobs(
         yield SiteJob(issuance.site_sheet(conference, site), items, path_for(site), names)
 
 
-async def _conference(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
-    conference = await fetch_conference(conn, code)
-    if conference is None:
-        raise Problem("not_found", Msg("Không có hội nghị này", f"no conference {code!r}"))
-    return conference
-
-
-async def _sites(conn: asyncpg.Connection, conference_id: int, site: str | None) -> list[Any]:
+async def conference_sites(
+    conn: asyncpg.Connection, conference: asyncpg.Record, site: str | None
+) -> list[Any]:
+    """The participating sites, or the one named (404 with the nearest code if it is not)."""
+    every = list(await q.fetch_conference_sites(conn, conference["id"]))
     if site is None:
-        return list(await q.fetch_conference_sites(conn, conference_id))
-    found = await q.fetch_conference_site(conn, conference_id, site)
-    if found is None:
-        raise Problem("not_found", Msg("Điểm cầu không tham gia", f"site {site!r} is not in it"))
-    return [found]
+        return every
+    found = [s for s in every if s["code"] == site]
+    if found:
+        return found
+    near = suggest.nearest(site, [s["code"] for s in every])
+    vi = f"Điểm cầu {site!r} không tham gia hội nghị {conference['code']}"
+    en = f"site {site!r} does not take part in conference {conference['code']}"
+    if near:
+        vi, en = f"{vi}; có phải {near!r}?", f"{en}; did you mean {near!r}?"
+    raise Problem("not_found", Msg(vi, en), suggestion=near)
+
+
+_WHAT = {"badges": ("thẻ", "badges"), "passes": ("thẻ điện thoại", "passes")}
 
 
 def _progress(
     total_sites: int, total_badges: int, started: float, what: str = "badges"
 ) -> Callable[[int, int], None]:
+    vi, en = _WHAT[what]
+
     def show(sites: int, done: int) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-6)
-        print(
-            f"\r{what}: {sites}/{total_sites} sites, {number(done)}/{number(total_badges)} "
-            f"{what} ({number(int(rate))}/s)",
-            end="",
-            file=sys.stderr,
-            flush=True,
+        rate = number(done / max(time.perf_counter() - started, 1e-6))
+        done_of = f"{number(done)}/{number(total_badges)}"
+        line = t(
+            f"{vi}: {sites}/{total_sites} điểm cầu, {done_of} {vi} ({rate}/giây)",
+            f"{en}: {sites}/{total_sites} sites, {done_of} {en} ({rate}/s)",
         )
+        print(f"\r{line}", end="", file=sys.stderr, flush=True)
 
     return show
 
 
 def _badges(args: argparse.Namespace) -> int:
     """Read in the event loop; sign and render once it has closed (see _start_method)."""
-    fetched = asyncio.run(_badge_data(args))
+    fetched = asyncio.run(badge_data(args))
     if isinstance(fetched, int):
         return fetched
     return _write_badges(args, *fetched)
 
 
-async def _badge_data(args: argparse.Namespace) -> int | tuple[Any, list[Any], list[Any], Any]:
+async def badge_data(args: argparse.Namespace) -> int | tuple[Any, list[Any], list[Any], Any]:
     config = load_config()
     store = Keystore.from_config(config)
     async with database(config) as conn:
         try:
-            conference = await _conference(conn, args.conference)
-            sites = await _sites(conn, conference["id"], args.site)
+            conference = await find_conference(conn, args.conference)
+            sites = await conference_sites(conn, conference, args.site)
             rows = await q.fetch_badge_delegates(
                 conn, conference["id"], sites[0]["id"] if args.site else None
             )
@@ -241,16 +283,22 @@ def _write_badges(
     workers = min(max(args.workers, 1), len(sites))
     written = render_jobs(jobs, workers, _progress(len(sites), len(rows), started))
     elapsed = time.perf_counter() - started
-    print(
-        f"\n{number(written)} badges for {len(sites)} sites in {elapsed:.1f} s -> {out}",
-        file=sys.stderr,
+    made = count(written, "thẻ", "badge")
+    for_sites = count(len(sites), "điểm cầu", "site")
+    seconds = number(elapsed, 1)
+    err(
+        "\n"
+        + t(
+            f"{made} cho {for_sites} trong {seconds} giây -> {out}",
+            f"{made} for {for_sites} in {seconds} s -> {out}",
+        )
     )
     return 0
 
 
 def _passes(args: argparse.Namespace) -> int:
     """Like `badges`: read in the event loop, then sign and render one folder per site."""
-    fetched = asyncio.run(_badge_data(args))
+    fetched = asyncio.run(badge_data(args))
     if isinstance(fetched, int):
         return fetched
     conference, sites, rows, key = fetched
@@ -260,7 +308,14 @@ def _passes(args: argparse.Namespace) -> int:
     workers = min(max(args.workers, 1), len(sites))
     written = render_jobs(jobs, workers, _progress(len(sites), len(rows), started, "passes"))
     elapsed = time.perf_counter() - started
-    print(f"\n{number(written)} passes in {elapsed:.1f} s -> {out}", file=sys.stderr)
+    made = count(written, "thẻ điện thoại", "pass", "passes")
+    err(
+        "\n"
+        + t(
+            f"{made} trong {number(elapsed, 1)} giây -> {out}",
+            f"{made} in {number(elapsed, 1)} s -> {out}",
+        )
+    )
     return 0
 
 
@@ -268,21 +323,29 @@ async def _keys(args: argparse.Namespace) -> int:
     config = load_config()
     async with database(config) as conn:
         try:
-            conference = await _conference(conn, args.conference)
+            conference = await find_conference(conn, args.conference)
             if args.verb != "list":
                 ensure_writable(conference)
             if args.verb == "rotate":
                 kid = await keystore.rotate(
                     conn, Keystore.from_config(config), conference["id"], CLI
                 )
-                print(f"new signing key {kid}", file=sys.stderr)
+                err(t(f"khóa ký mới {kid}", f"new signing key {kid}"))
             elif args.verb == "retire":
                 await keystore.retire(conn, conference["id"], args.kid.upper(), CLI)
-                print(f"key {args.kid.upper()} retired", file=sys.stderr)
+                err(t(f"đã thu hồi khóa {args.kid.upper()}", f"key {args.kid.upper()} retired"))
             found = await keystore.jwks(conn, conference)
         except Problem as problem:
             return report_problem(problem)
-    for key in found["keys"]:
-        state = "signing" if key["signing"] else "verifying"
-        print(f"{key['kid']}  {state:<9}  created {key['created_at']}")
+    zone = conference["timezone"]
+    columns = [
+        Column("kid", "mã khóa", "kid"),
+        Column("signing", "vai trò", "use", show=_key_use),
+        Column("created_at", "tạo lúc", "created", show=lambda v: when(v, zone)),
+    ]
+    Listing(columns, args.format).write(found["keys"])
     return 0
+
+
+def _key_use(signing: bool) -> str:
+    return t("đang ký", "signing") if signing else t("chỉ xác minh", "verifying")

@@ -1,4 +1,4 @@
-"""`diemcau roster import FILE --conference C`: a roster from CSV or XLSX, with progress."""
+"""`diemcau roster import|list|show`: a conference's delegates from the command line."""
 
 from __future__ import annotations
 
@@ -7,35 +7,98 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, ClassVar, TextIO
 
-from diemcau import roster, tabular
+from diemcau import delegates, roster
 from diemcau.auth import CLI
-from diemcau.cli.common import database, load_config, report_problem
-from diemcau.conferences import not_found
-from diemcau.errors import Problem
+from diemcau.cli.common import conference, database, file_kind, load_config, refuse_file
+from diemcau.cli.output import Column, Listing, add_format, write_all
+from diemcau.cli.say import count, err, number, report_problem, t, when
+from diemcau.cli.units import print_pairs
+from diemcau.errors import Msg, Problem
 from diemcau.queries import conferences as q
+from diemcau.validation import parse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    cmd = sub.add_parser("roster", help="import delegate rosters")
+    cmd = sub.add_parser(
+        "roster",
+        help=t("danh sách đại biểu: nhập, liệt kê, xem", "delegate rosters: import, list, show"),
+    )
     verbs = cmd.add_subparsers(dest="verb", metavar="VERB", required=True)
-    imp = verbs.add_parser("import", help="import a roster (CSV UTF-8 or XLSX): all rows or none")
+    imp = verbs.add_parser(
+        "import",
+        help=t(
+            "nhập danh sách (CSV UTF-8 hoặc XLSX): tất cả hoặc không",
+            "import a roster (CSV UTF-8 or XLSX): all rows or none",
+        ),
+    )
     imp.add_argument("file", type=Path)
-    imp.add_argument("--conference", required=True, help="conference code")
-    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    imp.add_argument(
+        "--quiet", action="store_true", help=t("không hiện tiến độ", "no progress bar")
+    )
     imp.set_defaults(func=_run)
 
+    ls = verbs.add_parser(
+        "list", help=t("liệt kê đại biểu theo mã đại biểu", "list delegates in external_id order")
+    )
+    ls.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    ls.add_argument("--site", help=t("chỉ đại biểu của điểm cầu này", "only this site's delegates"))
+    ls.add_argument(
+        "--unit",
+        help=t("chỉ đại biểu thuộc đơn vị này (cả cây)", "only delegates of this unit's subtree"),
+    )
+    ls.add_argument("--category", choices=delegates.CATEGORIES)
+    ls.add_argument(
+        "-q",
+        "--query",
+        help=t(
+            "tên (không cần dấu) hoặc mã đại biểu", "a name (accents optional) or an external id"
+        ),
+    )
+    add_format(ls)
+    ls.set_defaults(func=lambda a: asyncio.run(_list(a)))
 
-def vn_number(n: int) -> str:
-    """11873 -> '11.873' (Vietnamese thousands separator)."""
-    return f"{n:,}".replace(",", ".")
+    show = verbs.add_parser("show", help=t("xem một đại biểu", "show one delegate"))
+    show.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    show.add_argument(
+        "external_id", help=t("mã đại biểu (số thẻ)", "the delegate's external id (card number)")
+    )
+    add_format(show)
+    show.set_defaults(func=lambda a: asyncio.run(_show(a)))
+
+
+CATEGORY_WORDS = {
+    "member": ("đảng viên", "member"),
+    "non_member": ("quần chúng", "non-member"),
+    "guest": ("khách mời", "guest"),
+}
+
+
+def category(value: str) -> str:
+    vi, en = CATEGORY_WORDS.get(value, (value, value))
+    return t(vi, en)
+
+
+COLUMNS = [
+    Column("external_id", "mã đại biểu", "external_id"),
+    Column("full_name", "họ và tên", "full name"),
+    Column("category", "loại", "category", show=category),
+    Column("site_code", "điểm cầu", "site"),
+    Column("unit_code", "đơn vị", "unit"),
+    Column("revoked", "thu hồi", "revoked", show=lambda v: t("có", "yes") if v else ""),
+]
 
 
 class ProgressBar:
-    """One line on stderr, redrawn: rows parsed / validated / written."""
+    """One line on stderr, redrawn: rows parsed / checked / written, and the rate."""
 
-    STAGES = ("parsed", "validated", "written")
+    STAGES: ClassVar[dict[str, tuple[str, str]]] = {
+        "parsed": ("đã đọc", "parsed"),
+        "validated": ("đã kiểm tra", "checked"),
+        "written": ("đã ghi", "written"),
+    }
 
     def __init__(self, out: TextIO | None = None, enabled: bool = True) -> None:
         self.out = out or sys.stderr  # looked up now: tests and callers may swap stderr
@@ -59,8 +122,8 @@ class ProgressBar:
             bar = "[" + "#" * filled + "." * (30 - filled) + "] "
         elapsed = time.perf_counter() - self.started
         rate = parsed / elapsed if elapsed > 0 else 0.0
-        counts = " / ".join(f"{vn_number(self.done[s])} {s}" for s in self.STAGES)
-        return f"{bar}{counts}  ({vn_number(int(rate))} rows/s)"
+        counts = " / ".join(f"{number(self.done[s])} {t(*w)}" for s, w in self.STAGES.items())
+        return f"{bar}{counts}  ({number(rate)} {t('dòng/giây', 'rows/s')})"
 
     def finish(self) -> None:
         if self.enabled:
@@ -69,29 +132,90 @@ class ProgressBar:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not args.file.is_file():
-        print(f"error: no such file: {args.file}", file=sys.stderr)
-        return 1
+    refused = refuse_file(args.file)
+    if refused is not None:
+        return refused
     return asyncio.run(_import(args))
 
 
 async def _import(args: argparse.Namespace) -> int:
-    path: Path = args.file
-    kind = tabular.XLSX if path.suffix.lower() in (".xlsx", ".xlsm") else tabular.CSV
     bar = ProgressBar(enabled=not args.quiet)
     try:
         async with database(load_config()) as conn:
-            conference = await q.fetch_conference(conn, args.conference)
-            if conference is None:
-                raise not_found()
-            result = await roster.import_roster(conn, CLI, conference, path, kind, bar)
+            found = await conference(conn, args.conference)
+            kind = file_kind(args.file)
+            result = await roster.import_roster(conn, CLI, found, args.file, kind, bar)
     except Problem as problem:
         bar.finish()
         return report_problem(problem)
     bar.finish()
-    print(
-        f"{vn_number(result['imported'])} imported, {vn_number(result['updated'])} updated, "
-        f"{vn_number(result['unchanged'])} unchanged",
-        file=sys.stderr,
+    imported, updated, unchanged = (number(result[k]) for k in ("imported", "updated", "unchanged"))
+    err(
+        t(
+            f"{imported} mới, {updated} cập nhật, {unchanged} không đổi",
+            f"{imported} imported, {updated} updated, {unchanged} unchanged",
+        )
     )
     return 0
+
+
+async def _list(args: argparse.Namespace) -> int:
+    listing = Listing(COLUMNS, args.format)
+    filters = {"site": args.site, "unit": args.unit, "category": args.category, "q": args.query}
+    try:
+        async with database(load_config()) as conn:
+            found = await conference(conn, args.conference)
+
+            async def fetch(cursor: str | None) -> dict[str, Any]:
+                f = parse(delegates.DelegateFilter, {**filters, "cursor": cursor, "limit": 1000})
+                return await delegates.list_delegates(conn, CLI, found, f)
+
+            shown = await write_all(listing, fetch)
+    except Problem as problem:
+        return report_problem(problem)
+    err(f"({count(shown, 'đại biểu', 'delegate')})")
+    return 0
+
+
+async def _show(args: argparse.Namespace) -> int:
+    try:
+        async with database(load_config()) as conn:
+            found = await conference(conn, args.conference)
+            row = await q.fetch_delegate_by_external_id(conn, found["id"], args.external_id)
+            if row is None:
+                raise Problem(
+                    "not_found",
+                    Msg(
+                        f"Hội nghị {found['code']} không có đại biểu {args.external_id!r}",
+                        f"conference {found['code']} has no delegate {args.external_id!r}",
+                    ),
+                )
+    except Problem as problem:
+        return report_problem(problem)
+    shown = delegates.delegate_out(row, personal=True)
+    if args.format != "table":
+        Listing([Column(k, k, k) for k in shown], args.format).write([shown])
+        return 0
+    print_pairs(_delegate_lines(row, found["timezone"]))
+    return 0
+
+
+def _delegate_lines(row: Any, zone: str) -> list[tuple[str, str]]:
+    state = t("đã thu hồi", "revoked") if row["revoked"] else t("còn hiệu lực", "valid")
+    return [
+        (t("đại biểu", "delegate"), f"{row['external_id']}  {row['full_name']}"),
+        (t("loại", "category"), category(row["category"])),
+        (t("điểm cầu", "site"), f"{row['site_code']}  {row['site_name']}"),
+        (t("đơn vị", "unit"), f"{row['unit_code'] or '-'}  {row['unit_name'] or ''}".rstrip()),
+        (t("điện thoại", "phone"), row["phone"] or "-"),
+        ("e-mail", row["email"] or "-"),
+        (
+            t("mã QR", "QR code"),
+            t(
+                f"phiên bản {row['credential_version']}, {state}",
+                f"version {row['credential_version']}, {state}",
+            ),
+        ),
+        (t("id trong hệ thống", "id"), str(row["id"])),
+        (t("cập nhật lúc", "updated"), when(row["updated_at"], zone)),
+    ]

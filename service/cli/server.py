@@ -17,7 +17,8 @@ from types import FrameType
 from aiohttp import web
 
 from diemcau.app import create_app
-from diemcau.cli.common import database, load_config
+from diemcau.cli.common import database, load_config, positive_int
+from diemcau.cli.say import count, t, when
 from diemcau.config import Config
 from diemcau.db import connect, resolve_dsn
 from diemcau.logs import setup_logging
@@ -27,13 +28,36 @@ log = logging.getLogger("diemcau.serve")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    serve = sub.add_parser("serve", help="run the service")
-    serve.add_argument("--host", help="address to listen on (default DIEMCAU_HOST, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default PORT, 8080)")
-    serve.add_argument("--workers", type=int, help="worker processes (default DIEMCAU_WORKERS, 1)")
+    serve = sub.add_parser("serve", help=t("chạy dịch vụ", "run the service"))
+    serve.add_argument(
+        "--host",
+        help=t(
+            "địa chỉ lắng nghe (mặc định DIEMCAU_HOST, 127.0.0.1)",
+            "address to listen on (default DIEMCAU_HOST, 127.0.0.1)",
+        ),
+    )
+    serve.add_argument(
+        "--port",
+        type=positive_int,
+        help=t("cổng (mặc định PORT, 8080)", "port (default PORT, 8080)"),
+    )
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        help=t(
+            "số tiến trình xử lý (mặc định DIEMCAU_WORKERS, 1)",
+            "worker processes (default DIEMCAU_WORKERS, 1)",
+        ),
+    )
     serve.set_defaults(func=run_serve)
 
-    mig = sub.add_parser("migrate", help="apply the database migrations and exit")
+    mig = sub.add_parser(
+        "migrate",
+        help=t(
+            "áp dụng các bản chuyển đổi cơ sở dữ liệu rồi thoát",
+            "apply the database migrations and exit",
+        ),
+    )
     mig.set_defaults(func=lambda a: asyncio.run(_migrate()))
 
 
@@ -42,15 +66,16 @@ async def _migrate() -> int:
         # `database()` has migrated already; say what the database holds now.
         rows = await conn.fetch("SELECT name, applied_at FROM schema_migrations ORDER BY version")
     for r in rows:
-        print(f"{r['name']}  applied {r['applied_at']:%Y-%m-%d %H:%M:%S%z}")
+        print(f"{r['name']}  {t('áp dụng lúc', 'applied')} {when(r['applied_at'])}")
     return 0
 
 
 def _options(args: argparse.Namespace) -> Config:
     config = Config.from_env()
-    overrides = {k: getattr(args, k) for k in ("host", "port", "workers") if getattr(args, k)}
-    if overrides.get("workers", 1) < 1 or overrides.get("port", 1) < 1:
-        raise SystemExit("diemcau: --workers and --port must be positive")
+    # `is not None`: argparse has refused 0 already (positive_int); nothing is dropped here.
+    overrides = {
+        k: getattr(args, k) for k in ("host", "port", "workers") if getattr(args, k) is not None
+    }
     return replace(config, **overrides)
 
 
@@ -66,8 +91,13 @@ def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise SystemExit(
-                f"diemcau: port {port} on {host} is already in use "
-                "(is another `diemcau serve` running? choose another with --port)"
+                "diemcau: "
+                + t(
+                    f"cổng {port} trên {host} đang có chương trình khác dùng "
+                    "(một `diemcau serve` khác đang chạy? chọn cổng khác bằng --port)",
+                    f"port {port} on {host} is already in use "
+                    "(is another `diemcau serve` running? choose another with --port)",
+                )
             ) from None
         raise
     sock.listen(1024)
@@ -99,11 +129,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 "config": config.describe(),
             },
         )
-        print(
-            f"diemcau: listening on http://{config.host}:{config.port} "
-            f"({config.workers} worker{'s' if config.workers > 1 else ''}); Ctrl-C stops",
-            file=sys.stderr,
-        )
+        print(_listening(config), file=sys.stderr)
         if config.workers == 1:
             _run_worker(config, probe)
         else:
@@ -112,20 +138,38 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
-            print("diemcau: embedded PostgreSQL stopped", file=sys.stderr)
+            print(
+                "diemcau: " + t("đã dừng PostgreSQL đi kèm", "embedded PostgreSQL stopped"),
+                file=sys.stderr,
+            )
     return 0
+
+
+def _listening(config: Config) -> str:
+    """The start-up lines: where the service is, where its API is described, how to stop."""
+    url = f"http://{config.host}:{config.port}"
+    workers = count(config.workers, "tiến trình", "worker")
+    return "diemcau: " + t(
+        f"đang phục vụ tại {url} ({workers}); tài liệu API: {url}/api/docs; Ctrl-C để dừng",
+        f"listening on {url} ({workers}); API docs: {url}/api/docs; Ctrl-C stops",
+    )
 
 
 async def _apply_migrations(dsn: str) -> None:
     conn = await connect(dsn)
     try:
         for name in await migrate(conn):
-            print(f"diemcau: applied migration {name}", file=sys.stderr)
+            print(f"diemcau: {t('đã áp dụng', 'applied migration')} {name}", file=sys.stderr)
         if not await conn.fetchval("SELECT count(*) FROM tokens WHERE revoked_at IS NULL"):
             # A new installation: tell the person at the terminal how to get in.
             print(
-                "diemcau: no access token exists yet; create the first with\n"
-                "         diemcau token create --role organiser --label <your name>",
+                "diemcau: "
+                + t(
+                    "chưa có mã truy cập nào; tạo mã đầu tiên bằng\n"
+                    "         diemcau token create --role organiser --label <tên bạn>",
+                    "no access token exists yet; create the first with\n"
+                    "         diemcau token create --role organiser --label <your name>",
+                ),
                 file=sys.stderr,
             )
     finally:

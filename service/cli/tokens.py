@@ -4,29 +4,60 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+from typing import Any
 
 from diemcau import audit, auth
 from diemcau.cli.common import database, load_config, report_problem
-from diemcau.errors import Problem
+from diemcau.cli.output import Column, Listing, add_format
+from diemcau.cli.say import err, error, t, when
+from diemcau.errors import Msg, Problem
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    token = sub.add_parser("token", help="create, list and revoke access tokens")
+    token = sub.add_parser(
+        "token",
+        help=t("mã truy cập: tạo, liệt kê, thu hồi", "create, list and revoke access tokens"),
+    )
     verbs = token.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    create = verbs.add_parser("create", help="create a token and print it (alone) on stdout")
+    create = verbs.add_parser(
+        "create",
+        help=t(
+            "tạo mã truy cập và in (riêng nó) ra stdout",
+            "create a token and print it (alone) on stdout",
+        ),
+    )
     create.add_argument("--role", required=True, choices=auth.ROLES)
-    create.add_argument("--unit", help="limit to this unit's subtree (required for technician)")
-    create.add_argument("--conference", help="conference code (kiosk, viewer)")
-    create.add_argument("--site", help="site code (kiosk)")
-    create.add_argument("--label", default="", help="who holds it, e.g. 'KT Tam Đường'")
+    create.add_argument(
+        "--unit",
+        help=t(
+            "giới hạn trong cây của đơn vị này (bắt buộc với technician)",
+            "limit to this unit's subtree (required for technician)",
+        ),
+    )
+    create.add_argument(
+        "--conference", help=t("mã hội nghị (kiosk, viewer)", "conference code (kiosk, viewer)")
+    )
+    create.add_argument("--site", help=t("mã điểm cầu (kiosk)", "site code (kiosk)"))
+    create.add_argument(
+        "--label",
+        default="",
+        help=t("người giữ, ví dụ 'KT Tam Đường'", "who holds it, e.g. 'KT Tam Đường'"),
+    )
     create.set_defaults(func=lambda a: asyncio.run(_create(a)))
 
-    listing = verbs.add_parser("list", help="list tokens (never their secrets)")
+    listing = verbs.add_parser(
+        "list",
+        help=t(
+            "liệt kê mã truy cập (không bao giờ in bí mật)", "list tokens (never their secrets)"
+        ),
+    )
+    add_format(listing)
     listing.set_defaults(func=lambda a: asyncio.run(_list(a)))
 
-    revoke = verbs.add_parser("revoke", help="revoke a token by its id")
+    revoke = verbs.add_parser(
+        "revoke", help=t("thu hồi một mã truy cập theo số", "revoke a token by its id")
+    )
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=lambda a: asyncio.run(_revoke(a)))
 
@@ -49,7 +80,12 @@ async def _create(args: argparse.Namespace) -> int:
                 await audit.record(conn, auth.CLI, "create", "token", str(token_id), after=scope)
         except Problem as problem:
             return report_problem(problem)
-    print(f"token #{token_id} ({args.role}) created; it is shown only once", file=sys.stderr)
+    err(
+        t(
+            f"Đã tạo mã truy cập #{token_id} ({args.role}); mã chỉ hiện một lần này",
+            f"token #{token_id} ({args.role}) created; it is shown only once",
+        )
+    )
     print(secret)
     return 0
 
@@ -57,16 +93,33 @@ async def _create(args: argparse.Namespace) -> int:
 async def _list(args: argparse.Namespace) -> int:
     async with database(load_config()) as conn:
         rows = await auth.list_tokens(conn)
-    print(f"{'id':>5}  {'role':<10} {'scope':<28} {'label':<20} {'last used':<20} state")
-    for r in rows:
-        scope = (
-            ", ".join(f"{k}={r[k]}" for k in ("unit", "conference", "site") if r[k] is not None)
-            or "all"
-        )
-        used = r["last_used_at"].strftime("%Y-%m-%d %H:%M") if r["last_used_at"] else "never"
-        state = "revoked" if r["revoked_at"] else "active"
-        print(f"{r['id']:>5}  {r['role']:<10} {scope:<28} {r['label']:<20} {used:<20} {state}")
+    items = [_token_item(r) for r in rows]
+    Listing(TOKEN_COLUMNS, args.format).write(items)
     return 0
+
+
+def _token_item(r: Any) -> dict[str, Any]:
+    scope = {k: r[k] for k in ("unit", "conference", "site") if r[k] is not None}
+    return {
+        "id": r["id"],
+        "role": r["role"],
+        "scope": ", ".join(f"{k}={v}" for k, v in scope.items()),
+        "label": r["label"],
+        "created_at": r["created_at"],
+        "last_used_at": r["last_used_at"],
+        "revoked_at": r["revoked_at"],
+    }
+
+
+TOKEN_COLUMNS = [
+    Column("id", "số", "id", right=True),
+    Column("role", "vai trò", "role"),
+    Column("scope", "phạm vi", "scope", show=lambda v: v or t("tất cả", "all")),
+    Column("label", "người giữ", "label"),
+    Column("created_at", "tạo lúc", "created", show=when),
+    Column("last_used_at", "dùng lần cuối", "last used", show=when),
+    Column("revoked_at", "thu hồi lúc", "revoked", show=when),
+]
 
 
 async def _revoke(args: argparse.Namespace) -> int:
@@ -75,7 +128,8 @@ async def _revoke(args: argparse.Namespace) -> int:
         if done:
             await audit.record(conn, auth.CLI, "revoke", "token", str(args.id))
     if not done:
-        print(f"error: no active token #{args.id}", file=sys.stderr)
-        return 1
-    print(f"token #{args.id} revoked", file=sys.stderr)
+        return error(
+            Msg(f"không có mã truy cập #{args.id} nào còn hiệu lực", f"no active token #{args.id}")
+        )
+    err(t(f"Đã thu hồi mã truy cập #{args.id}", f"token #{args.id} revoked"))
     return 0

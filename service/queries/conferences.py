@@ -166,3 +166,25 @@ async def fetch_delegates(
         after,
         limit,
     )
+
+
+async def fetch_delegate_by_external_id(
+    conn: asyncpg.Connection, conference_id: int, external_id: str
+) -> asyncpg.Record | None:
+    """One delegate of a conference by the id the roster gives them (a member card number)."""
+    return await conn.fetchrow(
+        DELEGATE_SQL + " WHERE d.conference_id = $1 AND d.external_id = $2",
+        conference_id,
+        external_id,
+    )
+
+
+async def fetch_category_counts(conn: asyncpg.Connection, conference_id: int) -> dict[str, int]:
+    """How many delegates the roster holds in each category (0 for a category it lacks)."""
+    rows = await conn.fetch(
+        """SELECT category, count(*) AS n FROM delegates
+            WHERE conference_id = $1 GROUP BY category""",
+        conference_id,
+    )
+    found = {r["category"]: r["n"] for r in rows}
+    return {c: found.get(c, 0) for c in ("member", "non_member", "guest")}

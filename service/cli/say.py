@@ -1,0 +1,138 @@
+"""What the command line says to people: one language for every command, numbers and
+times written the way a reader of that language expects.
+
+The language is `--lang`, else DIEMCAU_LANGUAGE, else Vietnamese, the same setting the
+API uses for its default; messages come from the same `Msg` pairs and problem titles as
+the API's. Vietnamese writes 11.873 and 97,87%; English 11,873 and 97.87%, so that
+"1.129 rows/s" is never read as one row a second.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from diemcau.errors import Msg, Problem
+
+LANGUAGES = ("vi", "en")
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+_chosen: str | None = None
+
+
+def set_language(language: str | None) -> None:
+    """Fix the language for this process (main() does it from --lang); None: the default."""
+    global _chosen
+    _chosen = language if language in LANGUAGES else None
+
+
+def language() -> str:
+    """--lang, else DIEMCAU_LANGUAGE (when it is one we speak), else Vietnamese."""
+    if _chosen is not None:
+        return _chosen
+    env = os.environ.get("DIEMCAU_LANGUAGE", "")
+    return env if env in LANGUAGES else "vi"
+
+
+def t(vi: str, en: str) -> str:
+    """The text in the current language."""
+    return en if language() == "en" else vi
+
+
+def text(message: Msg | str) -> str:
+    return message.text(language()) if isinstance(message, Msg) else message
+
+
+def number(value: float, decimals: int = 0) -> str:
+    """11873 -> '11.873' (vi) or '11,873' (en); decimals with ',' (vi) or '.' (en)."""
+    written = f"{value:,.{decimals}f}"
+    if language() == "en":
+        return written
+    return written.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def percent(fraction: float | None) -> str:
+    """0.9787 -> '97,87%' (vi) or '97.87%' (en); None -> '-'."""
+    return "-" if fraction is None else number(fraction * 100, 2) + "%"
+
+
+def count(n: int, vi: str, en_one: str, en_many: str | None = None) -> str:
+    """'1 site', '2 sites', '2 điểm cầu': Vietnamese nouns take no plural."""
+    if language() != "en":
+        return f"{number(n)} {vi}"
+    return f"{number(n)} {en_one if n == 1 else (en_many or en_one + 's')}"
+
+
+def timezone() -> ZoneInfo:
+    """DIEMCAU_TIMEZONE, or Asia/Ho_Chi_Minh when unset (Config refuses a bad one)."""
+    name = os.environ.get("DIEMCAU_TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def when(value: datetime | str | None, zone: str | ZoneInfo | None = None) -> str:
+    """A time as people read it, in `zone` (default DIEMCAU_TIMEZONE), with its offset:
+    '2026-12-15 08:00 +07:00'. Accepts the ISO text an API answer carries."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    tz = ZoneInfo(zone) if isinstance(zone, str) else (zone or timezone())
+    local = value.astimezone(tz)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+def err(line: str, stream: TextIO | None = None) -> None:
+    """One line for the person at the terminal (stderr: stdout is for data)."""
+    print(line, file=stream or sys.stderr)
+
+
+def error(message: Msg | str) -> int:
+    """Print 'lỗi: ...' / 'error: ...' and answer exit status 1."""
+    err(f"{t('lỗi', 'error')}: {text(message)}")
+    return 1
+
+
+def problem_lines(body: dict[str, Any]) -> list[str]:
+    """A problem document as lines: title, detail, each error with where it is.
+
+    An error with no `row` (or row 0: the header) is about the file as a whole and is
+    printed without a row number; one with no field is printed without a field.
+    """
+    title = body.get("title") or ""
+    lines = [f"{t('lỗi', 'error')}: {title}"]
+    detail = body.get("detail")
+    if detail and detail != title:
+        lines.append(f"  {detail}")
+    for e in body.get("errors") or []:
+        lines.append("  - " + _where(e) + str(e.get("message", "")))
+    if body.get("errors_truncated"):
+        total = number(int(body.get("error_count") or 0))
+        lines.append(
+            "  … " + t(f"({total} lỗi, chỉ in một phần)", f"({total} errors, not all shown)")
+        )
+    return lines
+
+
+def _where(e: dict[str, Any]) -> str:
+    row, field = e.get("row"), e.get("field") or ""
+    if row is None or (row == 0 and not field):
+        place = t("tệp", "file") if not field else ""
+    elif row == 0:
+        place = t("dòng tiêu đề", "header")
+    else:
+        place = t(f"dòng {number(row)}", f"row {number(row)}")
+    parts = [p for p in (place, field) if p]
+    return (", ".join(parts) + ": ") if parts else ""
+
+
+def report_problem(problem: Problem) -> int:
+    """Print a problem in the chosen language; answer exit status 1."""
+    for line in problem_lines(problem.body(language())):
+        err(line)
+    return 1
