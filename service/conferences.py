@@ -8,12 +8,13 @@ The host site always takes part: naming it adds it to the participating sites.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from diemcau import audit
 from diemcau.auth import Principal
@@ -38,8 +39,37 @@ def check_timezone(value: str) -> str:
     return value
 
 
-Fraction = Annotated[float, Field(ge=0, le=1)]
+def check_fraction(value: float) -> float:
+    """A target rate: a fraction, since people write 98 (per cent) for 0.98."""
+    if not 0 <= value <= 1:
+        raise ValueError(
+            "Tỷ lệ mục tiêu là phân số từ 0 đến 1, ví dụ 0.98 cho 98%|"
+            "a target is a fraction from 0 to 1, such as 0.98 for 98%"
+        )
+    return value
+
+
+_BARE_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
+def refuse_bare_date(value: Any) -> Any:
+    """A date with no time would silently mean midnight: ask for the time instead."""
+    if isinstance(value, str) and _BARE_DATE.match(value):
+        raise ValueError(
+            f"Thiếu giờ: {value.strip()} sẽ là 00:00; hãy ghi cả giờ, ví dụ {value.strip()}T08:00|"
+            f"no time given: {value.strip()} would mean midnight; write the time too, "
+            f"such as {value.strip()}T08:00"
+        )
+    return value
+
+
+Fraction = Annotated[
+    float,
+    Field(json_schema_extra={"minimum": 0, "maximum": 1}),
+    AfterValidator(check_fraction),
+]
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
+When = Annotated[datetime, BeforeValidator(refuse_bare_date)]
 
 
 class Policy(BaseModel):
@@ -60,11 +90,9 @@ class ConferenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: Code
     title: Name
-    starts_at: datetime
-    ends_at: datetime
-    checkin_opens_at: datetime | None = Field(
-        None, description="default: 60 minutes before starts_at"
-    )
+    starts_at: When
+    ends_at: When
+    checkin_opens_at: When | None = Field(None, description="default: 60 minutes before starts_at")
     timezone: TimeZone = DEFAULT_TIMEZONE
     host_site: Code | None = None
     sites: list[Code] = Field(default_factory=list, max_length=100_000)
@@ -78,9 +106,9 @@ class ConferencePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     title: Name | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    checkin_opens_at: datetime | None = None
+    starts_at: When | None = None
+    ends_at: When | None = None
+    checkin_opens_at: When | None = None
     timezone: TimeZone | None = None
     host_site: Code | None = None
     policy: Policy | None = None

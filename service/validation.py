@@ -49,18 +49,70 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
+def _en(bound: Any) -> str:
+    """A bound as English writes it: 1 rather than 1.0, 50,000 rather than 50000."""
+    if isinstance(bound, float) and bound.is_integer():
+        bound = int(bound)
+    return f"{bound:,}" if isinstance(bound, int) else str(bound)
+
+
+def _vi(bound: Any) -> str:
+    """A bound as Vietnamese writes it: 50.000, 0,5."""
+    return _en(bound).replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def _allowed(expected: str) -> str:
+    """pydantic's "'a', 'b' or 'c'" as "a, b, c"."""
+    return ", ".join(p.strip(" '") for p in expected.replace(" or ", ", ").split(","))
+
+
+# Messages that name what would be right, built from pydantic's `ctx` for the error:
+# the allowed values of a fixed set, the bound a number crossed, an example of a time.
+_WITH_CONTEXT: dict[str, Any] = {
+    "literal_error": lambda c: Msg(
+        f"Giá trị không được chấp nhận; chọn một trong: {_allowed(c['expected'])}",
+        f"value not allowed; use one of: {_allowed(c['expected'])}",
+    ),
+    "enum": lambda c: Msg(
+        f"Giá trị không được chấp nhận; chọn một trong: {_allowed(c['expected'])}",
+        f"value not allowed; use one of: {_allowed(c['expected'])}",
+    ),
+    "greater_than_equal": lambda c: Msg(
+        f"Phải từ {c['ge']} trở lên", f"must be at least {c['ge']}"
+    ),
+    "greater_than": lambda c: Msg(f"Phải lớn hơn {c['gt']}", f"must be greater than {c['gt']}"),
+    "less_than_equal": lambda c: Msg(f"Phải không quá {c['le']}", f"must be at most {c['le']}"),
+    "less_than": lambda c: Msg(f"Phải nhỏ hơn {c['lt']}", f"must be less than {c['lt']}"),
+}
+_TIME_EXAMPLE = Msg(
+    "Phải là ngày giờ ISO 8601, ví dụ 2026-12-15T08:00 hoặc 2026-12-15T08:00+07:00",
+    "must be an ISO 8601 date and time, such as 2026-12-15T08:00 or 2026-12-15T08:00+07:00",
+)
+for _kind in ("datetime_type", "datetime_parsing", "datetime_from_date_parsing"):
+    _WITH_CONTEXT[_kind] = lambda c: _TIME_EXAMPLE
+
+
+def _message(err: Any) -> Msg:
+    if err["type"] == "value_error":
+        # Our own validators raise ValueError("vi text|en text").
+        text = str(err.get("ctx", {}).get("error", err["msg"]))
+        vi, _, en = text.partition("|")
+        return Msg(vi, en or vi)
+    build = _WITH_CONTEXT.get(err["type"])
+    if build is not None:
+        try:
+            return build(err.get("ctx") or {})
+        except KeyError:
+            pass  # no context to name: the plain message below
+    return _MESSAGES.get(err["type"]) or Msg(err["msg"], err["msg"])
+
+
 def problem_from(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> Problem:
     """A 422 problem listing every invalid field (`prefix` names where the data sat)."""
-    errors = []
-    for err in exc.errors(include_url=False):
-        known = _MESSAGES.get(err["type"])
-        if err["type"] == "value_error":
-            # Our own validators raise ValueError("vi text|en text").
-            text = str(err.get("ctx", {}).get("error", err["msg"]))
-            vi, _, en = text.partition("|")
-            known = Msg(vi, en or vi)
-        message = known or Msg(err["msg"], err["msg"])
-        errors.append(field_error(field_path(prefix + tuple(err["loc"])), message))
+    errors = [
+        field_error(field_path(prefix + tuple(err["loc"])), _message(err))
+        for err in exc.errors(include_url=False)
+    ]
     return Problem("validation_failed", errors=errors)
 
 
