@@ -6,6 +6,7 @@ describes them, so a route cannot exist without its documentation.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from diemcau import __version__
+from diemcau.api_examples import EXAMPLES, Example
 from diemcau.errors import CODES
 
 Handler = Callable[..., Awaitable[Any]]
@@ -92,10 +94,46 @@ def _problem_responses(route: Route) -> dict[str, Any]:
     }
 
 
+def _shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def curl_example(route: Route, example: Example) -> str:
+    """The example as a command to paste into a terminal (the token from DIEMCAU_TOKEN)."""
+    url = "http://127.0.0.1:8080" + example.path
+    if route.websocket:
+        auth = ' -H "Authorization: Bearer $DIEMCAU_TOKEN"'
+        return "websocat" + auth + " " + _shell_quote(url.replace("http://", "ws://"))
+    parts = ["curl"]
+    if route.method != "GET":
+        parts += ["-X", route.method]
+    if route.roles:
+        parts.append('-H "Authorization: Bearer $DIEMCAU_TOKEN"')
+    if isinstance(example.request, str):
+        parts += ["-H 'Content-Type: text/csv'", "--data-binary @file.csv"]
+    elif example.request is not None:
+        body = json.dumps(example.request, ensure_ascii=False)
+        parts += ["-H 'Content-Type: application/json'", "-d", _shell_quote(body)]
+    if route.response_media not in ("application/json", "text/plain"):
+        parts += ["-o", example.path.rsplit("/", 1)[-1]]
+    parts.append(_shell_quote(url))
+    return " ".join(parts)
+
+
+def _description(route: Route, example: Example | None) -> str:
+    roles = ", ".join(route.roles) if route.roles else "anyone (no token)"
+    text = f"**Roles:** {roles}"
+    if example is not None:
+        text += "\n\n**Example:**\n\n```sh\n" + curl_example(route, example) + "\n```"
+    return text
+
+
 def _operation(route: Route, schemas: dict[Any, Any]) -> dict[str, Any]:
+    example = EXAMPLES.get(route.name)
     op: dict[str, Any] = {
         "operationId": route.name,
         "summary": route.summary,
+        "description": _description(route, example),
         "tags": [route.tag],
         "x-roles": list(route.roles) or ["anyone"],
     }
@@ -107,10 +145,10 @@ def _operation(route: Route, schemas: dict[Any, Any]) -> dict[str, Any]:
     if route.roles:
         op["security"] = [{"bearer": []}]
     if route.body:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": schemas[(route.body, "validation")]}},
-        }
+        content: dict[str, Any] = {"schema": schemas[(route.body, "validation")]}
+        if example is not None and example.request is not None:
+            content["example"] = example.request
+        op["requestBody"] = {"required": True, "content": {"application/json": content}}
     elif route.body_media:
         op["requestBody"] = {
             "required": True,
@@ -118,13 +156,16 @@ def _operation(route: Route, schemas: dict[Any, Any]) -> dict[str, Any]:
                 m: {"schema": {"type": "string", "format": "binary"}} for m in route.body_media
             },
         }
+        if example is not None and isinstance(example.request, str):
+            op["requestBody"]["content"]["text/csv"]["example"] = example.request
     ok: dict[str, Any] = {"description": "success"}
     if route.websocket:
         ok = {"description": "websocket upgrade; messages are described in the README"}
     elif route.response:
-        ok["content"] = {
-            route.response_media: {"schema": schemas[(route.response, "serialization")]}
-        }
+        answer: dict[str, Any] = {"schema": schemas[(route.response, "serialization")]}
+        if example is not None and example.response is not None:
+            answer["example"] = example.response
+        ok["content"] = {route.response_media: answer}
     elif route.response_media != "application/json":
         ok["content"] = {route.response_media: {"schema": {"type": "string", "format": "binary"}}}
     op["responses"] = {

@@ -9,6 +9,7 @@ from diemcau.routing import Route
 # Every handler module with a `routes` list; create_app registers them all.
 MODULES = [
     "diemcau.handlers.system",
+    "diemcau.handlers.docs",
     "diemcau.handlers.credentials",
     "diemcau.handlers.units",
     "diemcau.handlers.sites",

@@ -1,0 +1,289 @@
+"""One worked example for every API operation, shown on /api/docs.
+
+Kept apart from the handlers so the routes stay short; keyed by operation id (the
+handler's name). A test checks that every route has one, that its path fits the route,
+and that its request and response bodies pass the operation's own models, so an example
+cannot drift from what the API accepts and answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Example:
+    path: str  # a concrete path, query string included
+    request: Any = None  # a JSON body, or the text of a CSV upload
+    response: Any = None  # the JSON answer (None for files and empty answers)
+
+
+AT = "2026-12-15T08:00:00+07:00"
+LATER = "2026-12-15T11:30:00+07:00"
+CREATED = "2026-11-30T09:15:00+07:00"
+CONF = "/api/v1/conferences/HN-NQ14-LC"
+DELEGATE_PATH = CONF + "/delegates/1042"
+
+UNIT = {
+    "code": "LC-TD",
+    "name": "Huyện Tam Đường",
+    "level": "district",
+    "parent_code": "LC",
+    "path": "/VN/LC/LC-TD/",
+    "created_at": CREATED,
+    "updated_at": CREATED,
+}
+LAST_TEST = {
+    "kind": "link_test",
+    "passed": True,
+    "rtt_ms": 42.5,
+    "jitter_ms": 3.1,
+    "loss_pct": 0.0,
+    "audio_ok": True,
+    "video_ok": True,
+    "tested_at": CREATED,
+}
+SITE = {
+    "code": "LC-TD-BB",
+    "name": "Hội trường UBND xã Bản Bo",
+    "unit_code": "LC-TD",
+    "unit_name": "Huyện Tam Đường",
+    "level": "commune",
+    "address": "Bản Bo, Tam Đường, Lai Châu",
+    "capacity": 120,
+    "technician": {"name": "Lò Văn Thành", "phone": "0912345678"},
+    "endpoint": {"protocol": "sip", "uri": "sip:banbo@vnpt.vn", "provider": "VNPT"},
+    "status": "tested",
+    "status_at": CREATED,
+    "last_test": LAST_TEST,
+    "created_at": CREATED,
+    "updated_at": CREATED,
+}
+SITE_IN = {
+    "code": "LC-TD-BB",
+    "name": "Hội trường UBND xã Bản Bo",
+    "unit_code": "LC-TD",
+    "level": "commune",
+    "capacity": 120,
+    "technician": {"name": "Lò Văn Thành", "phone": "0912 345 678"},
+    "endpoint": {"protocol": "sip", "uri": "sip:banbo@vnpt.vn", "provider": "VNPT"},
+}
+LINK_TEST = {
+    "id": 7,
+    **{k: v for k, v in LAST_TEST.items() if k != "tested_at"},
+    "note": "thử từ hội trường",
+    "tested_at": CREATED,
+    "tested_by": "technician#12 (KT Tam Đường)",
+}
+CONFERENCE = {
+    "code": "HN-NQ14-LC",
+    "title": "Hội nghị học tập, quán triệt Nghị quyết Đại hội XIV",
+    "starts_at": AT,
+    "ends_at": LATER,
+    "checkin_opens_at": "2026-12-15T07:00:00+07:00",
+    "timezone": "Asia/Ho_Chi_Minh",
+    "host_site": "LC-HT",
+    "policy": {"other_site": "accept"},
+    "targets": {"member": 0.98, "non_member": 0.9},
+    "status": "draft",
+    "unit_code": "LC",
+    "signed_off_at": None,
+    "created_at": CREATED,
+    "updated_at": CREATED,
+    "sites_count": 145,
+    "delegates_count": 11873,
+}
+CONFERENCE_IN = {
+    "code": "HN-NQ14-LC",
+    "title": "Hội nghị học tập, quán triệt Nghị quyết Đại hội XIV",
+    "starts_at": "2026-12-15T08:00",
+    "ends_at": "2026-12-15T11:30",
+    "host_site": "LC-HT",
+    "sites": ["LC-TD-BB", "LC-TD-BG"],
+    "targets": {"member": 0.98, "non_member": 0.9},
+    "unit_code": "LC",
+}
+CONFERENCE_SITE = {
+    "code": "LC-TD-BB",
+    "name": "Hội trường UBND xã Bản Bo",
+    "unit_code": "LC-TD",
+    "level": "commune",
+    "capacity": 120,
+    "status": "ready",
+    "delegates": 96,
+}
+DELEGATE = {
+    "id": 1042,
+    "external_id": "LC-0001042",
+    "full_name": "Nguyễn Thị Phương Thảo",
+    "category": "member",
+    "site_code": "LC-TD-BB",
+    "unit_code": "LC-TD-BB",
+    "credential_version": 1,
+    "revoked": False,
+    "phone": "0912345678",
+    "email": None,
+}
+JWK = {
+    "kty": "OKP",
+    "crv": "Ed25519",
+    "kid": "1234ABCD",
+    "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+    "use": "sig",
+    "alg": "EdDSA",
+    "conference": "HN-NQ14-LC",
+    "conference_id": 3,
+    "signing": True,
+    "created_at": CREATED,
+}
+QR = "DC1." + "A" * 31 + "." + "B" * 103
+CREDENTIAL = {"delegate_id": 1042, "credential_version": 2, "revoked": False, "qr": QR}
+COUNTS = {"total": 12, "registered": 2, "tested": 3, "ready": 7, "statuses": {"registered": 2}}
+ROSTER_CSV = (
+    "external_id,full_name,category,site_code,unit_code,phone,email\n"
+    "LC-0001042,Nguyễn Thị Phương Thảo,đảng viên,LC-TD-BB,,0912345678,\n"
+)
+SITES_CSV = (
+    "code,name,unit_code,level,capacity,technician_phone,endpoint_protocol,endpoint_uri\n"
+    "LC-TD-BB,Hội trường UBND xã Bản Bo,LC-TD,commune,120,0912345678,sip,sip:banbo@vnpt.vn\n"
+)
+
+EXAMPLES: dict[str, Example] = {
+    "get_health": Example("/healthz", response={"status": "ok", "database": "ok"}),
+    "get_metrics": Example("/metrics"),
+    "get_openapi": Example("/api/openapi.json"),
+    "get_docs": Example("/api/docs"),
+    "get_docs_asset": Example("/api/docs/swagger-ui.css"),
+    "create_ws_ticket": Example(
+        "/api/v1/ws-tickets", response={"ticket": "tk_5Jq0m", "expires_at": CREATED}
+    ),
+    "create_unit": Example(
+        "/api/v1/units",
+        request={
+            "code": "LC-TD",
+            "name": "Huyện Tam Đường",
+            "level": "district",
+            "parent_code": "LC",
+        },
+        response=UNIT,
+    ),
+    "list_units": Example(
+        "/api/v1/units?under=LC&level=district", response={"items": [UNIT], "next": None}
+    ),
+    "import_units": Example(
+        "/api/v1/units/import",
+        request="code,name,level,parent_code\nLC-TD,Huyện Tam Đường,district,LC\n",
+        response={"imported": 1, "updated": 0},
+    ),
+    "get_unit": Example(
+        "/api/v1/units/LC-TD", response={**UNIT, "children": 14, "descendants": 14, "sites": 15}
+    ),
+    "list_unit_children": Example(
+        "/api/v1/units/LC/children", response={"items": [UNIT], "next": None}
+    ),
+    "get_unit_readiness": Example(
+        "/api/v1/units/LC-TD/readiness?limit=100",
+        response={
+            **COUNTS,
+            "unit": {"code": "LC-TD", "name": "Huyện Tam Đường"},
+            "units": [{**COUNTS, "code": "LC-TD-BB", "name": "Xã Bản Bo", "level": "commune"}],
+            "missing": [
+                {
+                    "code": "LC-TD-NL",
+                    "name": "Hội trường xã Nà Lăng",
+                    "unit_code": "LC-TD",
+                    "status": "registered",
+                    "technician": {"name": "Lò Văn Thành", "phone": "0912345678"},
+                    "last_test": None,
+                }
+            ],
+            "missing_truncated": False,
+        },
+    ),
+    "create_site": Example("/api/v1/sites", request=SITE_IN, response=SITE),
+    "list_sites": Example(
+        "/api/v1/sites?unit=LC-TD&status=tested&q=ban%20bo",
+        response={"items": [SITE], "next": None},
+    ),
+    "import_sites": Example(
+        "/api/v1/sites/import", request=SITES_CSV, response={"imported": 1, "updated": 0}
+    ),
+    "get_site": Example("/api/v1/sites/LC-TD-BB", response=SITE),
+    "update_site": Example("/api/v1/sites/LC-TD-BB", request={"capacity": 150}, response=SITE),
+    "create_link_test": Example(
+        "/api/v1/sites/LC-TD-BB/link-tests",
+        request={
+            "rtt_ms": 42.5,
+            "jitter_ms": 3.1,
+            "loss_pct": 0,
+            "audio_ok": True,
+            "video_ok": True,
+        },
+        response={**LINK_TEST, "site_status": "tested"},
+    ),
+    "list_link_tests": Example(
+        "/api/v1/sites/LC-TD-BB/link-tests?limit=5", response={"items": [LINK_TEST], "next": None}
+    ),
+    "confirm_site": Example("/api/v1/sites/LC-TD-BB/confirm", response={**SITE, "status": "ready"}),
+    "ws_link_test": Example("/ws/link-test?site=LC-TD-BB"),
+    "create_conference": Example("/api/v1/conferences", request=CONFERENCE_IN, response=CONFERENCE),
+    "list_conferences": Example(
+        "/api/v1/conferences?limit=20", response={"items": [CONFERENCE], "next": None}
+    ),
+    "get_conference": Example(CONF, response=CONFERENCE),
+    "update_conference": Example(
+        CONF,
+        request={"ends_at": "2026-12-15T12:00"},
+        response={**CONFERENCE, "ends_at": "2026-12-15T12:00:00+07:00"},
+    ),
+    "change_status": Example(
+        CONF + "/status", request={"status": "open"}, response={**CONFERENCE, "status": "open"}
+    ),
+    "list_conference_sites": Example(CONF + "/sites", response={"items": [CONFERENCE_SITE]}),
+    "set_conference_sites": Example(
+        CONF + "/sites",
+        request={"sites": ["LC-TD-BB", "LC-TD-BG"]},
+        response={"items": [CONFERENCE_SITE]},
+    ),
+    "import_delegates": Example(
+        CONF + "/delegates/import",
+        request=ROSTER_CSV,
+        response={"imported": 1, "updated": 0, "unchanged": 0, "rows": 1},
+    ),
+    "list_delegates": Example(
+        CONF + "/delegates?site=LC-TD-BB&category=member&q=phuong%20thao",
+        response={"items": [DELEGATE], "next": None},
+    ),
+    "create_delegate": Example(
+        CONF + "/delegates",
+        request={
+            "external_id": "LC-0001042",
+            "full_name": "Nguyễn Thị Phương Thảo",
+            "category": "đảng viên",
+            "site_code": "LC-TD-BB",
+            "phone": "0912345678",
+        },
+        response=DELEGATE,
+    ),
+    "get_delegate": Example(DELEGATE_PATH, response=DELEGATE),
+    "update_delegate": Example(
+        DELEGATE_PATH,
+        request={"site_code": "LC-TD-BG"},
+        response={**DELEGATE, "site_code": "LC-TD-BG", "credential_version": 2},
+    ),
+    "delete_delegate": Example(DELEGATE_PATH),
+    "get_keys": Example(CONF + "/keys", response={"keys": [JWK]}),
+    "rotate_key": Example(
+        CONF + "/keys/rotate", response={"signing_kid": "1234ABCD", "keys": [JWK]}
+    ),
+    "retire_key": Example(CONF + "/keys/0A1B2C3D/retire", response={"keys": [JWK]}),
+    "get_qr_png": Example(DELEGATE_PATH + "/qr.png"),
+    "get_qr_svg": Example(DELEGATE_PATH + "/qr.svg"),
+    "get_pass_png": Example(DELEGATE_PATH + "/pass.png"),
+    "get_badges_pdf": Example(CONF + "/sites/LC-TD-BB/badges.pdf"),
+    "reissue_credential": Example(DELEGATE_PATH + "/reissue", response=CREDENTIAL),
+    "revoke_credential": Example(
+        DELEGATE_PATH + "/revoke", response={**CREDENTIAL, "revoked": True, "qr": None}
+    ),
+}
