@@ -42,8 +42,15 @@ PAGE_W, PAGE_H = A4
 LEFT = (PAGE_W - COLUMNS * BADGE_W) / 2
 BOTTOM = (PAGE_H - ROWS * BADGE_H) / 2
 PAD = 4 * mm
-QR_SIZE = 36 * mm  # quiet zone included: 0.73 mm a module, readable from 30 cm and more
-TEXT_W = BADGE_W - 2 * PAD - QR_SIZE - 2 * mm
+# The code itself (41 modules) is 38 mm wide, 0.93 mm a module; with its quiet zone, 45 mm.
+# It fills the height under the header (which ends about 51 mm up the badge), and leaves
+# a text column of 43.6 mm, wide enough for a four-word name at 12 pt on one line.
+QR_SYMBOL = 38 * mm
+QR_SIZE = QR_SYMBOL * qr.SIDE / qr.SIZE  # quiet zone included
+# The quiet zone reaches to 1 mm from the cut, so the badge keeps 4.7 mm of white round
+# the code even when a cut strays by a millimetre.
+QR_EDGE = 1 * mm
+TEXT_W = BADGE_W - PAD - QR_SIZE - QR_EDGE - 1 * mm
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,11 @@ def wrap(text: str, font: str, size: float, width: float, max_lines: int) -> tup
 
 
 def _name_lines(name: str) -> tuple[tuple[str, ...], float]:
-    """The name as big as it fits in three lines of the text column."""
+    """The name on one line when it fits there at 12 pt or more (a name is not split
+    while a smaller size keeps it whole); else as big as it fits in three lines."""
+    for size in (15.0, 13.5, 12.0):
+        if pdfmetrics.stringWidth(name, BOLD, size) <= TEXT_W:
+            return (name,), size
     for size in (15.0, 13.5, 12.0, 10.5):
         lines = wrap(name, BOLD, size, TEXT_W, 99)
         if len(lines) <= 3 and all(pdfmetrics.stringWidth(x, BOLD, size) <= TEXT_W for x in lines):
@@ -145,8 +156,7 @@ _FORM = "sheet"
 
 def _draw_badge(c: Canvas, body_top: float, badge: Badge) -> None:
     c.doForm(_FORM)
-    # The quiet zone reaches into the padding.
-    _draw_qr(c, badge.code, BADGE_W - PAD - QR_SIZE + 1.5 * mm, 2 * mm, QR_SIZE)
+    _draw_qr(c, badge.code, BADGE_W - QR_EDGE - QR_SIZE, QR_EDGE, QR_SIZE)
     lines, size = _name_lines(badge.full_name)
     y = _draw_lines(c, PAD, body_top, lines, BOLD, size)
     label = CATEGORY_LABELS.get(badge.category, badge.category)

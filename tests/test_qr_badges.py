@@ -155,3 +155,25 @@ def test_long_names_wrap_within_the_column() -> None:
     assert " ".join(lines).replace(" …", "") in NAMES[4] or lines[-1].endswith("…")
     widths = [badges.pdfmetrics.stringWidth(x, badges.BOLD, size) for x in lines]
     assert max(widths) <= badges.TEXT_W
+
+
+def test_badge_qr_is_at_least_36_mm_across() -> None:
+    """Measured as a scanner sees it: the decoded symbol's corners on a 200 dpi page."""
+    import zxingcpp
+
+    page = pdfium.PdfDocument(badges.badges_pdf(SHEET, make_badges(8)))[0]
+    image = page.render(scale=200 / 72).to_pil()
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(found) == 8
+    for code in found:
+        pos = code.position
+        width_px = pos.top_right.x - pos.top_left.x  # the symbol's outer corners
+        assert width_px / 200 * 25.4 >= 36.0
+
+
+def test_short_names_stay_on_one_line() -> None:
+    for name in ("Trần Văn Ất", "Vũ Quốc Việt", "Đặng Ỷ Lan", "Bùi Thị Hồng Nhung"):
+        lines, size = badges._name_lines(name)
+        assert lines == (name,) and size >= 12
+    lines, _ = badges._name_lines("Nguyễn Thị Phương Thảo")
+    assert lines == ("Nguyễn Thị", "Phương Thảo")
