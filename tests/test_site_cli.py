@@ -135,3 +135,74 @@ async def test_link_test_of_an_unknown_site_is_a_readable_404(server: str, capsy
     assert await site("link-test", "NOPE", "--count", "2", "--audio-ok", "--video-ok") == 1
     err = capsys.readouterr().err
     assert "404" in err and "not_found" in err and server not in err
+
+
+async def test_a_value_outside_a_fixed_set_lists_the_allowed_ones(server: str, capsys: Any) -> None:
+    assert await site("list", "--status", "redy") == 1
+    err = capsys.readouterr().err
+    assert "status: Giá trị không được chấp nhận; chọn một trong: registered, tested, ready" in err
+    code = await site(
+        "register", "--code", "X1", "--name", "A", "--unit", "LC-TD", "--level", "huyen lon",
+    )  # fmt: skip
+    assert code == 1 and "level: Cấp phải là một trong" in capsys.readouterr().err
+
+
+async def test_an_unknown_site_suggests_the_nearest(
+    server: str, factory: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await factory.site("BHAN-01", unit="LC-TD")
+    await factory.unit("HG", name="Hà Giang")  # outside the technician's subtree
+    await factory.site("BHAN-02", unit="HG")
+    monkeypatch.setenv("DIEMCAU_LANGUAGE", "en")
+    assert await site("show", "bhan-01") == 1
+    err = capsys.readouterr().err
+    assert "no site 'bhan-01'; did you mean 'BHAN-01'?" in err and "(404 not_found)" in err
+    assert await site("show", "bhan-02") == 1  # the near code out of scope is not revealed
+    assert "BHAN-02" not in capsys.readouterr().err.replace("bhan-02", "")
+
+
+async def test_an_empty_import_file_is_called_empty(
+    server: str, tmp_path: Path, capsys: Any
+) -> None:
+    empty = tmp_path / "sites.csv"
+    empty.write_bytes(b"")
+    assert await site("import", str(empty)) == 2
+    err = capsys.readouterr().err
+    assert "trống" in err and "Chưa gửi tệp" not in err
+
+
+async def test_link_test_checks_its_flags_before_measuring(
+    server: str, factory: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from diemcau.sites import linktest
+
+    async def must_not_measure(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("measured before the flags were checked")
+
+    monkeypatch.setattr(linktest, "measure", must_not_measure)
+    await factory.site("S1", unit="LC-TD")
+    assert await site("link-test", "S1", "--count", "2", "--audio-ok") == 2
+    err = capsys.readouterr().err
+    assert "--video-ok" in err and "--no-record" in err
+    with pytest.raises(SystemExit):  # --count 0 is refused before anything runs
+        build_parser().parse_args(["site", "link-test", "S1", "--count", "0"])
+
+
+async def test_site_times_are_local_and_lists_count_in_english(
+    server: str, factory: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await factory.site("S1", unit="LC-TD")
+    assert (
+        await site("link-test", "S1", "--count", "2", "--interval", "0", "--audio-ok", "--video-ok")
+        == 0
+    )
+    capsys.readouterr()
+    assert await site("show", "S1") == 0
+    out = capsys.readouterr().out
+    assert "lần đo cuối:" in out and "+07:00" in out and "+00:00" not in out
+    monkeypatch.setenv("DIEMCAU_LANGUAGE", "en")
+    assert await site("list") == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "(1 site)" and "tested" in captured.out
+    assert await site("list", "--format", "csv") == 0
+    assert capsys.readouterr().out.splitlines()[0] == "code,status,unit_code,level,name"

@@ -154,8 +154,11 @@ async def upload(request: web.Request) -> AsyncIterator[tuple[Path, str]]:
         if size == 0:
             raise Problem(
                 "validation_failed",
-                Msg("Chưa gửi tệp nào", "the request carries no file"),
-                errors=[{"field": "body", "message": Msg("Thiếu tệp", "missing file")}],
+                Msg(
+                    "Tệp trống (không có byte nào được gửi)",
+                    "the file is empty (no bytes were sent)",
+                ),
+                errors=[{"field": "body", "message": Msg("Tệp trống", "empty file")}],
             )
         yield Path(fh.name), tabular.kind_of(request.headers.get("Content-Type", ""), head)
 
