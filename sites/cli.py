@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from diemcau.cli.common import positive_int, refuse_file
 from diemcau.cli.output import Column, Listing, add_format, write_all
-from diemcau.cli.say import count, err, language, number, t, when
+from diemcau.cli.say import count, err, imported, language, number, t, when, word
 from diemcau.sites import linktest
 from diemcau.sites.client import ApiError, Client, settings
 
@@ -218,20 +218,6 @@ async def run(args: argparse.Namespace) -> int:
     return await execute(args.command, args)
 
 
-STATUS_WORDS = {
-    "registered": "đã đăng ký",
-    "tested": "đã đo đạt",
-    "ready": "sẵn sàng",
-    "connected": "đang kết nối",
-    "degraded": "chập chờn",
-    "lost": "mất kết nối",
-}
-
-
-def status(value: str) -> str:
-    return t(STATUS_WORDS.get(value, value), value)
-
-
 def _print_site(site: dict[str, Any]) -> None:
     tech, end = site["technician"], site["endpoint"]
     capacity = site.get("capacity")
@@ -241,7 +227,7 @@ def _print_site(site: dict[str, Any]) -> None:
             t("đơn vị", "unit"),
             f"{site['unit_code']} ({site.get('unit_name', '')}), {site['level']}",
         ),
-        (t("trạng thái", "status"), f"{status(site['status'])}, {when(site.get('status_at'))}"),
+        (t("trạng thái", "status"), f"{word(site['status'])}, {when(site.get('status_at'))}"),
         (t("địa chỉ", "address"), site.get("address") or "-"),
         (t("sức chứa", "capacity"), "-" if capacity is None else number(capacity)),
         (
@@ -304,8 +290,7 @@ async def _import(api: Client, args: argparse.Namespace) -> int:
     finally:
         if not args.quiet:
             print(file=sys.stderr)
-    new, updated = number(counts["imported"]), number(counts["updated"])
-    print(t(f"Đã nhập: {new} mới, {updated} cập nhật", f"imported: {new} new, {updated} updated"))
+    print(imported(counts))
     return 0
 
 
@@ -380,7 +365,7 @@ async def _link_test(api: Client, args: argparse.Namespace) -> int:
     }
     recorded = await api.post(f"/api/v1/sites/{quote(args.code)}/link-tests", body)
     verdict = t("ĐẠT", "PASSED") if recorded["passed"] else t("KHÔNG ĐẠT", "FAILED")
-    print(f"{verdict}; {t('trạng thái', 'status')}: {status(recorded['site_status'])}")
+    print(f"{verdict}; {t('trạng thái', 'status')}: {word(recorded['site_status'])}")
     return 0 if recorded["passed"] else 3
 
 
@@ -406,13 +391,13 @@ async def _confirm(api: Client, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(site, ensure_ascii=False, indent=2))
     else:
-        print(f"{site['code']}: {status(site['status'])}")
+        print(f"{site['code']}: {word(site['status'])}")
     return 0
 
 
 SITE_COLUMNS = [
     Column("code", "mã", "code"),
-    Column("status", "trạng thái", "status", show=status),
+    Column("status", "trạng thái", "status", show=word),
     Column("unit_code", "đơn vị", "unit"),
     Column("level", "cấp", "level"),
     Column("name", "tên", "name"),

@@ -26,8 +26,8 @@ import asyncpg
 
 from diemcau import badges, issuance, keystore, suggest
 from diemcau.auth import CLI
+from diemcau.cli.common import add_conference, database, load_config, positive_int, report_problem
 from diemcau.cli.common import conference as find_conference
-from diemcau.cli.common import database, load_config, positive_int, report_problem
 from diemcau.cli.output import Column, Listing, add_format
 from diemcau.cli.say import count, err, number, t, when
 from diemcau.conferences import ensure_writable
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "badges",
         help=t("in thẻ đại biểu (PDF, khổ A4)", "print A4 badge sheets (PDF) for a conference"),
     )
-    cmd.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    add_conference(cmd)
     cmd.add_argument(
         "--site",
         help=t(
@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "write each delegate's phone pass (PNG) to a directory",
         ),
     )
-    cmd.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    add_conference(cmd)
     cmd.add_argument("--site", help=t("một điểm cầu (mặc định: tất cả)", "one site (default: all)"))
     cmd.add_argument(
         "-o",
@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("retire", t("thôi nhận mã ký bằng một khóa", "stop accepting codes signed with a key")),
     ):
         cmd = verbs.add_parser(verb, help=text)
-        cmd.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+        add_conference(cmd)
         if verb == "retire":
             cmd.add_argument(
                 "kid", help=t("mã khóa (8 ký tự hex)", "the key id (8 hex characters)")

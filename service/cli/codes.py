@@ -16,6 +16,7 @@ from typing import Any
 
 from diemcau import credentials
 from diemcau.cli.badges import badge_data
+from diemcau.cli.common import add_conference
 from diemcau.cli.say import count, err, t
 from diemcau.credentials import Claims
 from diemcau.keystore import SigningKey
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "write every delegate's QR code text to CSV (external_id, full_name, site_code, code) for mail merge and SMS",
         ),
     )
-    cmd.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    add_conference(cmd)
     cmd.add_argument("--site", help=t("một điểm cầu (mặc định: tất cả)", "one site (default: all)"))
     cmd.add_argument("-o", "--output", required=True, type=Path, help=t("tệp CSV", "the CSV file"))
     cmd.set_defaults(func=_codes)

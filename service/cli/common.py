@@ -20,6 +20,7 @@ from diemcau.migrate import migrate
 from diemcau.queries.conferences import fetch_conference
 
 __all__ = [
+    "add_conference",
     "conference",
     "database",
     "file_kind",
@@ -58,6 +59,11 @@ async def conference(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
     if found is None:
         raise await suggest.not_found(conn, CLI, "conferences", code)
     return found
+
+
+def add_conference(parser: argparse.ArgumentParser) -> None:
+    """The `--conference C` every conference command takes."""
+    parser.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
 
 
 def positive_int(raw: str) -> int:

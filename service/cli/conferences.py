@@ -12,8 +12,7 @@ from diemcau import conferences
 from diemcau.auth import CLI
 from diemcau.cli.common import conference, database, load_config
 from diemcau.cli.output import Column, Listing, add_format, write_all
-from diemcau.cli.roster import category
-from diemcau.cli.say import count, err, number, percent, report_problem, t, when
+from diemcau.cli.say import count, err, number, percent, report_problem, t, when, word
 from diemcau.cli.units import print_pairs
 from diemcau.delegates import CATEGORIES
 from diemcau.errors import Msg, Problem, constraint_problem, validation_failed
@@ -173,7 +172,7 @@ async def _create(args: argparse.Namespace) -> int:
         sites = count(made["sites_count"], "điểm cầu", "site")
         err(
             t(
-                f"Đã tạo hội nghị {made['code']} ({status(made['status'])}, {sites}), "
+                f"Đã tạo hội nghị {made['code']} ({word(made['status'])}, {sites}), "
                 f"khai mạc {when(made['starts_at'], made['timezone'])}",
                 f"conference {made['code']} created ({made['status']}, {sites}), "
                 f"starts {when(made['starts_at'], made['timezone'])}",
@@ -185,19 +184,6 @@ async def _create(args: argparse.Namespace) -> int:
     return await _run(work())
 
 
-STATUS_WORDS = {
-    "draft": "nháp",
-    "open": "mở điểm danh",
-    "live": "đang họp",
-    "closed": "đã kết thúc",
-    "signed_off": "đã khóa sổ",
-}
-
-
-def status(value: str) -> str:
-    return t(STATUS_WORDS.get(value, value), value)
-
-
 async def _list(args: argparse.Namespace) -> int:
     async with database(load_config()) as conn:
 
@@ -206,7 +192,7 @@ async def _list(args: argparse.Namespace) -> int:
 
         columns = [
             Column("code", "mã", "code"),
-            Column("status", "trạng thái", "status", show=status),
+            Column("status", "trạng thái", "status", show=word),
             Column("starts_at", "khai mạc", "starts at", show=_local_start),
             Column("title", "tên hội nghị", "title"),
         ]
@@ -240,14 +226,12 @@ async def _show(args: argparse.Namespace) -> int:
 
 def _conference_lines(c: dict[str, Any]) -> list[tuple[str, str]]:
     zone = c["timezone"]
-    by_category = ", ".join(
-        f"{category(k)} {number(v)}" for k, v in c["delegates_by_category"].items()
-    )
-    targets = ", ".join(f"{category(k)} {percent(v)}" for k, v in c["targets"].items()) or "-"
+    by_category = ", ".join(f"{word(k)} {number(v)}" for k, v in c["delegates_by_category"].items())
+    targets = ", ".join(f"{word(k)} {percent(v)}" for k, v in c["targets"].items()) or "-"
     policy = {"accept": t("nhận và ghi là chuyển điểm", "accept, marked moved")}
     return [
         (t("hội nghị", "conference"), f"{c['code']}  {c['title']}"),
-        (t("trạng thái", "status"), status(c["status"])),
+        (t("trạng thái", "status"), word(c["status"])),
         (t("mở điểm danh", "check-in opens"), when(c["checkin_opens_at"], zone)),
         (t("khai mạc", "starts"), when(c["starts_at"], zone)),
         (t("bế mạc", "ends"), when(c["ends_at"], zone)),

@@ -11,9 +11,16 @@ from typing import Any, ClassVar, TextIO
 
 from diemcau import delegates, roster
 from diemcau.auth import CLI
-from diemcau.cli.common import conference, database, file_kind, load_config, refuse_file
+from diemcau.cli.common import (
+    add_conference,
+    conference,
+    database,
+    file_kind,
+    load_config,
+    refuse_file,
+)
 from diemcau.cli.output import Column, Listing, add_format, write_all
-from diemcau.cli.say import count, err, number, report_problem, t, when
+from diemcau.cli.say import count, err, imported, number, report_problem, t, when, word
 from diemcau.cli.units import print_pairs
 from diemcau.errors import Msg, Problem
 from diemcau.queries import conferences as q
@@ -34,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     imp.add_argument("file", type=Path)
-    imp.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    add_conference(imp)
     imp.add_argument(
         "--quiet", action="store_true", help=t("không hiện tiến độ", "no progress bar")
     )
@@ -43,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = verbs.add_parser(
         "list", help=t("liệt kê đại biểu theo mã đại biểu", "list delegates in external_id order")
     )
-    ls.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    add_conference(ls)
     ls.add_argument("--site", help=t("chỉ đại biểu của điểm cầu này", "only this site's delegates"))
     ls.add_argument(
         "--unit",
@@ -61,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=lambda a: asyncio.run(_list(a)))
 
     show = verbs.add_parser("show", help=t("xem một đại biểu", "show one delegate"))
-    show.add_argument("--conference", required=True, help=t("mã hội nghị", "conference code"))
+    add_conference(show)
     show.add_argument(
         "external_id", help=t("mã đại biểu (số thẻ)", "the delegate's external id (card number)")
     )
@@ -69,22 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.set_defaults(func=lambda a: asyncio.run(_show(a)))
 
 
-CATEGORY_WORDS = {
-    "member": ("đảng viên", "member"),
-    "non_member": ("quần chúng", "non-member"),
-    "guest": ("khách mời", "guest"),
-}
-
-
-def category(value: str) -> str:
-    vi, en = CATEGORY_WORDS.get(value, (value, value))
-    return t(vi, en)
-
-
 COLUMNS = [
     Column("external_id", "mã đại biểu", "external_id"),
     Column("full_name", "họ và tên", "full name"),
-    Column("category", "loại", "category", show=category),
+    Column("category", "loại", "category", show=word),
     Column("site_code", "điểm cầu", "site"),
     Column("unit_code", "đơn vị", "unit"),
     Column("revoked", "thu hồi", "revoked", show=lambda v: t("có", "yes") if v else ""),
@@ -149,13 +144,7 @@ async def _import(args: argparse.Namespace) -> int:
         bar.finish()
         return report_problem(problem)
     bar.finish()
-    imported, updated, unchanged = (number(result[k]) for k in ("imported", "updated", "unchanged"))
-    err(
-        t(
-            f"{imported} mới, {updated} cập nhật, {unchanged} không đổi",
-            f"{imported} imported, {updated} updated, {unchanged} unchanged",
-        )
-    )
+    err(imported(result))
     return 0
 
 
@@ -204,7 +193,7 @@ def _delegate_lines(row: Any, zone: str) -> list[tuple[str, str]]:
     state = t("đã thu hồi", "revoked") if row["revoked"] else t("còn hiệu lực", "valid")
     return [
         (t("đại biểu", "delegate"), f"{row['external_id']}  {row['full_name']}"),
-        (t("loại", "category"), category(row["category"])),
+        (t("loại", "category"), word(row["category"])),
         (t("điểm cầu", "site"), f"{row['site_code']}  {row['site_name']}"),
         (t("đơn vị", "unit"), f"{row['unit_code'] or '-'}  {row['unit_name'] or ''}".rstrip()),
         (t("điện thoại", "phone"), row["phone"] or "-"),

@@ -45,6 +45,41 @@ def text(message: Msg | str) -> str:
     return message.text(language()) if isinstance(message, Msg) else message
 
 
+# The values people read in listings (statuses, categories), as Vietnamese says them;
+# English shows the value itself, as the API spells it.
+VALUE_WORDS = {
+    "draft": "nháp",
+    "open": "mở điểm danh",
+    "live": "đang họp",
+    "closed": "đã kết thúc",
+    "signed_off": "đã khóa sổ",
+    "registered": "đã đăng ký",
+    "tested": "đã đo đạt",
+    "ready": "sẵn sàng",
+    "connected": "đang kết nối",
+    "degraded": "chập chờn",
+    "lost": "mất kết nối",
+    "member": "đảng viên",
+    "non_member": "quần chúng",
+    "guest": "khách mời",
+}
+
+
+def word(value: str) -> str:
+    """A status or category in the current language."""
+    return t(VALUE_WORDS.get(value, value), value)
+
+
+def imported(counts: dict[str, int]) -> str:
+    """An import's outcome: new, updated and (for rosters) unchanged rows."""
+    new, updated = number(counts["imported"]), number(counts["updated"])
+    vi, en = f"Đã nhập: {new} mới, {updated} cập nhật", f"{new} imported, {updated} updated"
+    if "unchanged" in counts:
+        same = number(counts["unchanged"])
+        vi, en = f"{vi}, {same} không đổi", f"{en}, {same} unchanged"
+    return t(vi, en)
+
+
 def number(value: float, decimals: int = 0) -> str:
     """11873 -> '11.873' (vi) or '11,873' (en); decimals with ',' (vi) or '.' (en)."""
     written = f"{value:,.{decimals}f}"

@@ -11,7 +11,7 @@ from diemcau import units
 from diemcau.auth import CLI
 from diemcau.cli.common import database, file_kind, load_config, refuse_file, report_problem
 from diemcau.cli.output import Column, Listing, add_format, write_all
-from diemcau.cli.say import count, err, number, t, when
+from diemcau.cli.say import count, err, imported, number, t, when
 from diemcau.errors import Problem
 from diemcau.validation import parse
 
@@ -97,12 +97,7 @@ async def _import(args: argparse.Namespace) -> int:
             counts = await units.import_units(conn, CLI, args.file, file_kind(args.file))
     except Problem as problem:
         return report_problem(problem)
-    err(
-        t(
-            f"Đã nhập: {number(counts['imported'])} mới, {number(counts['updated'])} cập nhật",
-            f"imported: {number(counts['imported'])} new, {number(counts['updated'])} updated",
-        )
-    )
+    err(imported(counts))
     return 0
 
 
