@@ -225,7 +225,7 @@ def _print_site(site: dict[str, Any]) -> None:
         (t("điểm cầu", "site"), f"{site['code']}  {site['name']}"),
         (
             t("đơn vị", "unit"),
-            f"{site['unit_code']} ({site.get('unit_name', '')}), {site['level']}",
+            f"{site['unit_code']} ({site.get('unit_name', '')}), {word(site['level'])}",
         ),
         (t("trạng thái", "status"), f"{word(site['status'])}, {when(site.get('status_at'))}"),
         (t("địa chỉ", "address"), site.get("address") or "-"),
@@ -399,7 +399,7 @@ SITE_COLUMNS = [
     Column("code", "mã", "code"),
     Column("status", "trạng thái", "status", show=word),
     Column("unit_code", "đơn vị", "unit"),
-    Column("level", "cấp", "level"),
+    Column("level", "cấp", "level", show=word),
     Column("name", "tên", "name"),
 ]
 

@@ -60,6 +60,7 @@ async def test_unit_tree_from_the_cli(cli: Run, tmp_path: Path) -> None:
     lines = out.splitlines()
     assert lines[0].split() == ["mã", "cấp", "cấp", "trên", "tên"]
     assert [line.split()[0] for line in lines[1:]] == ["LC", "LC-SH", "LC-TD"]
+    assert lines[1].split()[1] == "tỉnh" and lines[2].split()[1] == "huyện"
     assert err.strip() == "(3 đơn vị)"
     code, out, _ = await cli("unit", "list", "--format", "csv", "--level", "district")
     rows = list(csv.DictReader(io.StringIO(out)))

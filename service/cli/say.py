@@ -45,9 +45,14 @@ def text(message: Msg | str) -> str:
     return message.text(language()) if isinstance(message, Msg) else message
 
 
-# The values people read in listings (statuses, categories), as Vietnamese says them;
+# The values people read in listings (levels, statuses, categories), as Vietnamese says them;
 # English shows the value itself, as the API spells it.
 VALUE_WORDS = {
+    "national": "trung ương",
+    "province": "tỉnh",
+    "district": "huyện",
+    "commune": "xã",
+    "agency": "cơ quan",
     "draft": "nháp",
     "open": "mở điểm danh",
     "live": "đang họp",
@@ -66,7 +71,7 @@ VALUE_WORDS = {
 
 
 def word(value: str) -> str:
-    """A status or category in the current language."""
+    """A level, status or category in the current language."""
     return t(VALUE_WORDS.get(value, value), value)
 
 

@@ -11,7 +11,7 @@ from diemcau import units
 from diemcau.auth import CLI
 from diemcau.cli.common import database, file_kind, load_config, refuse_file, report_problem
 from diemcau.cli.output import Column, Listing, add_format, write_all
-from diemcau.cli.say import count, err, imported, number, t, when
+from diemcau.cli.say import count, err, imported, number, t, when, word
 from diemcau.errors import Problem
 from diemcau.validation import parse
 
@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 COLUMNS = [
     Column("code", "mã", "code"),
-    Column("level", "cấp", "level"),
+    Column("level", "cấp", "level", show=word),
     Column("parent_code", "cấp trên", "parent"),
     Column("name", "tên", "name"),
 ]
@@ -130,7 +130,7 @@ async def _show(args: argparse.Namespace) -> int:
         return 0
     rows = [
         (t("đơn vị", "unit"), f"{unit['code']}  {unit['name']}"),
-        (t("cấp", "level"), unit["level"]),
+        (t("cấp", "level"), word(unit["level"])),
         (t("cấp trên", "parent"), unit["parent_code"] or "-"),
         (t("trực thuộc", "children"), number(unit["children"])),
         (t("mọi đơn vị bên dưới", "units below"), number(unit["descendants"])),
