@@ -149,6 +149,39 @@ SITES_CSV = (
     "LC-TD-BB,Hội trường UBND xã Bản Bo,LC-TD,commune,120,0912345678,sip,sip:banbo@vnpt.vn\n"
 )
 
+SITE_PATH = CONF + "/sites/LC-TD-BB"
+SCAN_ID = "5f0c1a3e-8d2b-4c1e-9a77-0b6f3d2e4a10"
+SCAN = {"scan_id": SCAN_ID, "scanned_at": "2026-12-15T07:41:12+07:00", "qr": QR}
+BRIEF = {k: DELEGATE[k] for k in ("id", "full_name", "category", "unit_code", "site_code")}
+RESULT = {
+    "scan_id": SCAN_ID,
+    "result": "accepted",
+    "direction": "in",
+    "moved": False,
+    "reentry": False,
+    "skewed": False,
+    "delegate": BRIEF,
+    "first": None,
+    "message": {"vi": "Đã điểm danh", "en": "Checked in"},
+}
+KIOSK = {
+    "id": 311,
+    "device_name": "Laptop cửa chính",
+    "enrolled_at": CREATED,
+    "last_seen_at": "2026-12-15T07:41:15+07:00",
+    "online": True,
+    "queue_length": 0,
+    "app_version": None,
+    "scans": 96,
+    "revoked_at": None,
+}
+KIOSK_CONFERENCE = {
+    k: CONFERENCE[k]
+    for k in ("code", "title", "starts_at", "ends_at", "checkin_opens_at", "timezone", "status")
+} | {"policy": {"other_site": "accept"}}
+KIOSK_SITE = {"code": "LC-TD-BB", "name": "Hội trường UBND xã Bản Bo", "unit_code": "LC-TD"}
+ROSTER_ENTRY = {k: v for k, v in DELEGATE.items() if k not in ("phone", "email")}
+
 EXAMPLES: dict[str, Example] = {
     "get_health": Example("/healthz", response={"status": "ok", "database": "ok"}),
     "get_metrics": Example("/metrics"),
@@ -286,4 +319,129 @@ EXAMPLES: dict[str, Example] = {
     "revoke_credential": Example(
         DELEGATE_PATH + "/revoke", response={**CREDENTIAL, "revoked": True, "qr": None}
     ),
+    "create_kiosk_code": Example(
+        SITE_PATH + "/kiosk-codes",
+        response={
+            "code": "7KQ4-MZ2P",
+            "expires_at": "2026-12-16T09:15:00+07:00",
+            "enroll_url": "https://diemcau.laichau.gov.vn/kiosk#enroll=7KQ4MZ2P",
+            "qr_png": SITE_PATH + "/kiosk-codes/7KQ4MZ2P/qr.png",
+        },
+    ),
+    "get_kiosk_code_qr": Example(SITE_PATH + "/kiosk-codes/7KQ4MZ2P/qr.png"),
+    "open_enroll_link": Example("/K/7KQ4MZ2P"),
+    "enroll_kiosk": Example(
+        "/api/v1/kiosks/enroll",
+        request={"code": "7KQ4-MZ2P", "device_name": "Laptop cửa chính"},
+        response={
+            "token": "dc_…",
+            "kiosk": {"id": 311, "device_name": "Laptop cửa chính"},
+            "conference": KIOSK_CONFERENCE,
+            "site": KIOSK_SITE,
+            "keys": {"keys": [JWK]},
+        },
+    ),
+    "list_site_kiosks": Example(SITE_PATH + "/kiosks", response={"items": [KIOSK], "next": None}),
+    "revoke_site_kiosk": Example(
+        SITE_PATH + "/kiosks/311/revoke", response={**KIOSK, "online": False, "revoked_at": LATER}
+    ),
+    "get_kiosk": Example(
+        "/api/v1/kiosk",
+        response={
+            "kiosk": {"id": 311, "device_name": "Laptop cửa chính"},
+            "conference": KIOSK_CONFERENCE,
+            "site": KIOSK_SITE,
+            "counts": {
+                "expected": {"member": 80, "non_member": 14, "guest": 2},
+                "checked_in": {"member": 77, "non_member": 12, "guest": 2},
+                "walk_ins": 3,
+                "present": 90,
+                "exits": 4,
+                "last_scan_at": "2026-12-15T07:58:02+07:00",
+            },
+            "server_time": "2026-12-15T08:01:00+07:00",
+        },
+    ),
+    "get_roster": Example(
+        "/api/v1/kiosk/roster?since=48213",
+        response={
+            "version": "48230",
+            "scope": "site",
+            "full": False,
+            "delegates": [ROSTER_ENTRY],
+            "removed": [1077],
+            "keys": {"keys": [JWK]},
+        },
+    ),
+    "search_delegates": Example(
+        "/api/v1/kiosk/delegates?q=phuong%20thao",
+        response={"items": [{**ROSTER_ENTRY, "checked_in": False}]},
+    ),
+    "post_heartbeat": Example(
+        "/api/v1/kiosk/heartbeat",
+        request={"queue_length": 0, "app_version": "web-1"},
+        response={"server_time": "2026-12-15T08:01:00+07:00"},
+    ),
+    "post_checkins": Example(
+        "/api/v1/checkins",
+        request={
+            "scans": [
+                SCAN,
+                {
+                    "scan_id": "9a1d0c52-2f4e-4b8a-8c1d-5e2f7a9b3c04",
+                    "scanned_at": "2026-12-15T07:42:30+07:00",
+                    "method": "walk_in",
+                    "full_name": "Hoàng Văn Khách",
+                    "category": "quần chúng",
+                },
+            ]
+        },
+        response={
+            "results": [
+                RESULT,
+                {
+                    **RESULT,
+                    "scan_id": "9a1d0c52-2f4e-4b8a-8c1d-5e2f7a9b3c04",
+                    "delegate": None,
+                    "walk_in": {"full_name": "Hoàng Văn Khách", "category": "non_member"},
+                    "message": {"vi": "Đã ghi nhận khách vãng lai", "en": "Walk-in recorded"},
+                },
+            ]
+        },
+    ),
+    "annul_checkin": Example(
+        CONF + f"/checkins/{SCAN_ID}/annul",
+        request={"reason": "quét nhầm thẻ của người khác"},
+        response={
+            "annulment_id": 3,
+            "scan_id": SCAN_ID,
+            "delegate_id": 1042,
+            "voided": [SCAN_ID],
+            "reason": "quét nhầm thẻ của người khác",
+        },
+    ),
+    "list_site_checkins": Example(
+        SITE_PATH + "/checkins?result=duplicate&limit=50",
+        response={
+            "items": [
+                {
+                    "scan_id": SCAN_ID,
+                    "kiosk_id": 311,
+                    "delegate_id": 1042,
+                    "full_name": "Nguyễn Thị Phương Thảo",
+                    "method": "qr",
+                    "direction": "in",
+                    "scanned_at": "2026-12-15T07:41:12+07:00",
+                    "received_at": "2026-12-15T07:41:12+07:00",
+                    "result": "duplicate",
+                    "moved": False,
+                    "reentry": False,
+                    "skewed": False,
+                    "annulled": False,
+                }
+            ],
+            "next": None,
+        },
+    ),
+    "ws_kiosk": Example("/ws/kiosk"),
 }
