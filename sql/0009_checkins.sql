@@ -109,7 +109,8 @@ CREATE TABLE attendances (
     CONSTRAINT attendances_pkey PRIMARY KEY (conference_id, delegate_id),
     CONSTRAINT attendances_category_check CHECK (category IN ('member', 'non_member', 'guest'))
 );
-CREATE INDEX attendances_site_idx ON attendances (conference_id, site_id);
+-- No index by site: counts come from site_tallies, and a per-site list of who came (a
+-- report) can afford one pass over a conference's rows; an index would cost every scan.
 
 -- Running counts per participating site, changed in the same transaction as the scans,
 -- so the live board and reconciliation read 40,000 rows, not millions of scans. `seq`

@@ -79,8 +79,6 @@ async def _void_attendance(
         raise nothing_to_annul()
     row = rows[0]
     entries = timeline.unpack(row["timeline"])
-    timeline.add_into(
-        change, timeline.contribution(entries, row["home_site_id"], row["category"]), -1
-    )
+    timeline.contribute(change, entries, row["home_site_id"], row["category"], -1)
     await q.delete_attendance(conn, conference_id, delegate_id)
     return [UUID(bytes=e.scan_id) for e in entries]

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -67,16 +68,10 @@ def from_micros(value: int) -> datetime:
 
 def content_digest(scan: ScanIn) -> bytes:
     """What a scan says, so a reused scan_id with other content is told apart."""
-    parts = (
-        scan.method,
-        scan.direction,
-        scan.qr,
-        scan.delegate_id,
-        scan.full_name,
-        scan.category,
-        micros(scan.scanned_at),
+    text = (
+        f"{scan.method}\x1f{scan.direction}\x1f{scan.qr}\x1f{scan.delegate_id}"
+        f"\x1f{scan.full_name}\x1f{scan.category}\x1f{micros(scan.scanned_at)}"
     )
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:16]
 
 
@@ -258,19 +253,10 @@ class Batch:
         await self._lock(conn, touched)
         self._run_timelines(set(touched))
         new = [d for d in touched if not self.states[d].stored and self.states[d].entries]
-        inserted = (
+        if new:
             await q.insert_attendances(
                 conn, self.conference_id, [self._attendance_row(d) for d in new]
             )
-            if new
-            else set()
-        )
-        # Another batch wrote these delegates' first rows between our read and our write:
-        # take their rows (now locked) and decide these delegates' scans again.
-        raced = sorted(set(new) - inserted)
-        if raced:
-            await self._lock(conn, raced)
-            self._run_timelines(set(raced))
         changed = [
             d
             for d in touched
@@ -330,14 +316,8 @@ class Batch:
         """How much every site's counters move with this batch."""
         total: Tallies = {}
         for state in self.states.values():
-            timeline.add_into(
-                total, timeline.contribution(state.entries, state.home_site_id, state.category)
-            )
-            timeline.add_into(
-                total,
-                timeline.contribution(state.initial, state.home_site_id, state.category),
-                -1,
-            )
+            timeline.contribute(total, state.entries, state.home_site_id, state.category)
+            timeline.contribute(total, state.initial, state.home_site_id, state.category, -1)
         for p in self.pending:
             assert p.verdict is not None
             site = p.kiosk.site_id
@@ -443,9 +423,7 @@ def _retried(batch: Batch) -> list[CheckinRow]:
     return [a for answers in batch.answers for a in answers if isinstance(a, CheckinRow)]
 
 
-def _uuid(raw: bytes) -> Any:
-    from uuid import UUID
-
+def _uuid(raw: bytes) -> UUID:
     return UUID(bytes=raw)
 
 

@@ -10,8 +10,8 @@ derived from that list:
 - present: the latest entry is an `in`;
 - an exit is an `out` right after an `in`; a re-entry an `in` right after an `out`.
 
-`contribution` says what one delegate adds to the tallies of each site; a scan changes
-the tallies by the difference between the contribution after it and before it.
+`contribute` adds what one delegate counts at each site to the tallies; a scan changes
+them by what the delegate counts after it less what they counted before.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ def insert(entries: list[Entry], entry: Entry) -> int | None:
     None when the timeline is full and the entry was left out."""
     if len(entries) >= MAX_ENTRIES:
         return None
+    if not entries or entries[-1].at <= entry.at:  # most scans: the latest so far
+        entries.append(entry)
+        return len(entries) - 1
     index = bisect.bisect_right(entries, entry.at, key=lambda e: e.at)
     entries.insert(index, entry)
     return index
@@ -93,30 +96,22 @@ def bump(tallies: Tallies, site_id: int, field: str, n: int = 1) -> None:
     tallies.setdefault(site_id, new_tally())[FIELD[field]] += n
 
 
-def contribution(entries: list[Entry], home_site_id: int, category: str) -> Tallies:
-    """What this delegate adds to the tallies of each site."""
-    out: Tallies = {}
+def contribute(
+    total: Tallies, entries: list[Entry], home_site_id: int, category: str, sign: int = 1
+) -> None:
+    """Add (sign 1) or take away (sign -1) what this delegate counts at each site."""
     first = first_in(entries)
     if first is None:
-        return out
+        return
     site = entries[first].site_id
-    bump(out, site, f"checked_in_{category}")
+    bump(total, site, f"checked_in_{category}", sign)
     if site != home_site_id:
-        bump(out, site, "moved_in")
-        bump(out, home_site_id, "moved_out")
+        bump(total, site, "moved_in", sign)
+        bump(total, home_site_id, "moved_out", sign)
     if entries[-1].inward:
-        bump(out, site, "present")
+        bump(total, site, "present", sign)
     for prev, e in zip(entries[first:], entries[first + 1 :], strict=False):
         if prev.inward and not e.inward:
-            bump(out, e.site_id, "exits")
+            bump(total, e.site_id, "exits", sign)
         elif e.inward and not prev.inward:
-            bump(out, e.site_id, "reentries")
-    return out
-
-
-def add_into(total: Tallies, change: Tallies, sign: int = 1) -> None:
-    """total += sign * change, site by site."""
-    for site, values in change.items():
-        row = total.setdefault(site, new_tally())
-        for i, v in enumerate(values):
-            row[i] += sign * v
+            bump(total, e.site_id, "reentries", sign)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,7 +40,7 @@ async def post_checkins(request: web.Request) -> web.Response:
     rate_limit(request.app[KIOSK_LIMITER], caller.token_id)
     scans = scans_from(load_json(await request.read()))
     results = await request.app[INGESTOR].submit(Job(kiosk_of(caller), scans))
-    return json_response({"results": results})
+    return web.Response(body=orjson.dumps({"results": results}), content_type="application/json")
 
 
 class AnnulIn(BaseModel):

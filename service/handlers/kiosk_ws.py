@@ -17,13 +17,13 @@ role other than kiosk.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiohttp import WSMsgType, web
 
 from diemcau.appkeys import CONFIG, INGESTOR, KIOSK_LIMITER, KIOSK_SOCKETS, POOL
@@ -93,15 +93,16 @@ async def _answer(request: web.Request, kiosk: Kiosk, text: str) -> tuple[str, b
     data: Any = None
     try:
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
             raise Problem("invalid_json", Msg("Tin nhắn không phải JSON", "not JSON")) from None
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "scans":
             rate_limit(request.app[KIOSK_LIMITER], kiosk.token_id)
             scans = scans_from(data, allowed=("type", "id", "scans"))
             results = await request.app[INGESTOR].submit(Job(kiosk, scans))
-            return dumps({"type": "results", "id": data.get("id"), "results": results}), False
+            answer = {"type": "results", "id": data.get("id"), "results": results}
+            return orjson.dumps(answer).decode(), False
         if kind == "heartbeat":
             return await _heartbeat(request, kiosk, data)
         raise Problem(
@@ -112,8 +113,7 @@ async def _answer(request: web.Request, kiosk: Kiosk, text: str) -> tuple[str, b
     except Problem as problem:
         ident = data.get("id") if isinstance(data, dict) else None
         body = problem.body(language(request), instance="/ws/kiosk")
-        reply = dumps({"type": "error", "id": ident, "problem": body})
-        return reply, problem.status == 401
+        return dumps({"type": "error", "id": ident, "problem": body}), problem.status == 401
 
 
 async def _heartbeat(request: web.Request, kiosk: Kiosk, data: dict[str, Any]) -> tuple[str, bool]:
