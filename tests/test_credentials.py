@@ -109,6 +109,12 @@ def test_truncated_code_is_refused() -> None:
     assert refused("") == "malformed"
 
 
+def test_trailing_characters_are_refused_a_newline_too() -> None:
+    code = credentials.sign(CLAIMS, KEY_A)
+    for tail in ("\n", " ", "A", "\r\n"):
+        assert refused(code + tail) == "malformed", repr(tail)
+
+
 def test_lower_case_is_refused() -> None:
     code = credentials.sign(CLAIMS, KEY_A)
     assert refused(code.lower()) == "lowercase"
