@@ -20,6 +20,7 @@ MODULES = [
     "diemcau.handlers.kiosk_api",
     "diemcau.handlers.checkins",
     "diemcau.handlers.kiosk_ws",
+    "diemcau.handlers.kiosk_page",
 ]
 
 

@@ -1,0 +1,68 @@
+// The service, as docs/checkin.md describes it. Every call says what happened in one
+// object: {ok, status, body, network} — the sender needs "no link" and "refused" apart.
+
+export class Api {
+  constructor(token = null) {
+    this.token = token;
+  }
+
+  async call(method, path, { body, headers = {} } = {}) {
+    const init = { method, headers: { Accept: "application/json", ...headers } };
+    if (this.token) init.headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      // no-store: a roster or a count from the HTTP cache would hide a lost link.
+      response = await fetch(path, { ...init, cache: "no-store" });
+    } catch (err) {
+      return { ok: false, network: true, status: 0, body: null, error: String(err) };
+    }
+    let parsed = null;
+    if (response.status !== 204 && response.status !== 304) {
+      try {
+        parsed = await response.json();
+      } catch {
+        parsed = null;
+      }
+    }
+    return {
+      ok: response.ok,
+      network: false,
+      status: response.status,
+      body: parsed,
+      headers: response.headers,
+    };
+  }
+
+  enroll(code, deviceName) {
+    return this.call("POST", "/api/v1/kiosks/enroll", {
+      body: { code, device_name: deviceName },
+    });
+  }
+
+  kiosk() {
+    return this.call("GET", "/api/v1/kiosk");
+  }
+
+  roster(since) {
+    const query = since ? `?since=${encodeURIComponent(since)}` : "";
+    return this.call("GET", `/api/v1/kiosk/roster${query}`);
+  }
+
+  searchDelegates(q) {
+    return this.call("GET", `/api/v1/kiosk/delegates?q=${encodeURIComponent(q)}`);
+  }
+
+  checkins(scans) {
+    return this.call("POST", "/api/v1/checkins", { body: { scans } });
+  }
+
+  heartbeat(queueLength) {
+    return this.call("POST", "/api/v1/kiosk/heartbeat", {
+      body: { queue_length: queueLength, app_version: "web" },
+    });
+  }
+}

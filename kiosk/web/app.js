@@ -1,0 +1,286 @@
+// The web kiosk page: wiring between the kiosk (core.js), the scanners and the screen.
+
+import { Kiosk } from "./core.js";
+import { setLanguage, setTimeZone, t, translatePage, language } from "./i18n.js";
+import { Store } from "./idb.js";
+import { Camera, Wedge } from "./scanner.js";
+import { enrollmentCode, fold, matches } from "./text.js";
+import { differs } from "./judge.js";
+import { AnswerScreen, pendingCounts, renderRecent, renderStatus } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+const RECENT = 15;
+
+let kiosk;
+let screen;
+let camera;
+let direction = "in";
+let chosen = null;
+
+async function main() {
+  const store = await Store.open();
+  setLanguage((await store.get("meta", "lang")) ?? "vi");
+  translatePage();
+  kiosk = new Kiosk(store);
+  await kiosk.load();
+  screen = new AnswerScreen();
+  camera = new Camera($("video"), (text) => code(text));
+  new Wedge((text) => code(text));
+  kiosk.addEventListener("change", () => refresh());
+  kiosk.addEventListener("answer", (event) => answered(event.detail.record));
+  wire(store);
+  registerServiceWorker();
+  if (kiosk.enrollment) kiosk.start();
+  await refresh();
+  await enrollFromUrl();
+  window.addEventListener("hashchange", () => enrollFromUrl());
+  document.body.dataset.ready = "true"; // tests wait for this
+}
+
+function wire(store) {
+  for (const button of document.querySelectorAll("[data-lang]")) {
+    button.addEventListener("click", async () => {
+      setLanguage(button.dataset.lang);
+      await store.put("meta", language(), "lang");
+      translatePage();
+      refresh();
+    });
+  }
+  $("enroll-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    enroll($("enroll-code").value);
+  });
+  $("enroll-camera").addEventListener("click", () => toggleCamera());
+  $("camera").addEventListener("click", () => toggleCamera());
+  $("mode-in").addEventListener("click", () => setDirection("in"));
+  $("mode-out").addEventListener("click", () => setDirection("out"));
+  $("open-manual").addEventListener("click", () => openManual());
+  $("open-walk-in").addEventListener("click", () => $("walk-in").showModal());
+  $("manual-q").addEventListener("input", () => search());
+  $("manual-ok").addEventListener("click", () => checkInChosen());
+  $("walk-in-ok").addEventListener("click", () => walkIn());
+  $("leave").addEventListener("click", () => leave());
+}
+
+// Whatever a scanner read: an enrollment code while not enrolled, else a scan.
+function code(text) {
+  if (!kiosk.enrollment) {
+    enroll(text);
+    return;
+  }
+  if (enrollmentCode(text) && text.includes("#enroll=")) return; // the technician's QR again
+  kiosk.scan({ qr: text, direction });
+}
+
+async function enrollFromUrl() {
+  const found = /#enroll=/.test(location.hash) ? enrollmentCode(location.hash) : null;
+  if (!found) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  if (!kiosk.enrollment) await enroll(found);
+}
+
+async function enroll(text) {
+  const error = $("enroll-error");
+  const value = enrollmentCode(text);
+  if (!value) {
+    error.textContent = t("enroll_bad_code");
+    return;
+  }
+  error.textContent = t("enrolling");
+  const name = $("device-name").value.trim() || t("device_default");
+  const answer = await kiosk.enroll(value, name);
+  if (answer.ok) {
+    error.textContent = "";
+    $("enroll-code").value = "";
+    camera.stop();
+  } else if (answer.network) {
+    error.textContent = t("enroll_offline");
+  } else {
+    error.textContent = answer.body?.detail ?? answer.body?.title ?? String(answer.status);
+  }
+  await refresh();
+}
+
+async function leave() {
+  const waiting = kiosk.queueLength;
+  if (!confirm(waiting ? t("leave_queue", { n: waiting }) : t("leave_confirm"))) return;
+  camera.stop();
+  await kiosk.leave();
+}
+
+async function toggleCamera() {
+  $("camera-error").textContent = "";
+  if (camera.running) {
+    camera.stop();
+  } else {
+    try {
+      await camera.start();
+    } catch (err) {
+      $("camera-error").textContent = `${t("camera_failed")}: ${err.message ?? err}`;
+      $("enroll-error").textContent = $("camera-error").textContent;
+    }
+  }
+  refresh();
+}
+
+function setDirection(value) {
+  direction = value;
+  refresh();
+}
+
+function openManual() {
+  chosen = null;
+  $("manual-q").value = "";
+  $("manual-results").replaceChildren();
+  $("manual-confirm").hidden = true;
+  $("manual").showModal();
+  $("manual-q").focus();
+}
+
+let searchSeq = 0;
+
+// Online, the service's search (the whole site, fresh `checked_in`); offline, the roster
+// on this device folded the same way.
+async function search() {
+  const q = $("manual-q").value;
+  const mine = ++searchSeq;
+  const list = $("manual-results");
+  if (fold(q).length < 2) {
+    list.replaceChildren(item(t("search_short")));
+    return;
+  }
+  let found = null;
+  const answer = await kiosk.api.searchDelegates(q);
+  if (answer.ok) {
+    found = answer.body.items;
+  } else {
+    const all = await kiosk.store.all("delegates");
+    found = all.filter((d) => matches(d.full_name, q)).slice(0, 20);
+  }
+  if (mine !== searchSeq) return; // a later keystroke already answered
+  if (found.length === 0) {
+    list.replaceChildren(item(t("search_none")));
+    return;
+  }
+  list.replaceChildren(
+    ...found.map((d) => {
+      const li = item(`${d.full_name} · ${d.unit_code ?? ""} · ${t(d.category)}`);
+      if (d.checked_in) li.append(` · ${t("already_in")}`);
+      li.tabIndex = 0;
+      li.className = "pick";
+      li.dataset.delegateId = d.id;
+      li.addEventListener("click", () => choose(d));
+      return li;
+    }),
+  );
+}
+
+function item(text) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  return li;
+}
+
+function choose(delegate) {
+  chosen = delegate;
+  $("manual-chosen").textContent = `${delegate.full_name} · ${t(delegate.category)}`;
+  $("manual-confirm").hidden = false;
+}
+
+function checkInChosen() {
+  if (!chosen) return;
+  $("manual").close();
+  kiosk.scan({ method: "manual", delegate_id: chosen.id, direction });
+  chosen = null;
+}
+
+function walkIn() {
+  const name = $("walk-in-name").value.trim();
+  if (!name) {
+    $("walk-in-name").focus();
+    return;
+  }
+  $("walk-in").close();
+  kiosk.scan({ method: "walk_in", full_name: name, category: $("walk-in-category").value });
+  $("walk-in-name").value = "";
+}
+
+// The first answer to a scan fills the screen; the service's later answer updates it.
+function answered(record) {
+  const first = record.state === "queued" ? Boolean(record.local) : !record.local;
+  if (first) screen.show(record);
+  else screen.update(record);
+  refresh();
+}
+
+let refreshing = null;
+
+// Redraws everything from the kiosk's state; calls during a redraw fold into one more.
+async function refresh() {
+  if (refreshing) {
+    refreshing.again = true;
+    return;
+  }
+  refreshing = { again: false };
+  try {
+    do {
+      refreshing.again = false;
+      await draw();
+    } while (refreshing.again);
+  } finally {
+    refreshing = null;
+  }
+}
+
+async function draw() {
+  const enrolled = Boolean(kiosk.enrollment);
+  for (const id of ["kiosk", "scanner", "recent-box"]) $(id).hidden = !enrolled;
+  $("enroll").hidden = enrolled;
+  for (const button of document.querySelectorAll("[data-lang]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.lang === language()));
+  }
+  $("camera").textContent = camera.running ? t("camera_stop") : t("camera_start");
+  document.body.classList.toggle("camera-on", camera.running);
+  if (!enrolled) {
+    $("site-name").textContent = "diemcau";
+    $("conference-title").textContent = t("title");
+    return;
+  }
+  const { conference, site } = kiosk.enrollment;
+  setTimeZone(conference.timezone ?? "Asia/Ho_Chi_Minh");
+  $("site-name").textContent = `${site.name} (${site.code})`;
+  $("conference-title").textContent = conference.title;
+  document.body.classList.toggle("exit-mode", direction === "out");
+  $("exit-banner").hidden = direction !== "out";
+  $("mode-in").setAttribute("aria-pressed", String(direction === "in"));
+  $("mode-out").setAttribute("aria-pressed", String(direction === "out"));
+  const queued = await kiosk.store.byIndex("scans", "state", "queued");
+  renderStatus(kiosk, pendingCounts(queued));
+  const recent = await kiosk.store.latest("scans", RECENT);
+  renderRecent(recent);
+  notice(recent);
+}
+
+// A lasting line for what needs a person: a revoked kiosk, an online-only roster, and
+// offline answers the service contradicted.
+function notice(recent) {
+  const el = $("notice");
+  const changed = recent.filter((r) => r.remote && r.local && differs(r.local, r.remote));
+  let text = "";
+  if (kiosk.revoked) text = t("revoked_kiosk");
+  else if (kiosk.onlineOnly) text = t("roster_online_only");
+  else if (changed.length) text = t("differences", { n: changed.length });
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) return; // plain http on the LAN: no offline reload
+  // The worker lives under /kiosk/ but serves /kiosk itself: the service allows the
+  // wider scope with a Service-Worker-Allowed header.
+  navigator.serviceWorker
+    .register("/kiosk/sw.js", { scope: "/kiosk" })
+    .catch((err) => console.warn("service worker not registered", err));
+}
+
+main();
