@@ -234,7 +234,10 @@ async function refresh() {
 
 async function draw() {
   const enrolled = Boolean(kiosk.enrollment);
-  for (const id of ["kiosk", "scanner", "recent-box"]) $(id).hidden = !enrolled;
+  for (const id of ["kiosk", "recent-box", "open-manual", "open-walk-in"]) $(id).hidden = !enrolled;
+  // Before enrollment the viewfinder shows only while the camera looks for the
+  // technician's enrollment QR.
+  $("scanner").hidden = !enrolled && !camera.running;
   $("enroll").hidden = enrolled;
   for (const button of document.querySelectorAll("[data-lang]")) {
     button.setAttribute("aria-pressed", String(button.dataset.lang === language()));

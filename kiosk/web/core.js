@@ -209,6 +209,8 @@ export class Kiosk extends EventTarget {
     if (scan.method === "manual") scan.delegate_id = input.delegate_id;
     if (scan.method === "walk_in") Object.assign(scan, { full_name: input.full_name, category: input.category });
     const local = this.onlineOnly ? null : await judge(this.context(), scan);
+    // A key this device has not seen yet: the conference may have rotated its keys.
+    if (local?.reason === "unknown_key") this.refreshRoster();
     const record = { scan_id: scan.scan_id, seq: Date.now() + performance.now() / 1e6, scan, local, remote: null, state: "queued" };
     await this.store.putMany("scans", [record]);
     if (local) await this.remember(local.delegate_id ?? local.delegate?.id, local, scan);
