@@ -47,9 +47,10 @@ export class Api {
     return this.call("GET", "/api/v1/kiosk");
   }
 
-  roster(since) {
-    const query = since ? `?since=${encodeURIComponent(since)}` : "";
-    return this.call("GET", `/api/v1/kiosk/roster${query}`);
+  roster(scope, since) {
+    const query = new URLSearchParams({ scope });
+    if (since) query.set("since", since);
+    return this.call("GET", `/api/v1/kiosk/roster?${query}`);
   }
 
   searchDelegates(q) {

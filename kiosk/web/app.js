@@ -155,7 +155,8 @@ async function search() {
     found = answer.body.items;
   } else {
     const all = await kiosk.store.all("delegates");
-    found = all.filter((d) => matches(d.full_name, q)).slice(0, 20);
+    const site = kiosk.enrollment.site.code; // the roster may hold the neighbours too
+    found = all.filter((d) => d.site_code === site && matches(d.full_name, q)).slice(0, 20);
   }
   if (mine !== searchSeq) return; // a later keystroke already answered
   if (found.length === 0) {

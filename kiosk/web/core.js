@@ -70,6 +70,7 @@ export class Kiosk extends EventTarget {
     await this.store.clear("delegates", "seen", "scans");
     await this.store.put("meta", this.enrollment, "enrollment");
     await this.store.put("meta", null, "roster_version");
+    await this.store.put("meta", null, "roster_scope");
     this.api.token = token;
     this.revoked = false;
     await this.useKeys(keys);
@@ -140,15 +141,16 @@ export class Kiosk extends EventTarget {
     this.emit("change");
   }
 
+  // The roster of the unit around the site when it is small enough (so a visitor from a
+  // neighbouring site is named offline too), else the site's own; neither: online only.
   async refreshRoster() {
     if (!this.enrollment || this.revoked) return;
+    const scope = (await this.store.get("meta", "roster_scope")) ?? "unit";
     const since = await this.store.get("meta", "roster_version");
-    const answer = await this.api.roster(since);
+    const answer = await this.api.roster(scope, since);
     if (!answer.ok) {
       if (answer.status === 422 && answer.body?.code === "roster_too_large") {
-        this.onlineOnly = true;
-        await this.store.put("meta", true, "online_only");
-        this.emit("change");
+        return this.narrowRoster(scope);
       }
       return this.handleFailure(answer);
     }
@@ -161,6 +163,17 @@ export class Kiosk extends EventTarget {
     this.onlineOnly = false;
     await this.store.put("meta", false, "online_only");
     this.noteSync();
+  }
+
+  async narrowRoster(scope) {
+    await this.store.put("meta", null, "roster_version");
+    if (scope === "unit") {
+      await this.store.put("meta", "site", "roster_scope");
+      return this.refreshRoster();
+    }
+    this.onlineOnly = true;
+    await this.store.put("meta", true, "online_only");
+    this.emit("change");
   }
 
   async refreshCounts() {
@@ -261,7 +274,7 @@ export class Kiosk extends EventTarget {
 
   // What the answer to one batch means for its scans; false when sending must pause.
   async settle(batch, answer) {
-    if (answer.ok) {
+    if (answer.ok && answer.body?.results?.length === batch.length) {
       this.attempt = 0;
       clearTimeout(this.retryTimer);
       this.retryTimer = null;

@@ -57,6 +57,7 @@ const STRINGS = {
     roster_online_only: "Danh sách quá lớn để lưu trên máy: chỉ điểm danh khi có mạng",
     waiting_service: "Đang chờ máy chủ…",
     at: "lúc {time} tại {site}",
+    their_site: "Điểm cầu của đại biểu: {site}",
     walk_in_label: "Khách vãng lai",
     // result titles
     accepted: "Mời vào",
@@ -139,6 +140,7 @@ const STRINGS = {
     roster_online_only: "The roster is too large to keep here: check-in works online only",
     waiting_service: "Waiting for the service…",
     at: "at {time} at {site}",
+    their_site: "Their own site: {site}",
     walk_in_label: "Walk-in",
     accepted: "Welcome",
     accepted_out: "Exit recorded",

@@ -32,6 +32,8 @@ function detail(result) {
     return t("at", { time: time(result.first.scanned_at), site: result.first.site_code });
   }
   if (result.result === "invalid" && result.reason) return t(result.reason);
+  const site = result.delegate?.site_code;
+  if ((result.moved || result.result === "wrong_site") && site) return t("their_site", { site });
   return pick(result.message);
 }
 
