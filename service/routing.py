@@ -7,6 +7,7 @@ describes them, so a route cannot exist without its documentation.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,11 @@ class Route:
     @property
     def name(self) -> str:
         return self.handler.__name__
+
+
+def _template(path: str) -> str:
+    """An OpenAPI path template: aiohttp's `{name:regex}` written `{name}`."""
+    return re.sub(r"\{([^}:]+):[^}]*\}", r"{\1}", path)
 
 
 def _path_params(path: str) -> list[dict[str, Any]]:
@@ -218,7 +224,7 @@ def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
     schemas, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
-        paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, schemas)
+        paths.setdefault(_template(r.path), {})[r.method.lower()] = _operation(r, schemas)
     components = dict(defs.get("$defs", {}))
     components["Problem"] = PROBLEM_SCHEMA
     return {
