@@ -1,6 +1,8 @@
 // The service, as docs/checkin.md describes it. Every call says what happened in one
 // object: {ok, status, body, network} — the sender needs "no link" and "refused" apart.
 
+const TIMEOUT_MS = 20_000;
+
 export class Api {
   constructor(token = null) {
     this.token = token;
@@ -15,8 +17,10 @@ export class Api {
     }
     let response;
     try {
-      // no-store: a roster or a count from the HTTP cache would hide a lost link.
-      response = await fetch(path, { ...init, cache: "no-store" });
+      // no-store: a roster or a count from the HTTP cache would hide a lost link. The
+      // timeout: a link that hangs instead of failing must not hold the queue forever.
+      const signal = AbortSignal.timeout(TIMEOUT_MS);
+      response = await fetch(path, { ...init, cache: "no-store", signal });
     } catch (err) {
       return { ok: false, network: true, status: 0, body: null, error: String(err) };
     }

@@ -12,6 +12,7 @@ const HEARTBEAT_MS = 20_000; // docs/checkin.md: every 15–30 s
 const ROSTER_MS = 60_000;
 const COUNTS_MS = 30_000;
 const BACKOFF_MAX_MS = 60_000;
+const KEEP_DONE = 2000;
 
 export class Kiosk extends EventTarget {
   constructor(store) {
@@ -53,7 +54,16 @@ export class Kiosk extends EventTarget {
       this.api.token = this.enrollment.token;
       await this.useKeys((await this.store.get("meta", "keys")) ?? this.enrollment.keys);
     }
+    await this.prune();
     await this.updateQueueLength();
+  }
+
+  // Answered scans are history only (duplicates are judged from `seen`): keep the latest.
+  async prune() {
+    const done = await this.store.byIndex("scans", "state", "done");
+    if (done.length <= KEEP_DONE) return;
+    done.sort((a, b) => a.seq - b.seq);
+    await this.store.deleteMany("scans", done.slice(0, done.length - KEEP_DONE).map((r) => r.scan_id));
   }
 
   async useKeys(jwks) {
