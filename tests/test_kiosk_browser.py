@@ -176,7 +176,7 @@ async def answer(b: Browser, page: Any, *, synced: bool = True) -> dict[str, str
 
 
 async def checkins(db: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await db.fetch("SELECT * FROM checkins ORDER BY received_at")
+    return await db.fetch("SELECT * FROM checkins ORDER BY id")
 
 
 async def test_enroll_by_code_then_the_camera_checks_in_a_printed_badge(

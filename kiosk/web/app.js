@@ -4,7 +4,7 @@ import { Kiosk } from "./core.js";
 import { setLanguage, setTimeZone, t, translatePage, language } from "./i18n.js";
 import { Store } from "./idb.js";
 import { Camera, Wedge } from "./scanner.js";
-import { enrollmentCode, fold, matches } from "./text.js";
+import { enrollmentCode, fold, isEnrollmentLink, matches } from "./text.js";
 import { differs } from "./judge.js";
 import { AnswerScreen, pendingCounts, renderRecent, renderStatus } from "./ui.js";
 
@@ -68,7 +68,7 @@ function code(text) {
     enroll(text);
     return;
   }
-  if (enrollmentCode(text) && text.includes("#enroll=")) return; // the technician's QR again
+  if (isEnrollmentLink(text)) return; // the technician's enrollment QR, again
   kiosk.scan({ qr: text, direction });
 }
 

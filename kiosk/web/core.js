@@ -165,9 +165,10 @@ export class Kiosk extends EventTarget {
       return this.handleFailure(answer);
     }
     const roster = answer.body;
+    // Removals first: a delegate moved between two sites of the scope is in both lists.
     if (roster.full) await this.store.clear("delegates");
-    await this.store.putMany("delegates", roster.delegates ?? []);
     await this.store.deleteMany("delegates", roster.removed ?? []);
+    await this.store.putMany("delegates", roster.delegates ?? []);
     await this.store.put("meta", roster.version, "roster_version");
     if (roster.keys) await this.useKeys(roster.keys);
     this.onlineOnly = false;

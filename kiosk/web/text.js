@@ -20,12 +20,20 @@ export function matches(name, query) {
     .every((word) => folded.includes(word));
 }
 
+// The technician's enrollment QR as a URL: `<ORIGIN>/K/<CODE>` (upper case, so it fits
+// the QR alphanumeric mode) or the page's own `…/kiosk#enroll=CODE`.
+const ENROLL_LINK = /(?:#enroll=|\/K\/)([^&#/\s]+)$/i;
+
+export function isEnrollmentLink(text) {
+  return ENROLL_LINK.test((text || "").trim());
+}
+
 // An enrollment code as typed or scanned: a bare code in any case, with or without the
-// dash, or the URL of the technician's QR (`…/kiosk#enroll=CODE`).
+// dash or spaces, or either URL of the technician's QR.
 export function enrollmentCode(text) {
   const trimmed = (text || "").trim();
-  const hash = /#enroll=([^&\s]+)/.exec(trimmed);
-  const raw = (hash ? decodeURIComponent(hash[1]) : trimmed).replace(/[\s-]/g, "").toUpperCase();
+  const link = ENROLL_LINK.exec(trimmed);
+  const raw = (link ? decodeURIComponent(link[1]) : trimmed).replace(/[\s-]/g, "").toUpperCase();
   return /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}$/.test(raw) ? raw : null;
 }
 
