@@ -88,47 +88,54 @@ function jsqrDecoder(canvas) {
   };
 }
 
-// A USB scanner is a keyboard that types fast: characters less than MAX_GAP_MS apart,
-// ended by Enter. People typing in a form are left alone; a scan typed into a form field
-// by the scanner is taken out of the field and handled as a scan.
-const MAX_GAP_MS = 60;
+// A USB scanner is a keyboard that types a code and Enter. Outside form fields nothing
+// else listens to bare keystrokes, so any run of characters ended by Enter is a scan.
+// In a field (the name search, the walk-in form) only a run typed at machine speed is,
+// and it is taken back out of the field: people type slower than MAX_AVERAGE_GAP_MS a
+// key. Event timestamps, not handling times, so a busy page does not slow a scanner down.
+const MAX_AVERAGE_GAP_MS = 35;
+const RESET_MS = 1000;
 const MIN_LENGTH = 8;
+
+function editable(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || "value" in target) &&
+    !(target instanceof HTMLButtonElement);
+}
 
 export class Wedge {
   constructor(onCode) {
     this.onCode = onCode;
     this.buffer = "";
+    this.firstAt = 0;
     this.lastAt = 0;
-    this.fast = true;
-    this.handler = (event) => this.key(event);
-    document.addEventListener("keydown", this.handler, true);
+    document.addEventListener("keydown", (event) => this.key(event), true);
   }
 
   key(event) {
-    const now = performance.now();
-    if (now - this.lastAt > MAX_GAP_MS * 4) {
-      this.buffer = "";
-      this.fast = true;
-    } else if (this.buffer && now - this.lastAt > MAX_GAP_MS) {
-      this.fast = false;
-    }
-    this.lastAt = now;
+    const at = event.timeStamp;
+    if (at - this.lastAt > RESET_MS) this.buffer = "";
+    this.lastAt = at;
     if (event.key === "Enter") {
-      const text = this.buffer;
-      this.buffer = "";
-      if (this.fast && text.length >= MIN_LENGTH) {
-        event.preventDefault();
-        event.stopPropagation();
-        const field = event.target;
-        if (field && "value" in field && field.value.endsWith(text)) {
-          field.value = field.value.slice(0, -text.length);
-        }
-        this.onCode(text);
-      }
+      this.enter(event);
       return;
     }
     if (event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      if (!this.buffer) this.firstAt = at;
       this.buffer += event.key;
     }
+  }
+
+  enter(event) {
+    const text = this.buffer;
+    this.buffer = "";
+    if (text.length < MIN_LENGTH) return;
+    const field = editable(event.target) ? event.target : null;
+    const fast = (event.timeStamp - this.firstAt) / text.length <= MAX_AVERAGE_GAP_MS;
+    if (field && !fast) return;
+    // Enter would also press a focused button or submit a form.
+    event.preventDefault();
+    event.stopPropagation();
+    if (field && field.value.endsWith(text)) field.value = field.value.slice(0, -text.length);
+    this.onCode(text);
   }
 }
