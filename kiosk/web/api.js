@@ -1,6 +1,8 @@
 // The service, as docs/checkin.md describes it. Every call says what happened in one
 // object: {ok, status, body, network} — the sender needs "no link" and "refused" apart.
 
+import { language } from "./i18n.js";
+
 const TIMEOUT_MS = 20_000;
 
 export class Api {
@@ -9,7 +11,11 @@ export class Api {
   }
 
   async call(method, path, { body, headers = {} } = {}) {
-    const init = { method, headers: { Accept: "application/json", ...headers } };
+    // Problem details (an enrollment refused, …) come back in the page's language.
+    const init = {
+      method,
+      headers: { Accept: "application/json", "Accept-Language": language(), ...headers },
+    };
     if (this.token) init.headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
