@@ -188,6 +188,8 @@ EXAMPLES: dict[str, Example] = {
     "get_openapi": Example("/api/openapi.json"),
     "get_docs": Example("/api/docs"),
     "get_docs_asset": Example("/api/docs/swagger-ui.css"),
+    "get_kiosk_page": Example("/kiosk"),
+    "get_kiosk_asset": Example("/kiosk/app.js"),
     "create_ws_ticket": Example(
         "/api/v1/ws-tickets", response={"ticket": "tk_5Jq0m", "expires_at": CREATED}
     ),
