@@ -152,7 +152,9 @@ SITES_CSV = (
 SITE_PATH = CONF + "/sites/LC-TD-BB"
 SCAN_ID = "5f0c1a3e-8d2b-4c1e-9a77-0b6f3d2e4a10"
 SCAN = {"scan_id": SCAN_ID, "scanned_at": "2026-12-15T07:41:12+07:00", "qr": QR}
-BRIEF = {k: DELEGATE[k] for k in ("id", "full_name", "category", "unit_code", "site_code")}
+BRIEF = {k: DELEGATE[k] for k in ("id", "full_name", "category", "unit_code", "site_code")} | {
+    "unit_name": "Xã Bản Bo"
+}
 RESULT = {
     "scan_id": SCAN_ID,
     "result": "accepted",
@@ -178,9 +180,17 @@ KIOSK = {
 KIOSK_CONFERENCE = {
     k: CONFERENCE[k]
     for k in ("code", "title", "starts_at", "ends_at", "checkin_opens_at", "timezone", "status")
-} | {"policy": {"other_site": "accept"}}
-KIOSK_SITE = {"code": "LC-TD-BB", "name": "Hội trường UBND xã Bản Bo", "unit_code": "LC-TD"}
-ROSTER_ENTRY = {k: v for k, v in DELEGATE.items() if k not in ("phone", "email")}
+} | {"id": 3, "policy": {"other_site": "accept"}}
+KIOSK_SITE = {
+    "id": 212,
+    "code": "LC-TD-BB",
+    "name": "Hội trường UBND xã Bản Bo",
+    "unit_code": "LC-TD",
+    "unit_name": "Huyện Tam Đường",
+}
+ROSTER_ENTRY = {k: v for k, v in DELEGATE.items() if k not in ("phone", "email")} | {
+    "unit_name": "Xã Bản Bo"
+}
 
 EXAMPLES: dict[str, Example] = {
     "get_health": Example("/healthz", response={"status": "ok", "database": "ok"}),

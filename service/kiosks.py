@@ -129,6 +129,7 @@ def conference_brief(row: Any) -> dict[str, Any]:
     """What a kiosk needs of its conference (times with the conference's offset)."""
     zone = ZoneInfo(row["timezone"])
     return {
+        "id": row["id"],  # the number codes carry, for an offline kiosk to compare
         "code": row["code"],
         "title": row["title"],
         "starts_at": row["starts_at"].astimezone(zone),
@@ -141,7 +142,13 @@ def conference_brief(row: Any) -> dict[str, Any]:
 
 
 def site_brief(row: Any) -> dict[str, Any]:
-    return {"code": row["code"], "name": row["name"], "unit_code": row["unit_code"]}
+    return {
+        "id": row["id"],
+        "code": row["code"],
+        "name": row["name"],
+        "unit_code": row["unit_code"],
+        "unit_name": row["unit_name"],
+    }
 
 
 def kiosk_out(row: Any, now: datetime) -> dict[str, Any]:

@@ -196,7 +196,7 @@ async def test_enroll_by_code_then_the_camera_checks_in_a_printed_badge(
         await chromium.run(context.close())
     assert shown["colour"] == "green" and shown["result"] == "accepted"
     assert shown["name"] == "Nguyễn Văn Ân"
-    assert shown["who"] == "TD · Đảng viên"
+    assert shown["who"] == "Tam Đường · Đảng viên"  # the unit by name, not code
     rows = await checkins(db)
     assert [(r["delegate_id"], r["method"], r["result"]) for r in rows] == [
         (delegate["id"], "qr", "accepted")
@@ -352,7 +352,7 @@ async def test_manual_search_without_diacritics_finds_a_vietnamese_name(
         shown = await answer(chromium, page)
     finally:
         await chromium.run(context.close())
-    assert found == ["Nguyễn Văn Ân · TD · Đảng viên"]
+    assert found == ["Nguyễn Văn Ân · Tam Đường · Đảng viên"]
     assert (shown["colour"], shown["name"]) == ("green", "Nguyễn Văn Ân")
     rows = await checkins(db)
     assert [(r["delegate_id"], r["method"]) for r in rows] == [(world.delegates[0]["id"], "manual")]

@@ -178,6 +178,7 @@ async def test_the_roster_snapshot_has_an_etag_and_gzip(client: TestClient, worl
         "full_name",
         "category",
         "unit_code",
+        "unit_name",
         "site_code",
         "credential_version",
         "revoked",

@@ -165,7 +165,7 @@ async function search() {
   }
   list.replaceChildren(
     ...found.map((d) => {
-      const li = item(`${d.full_name} · ${d.unit_code ?? ""} · ${t(d.category)}`);
+      const li = item(`${d.full_name} · ${d.unit_name ?? d.unit_code ?? ""} · ${t(d.category)}`);
       if (d.checked_in) li.append(` · ${t("already_in")}`);
       li.tabIndex = 0;
       li.className = "pick";

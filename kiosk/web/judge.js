@@ -19,8 +19,8 @@ export function differs(local, remote) {
 
 function delegateOf(entry) {
   if (!entry) return null;
-  const { id, full_name, category, unit_code, site_code } = entry;
-  return { id, full_name, category, unit_code, site_code };
+  const { id, full_name, category, unit_code, unit_name, site_code } = entry;
+  return { id, full_name, category, unit_code, unit_name, site_code };
 }
 
 function window(conference, scannedAt) {
@@ -34,12 +34,14 @@ function window(conference, scannedAt) {
 }
 
 // What the entry (roster) and seen (this device) say about a genuine code's holder.
-function attendance(ctx, entry, seen, scan, claimsVersion) {
+function attendance(ctx, entry, seen, scan, claims) {
   const base = { direction: scan.direction, delegate: delegateOf(entry), moved: false };
-  if (entry && (entry.revoked || claimsVersion < entry.credential_version)) {
+  if (entry && (entry.revoked || claims.version < entry.credential_version)) {
     return { ...base, result: "revoked" };
   }
-  const other = entry ? entry.site_code !== ctx.site.code : false;
+  // Off the roster this device holds, the code itself still says whose site it is.
+  const codeSite = claims.site_id != null && ctx.site.id != null ? claims.site_id : null;
+  const other = entry ? entry.site_code !== ctx.site.code : codeSite !== null && codeSite !== ctx.site.id;
   if (other && ctx.conference.policy?.other_site === "reject") {
     return { ...base, result: "wrong_site" };
   }
@@ -66,12 +68,11 @@ export async function judge(ctx, scan) {
     return { direction: "in", result: closed ?? "accepted", walk_in: walkIn };
   }
   let delegateId = scan.delegate_id;
-  let version = Infinity;
+  let claims = { version: Infinity, site_id: null };
   if (scan.method !== "manual") {
     try {
-      const claims = await ctx.verifier.verify(scan.qr);
+      claims = await ctx.verifier.verify(scan.qr);
       delegateId = claims.delegate_id;
-      version = claims.version;
     } catch (err) {
       if (!(err instanceof InvalidCredential)) throw err;
       return { direction: scan.direction, result: "invalid", reason: err.reason };
@@ -80,7 +81,7 @@ export async function judge(ctx, scan) {
   const entry = await ctx.roster(delegateId);
   if (closed) return { direction: scan.direction, result: closed, delegate: delegateOf(entry) };
   const seen = await ctx.seen(delegateId);
-  return { ...attendance(ctx, entry, seen, scan, version), delegate_id: delegateId };
+  return { ...attendance(ctx, entry, seen, scan, claims), delegate_id: delegateId };
 }
 
 // This device's idea of a delegate after an answer (offline or the service's).

@@ -22,7 +22,7 @@ export function titleOf(result) {
 function who(result) {
   const person = result.delegate ?? result.walk_in;
   if (!person) return { name: "", line: "" };
-  const parts = [person.unit_code, person.category && t(person.category)];
+  const parts = [person.unit_name ?? person.unit_code, person.category && t(person.category)];
   if (result.walk_in) parts.unshift(t("walk_in_label"));
   return { name: person.full_name ?? "", line: parts.filter(Boolean).join(" · ") };
 }

@@ -111,6 +111,7 @@ class DelegateBrief(BaseModel):
     full_name: str
     category: str
     unit_code: str | None
+    unit_name: str | None = None
     site_code: str
 
 

@@ -59,6 +59,7 @@ def brief(person: Mapping[str, Any]) -> dict[str, Any]:
         "full_name": person["full_name"],
         "category": person["category"],
         "unit_code": person["unit_code"],
+        "unit_name": person["unit_name"],
         "site_code": person["site_code"],
     }
 

@@ -62,6 +62,7 @@ class RosterEntry(BaseModel):
     full_name: str
     category: str
     unit_code: str | None
+    unit_name: str | None
     site_code: str
     credential_version: int
     revoked: bool

@@ -111,7 +111,8 @@ async def fetch_delegates(
     code issued for (delegate, version, kid) when one was asked for and is known."""
     return await conn.fetch(
         """SELECT d.id, d.site_id, d.category, d.credential_version, d.revoked, d.full_name,
-                  s.code AS site_code, u.code AS unit_code, c.version AS asked_version,
+                  s.code AS site_code, u.code AS unit_code, u.name AS unit_name,
+                  c.version AS asked_version,
                   c.kid AS asked_kid, ic.digest
              FROM unnest($2::bigint[], $3::int[], $4::text[]) AS c(delegate_id, version, kid)
              JOIN delegates d ON d.conference_id = $1 AND d.id = c.delegate_id

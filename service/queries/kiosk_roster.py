@@ -8,6 +8,7 @@ from diemcau.queries.conferences import FOLD_FROM, FOLD_TO
 
 _ROSTER_SQL = """
     SELECT d.id, d.external_id, d.full_name, d.category, u.code AS unit_code,
+           u.name AS unit_name,
            s.code AS site_code, d.credential_version, d.revoked
       FROM delegates d
       JOIN sites s ON s.id = d.site_id

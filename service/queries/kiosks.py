@@ -66,7 +66,8 @@ async def fetch_conference_brief(conn: asyncpg.Connection, conference_id: int) -
 
 async def fetch_site_brief(conn: asyncpg.Connection, site_id: int) -> asyncpg.Record:
     return await conn.fetchrow(
-        """SELECT s.id, s.code, s.name, u.code AS unit_code, u.path AS unit_path,
+        """SELECT s.id, s.code, s.name, u.code AS unit_code, u.name AS unit_name,
+                  u.path AS unit_path,
                   u.parent_id AS unit_parent_id
              FROM sites s JOIN units u ON u.id = s.unit_id WHERE s.id = $1""",
         site_id,
