@@ -1,0 +1,76 @@
+"""Who may see a conference, reading it back (and its contract shape), and the lock of a
+signed-off one."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from diemcau.auth import Principal
+from diemcau.errors import Msg, Problem
+from diemcau.queries import conferences as q
+
+
+def not_found() -> Problem:
+    return Problem("not_found", Msg("Không có hội nghị này", "no such conference"))
+
+
+def visible_to(principal: Principal, conference: asyncpg.Record) -> bool:
+    """Whether the caller may see this conference at all (else it answers 404).
+
+    Tokens bound to one conference (kiosk, viewer) see that one; an organiser limited to
+    a unit subtree sees the conferences owned by a unit of that subtree.
+    """
+    if not principal.covers_conference(conference["id"]):
+        return False
+    if principal.role == "organiser" and principal.unit_path is not None:
+        path = conference["unit_path"]
+        return path is not None and path.startswith(principal.unit_path)
+    return True
+
+
+async def reload(conn: asyncpg.Connection, conference_id: int, *, lock: bool = False) -> Any:
+    """The conference as of now (locked for this transaction with `lock`), or 404."""
+    row = await q.fetch_conference_by_id(conn, conference_id, lock=lock)
+    if row is None:
+        raise not_found()
+    return row
+
+
+def ensure_writable(conference: Any) -> None:
+    """A signed-off conference is locked: every write answers 409 `locked`."""
+    if conference["status"] == "signed_off" or conference["signed_off_at"] is not None:
+        raise Problem(
+            "locked",
+            Msg(
+                "Hội nghị đã khóa sổ, không thể thay đổi",
+                "the conference is signed off; nothing can change",
+            ),
+        )
+
+
+def conference_out(row: Any, counts: Any = None) -> dict[str, Any]:
+    """The contract shape; times shown with their offset in the conference's zone."""
+    zone = ZoneInfo(row["timezone"])
+    out = {
+        "code": row["code"],
+        "title": row["title"],
+        "starts_at": row["starts_at"].astimezone(zone),
+        "ends_at": row["ends_at"].astimezone(zone),
+        "checkin_opens_at": row["checkin_opens_at"].astimezone(zone),
+        "timezone": row["timezone"],
+        "host_site": row["host_site"],
+        "policy": {"other_site": row["policy_other_site"]},
+        "targets": row["targets"],
+        "status": row["status"],
+        "unit_code": row["unit_code"],
+        "signed_off_at": row["signed_off_at"] and row["signed_off_at"].astimezone(zone),
+        "created_at": row["created_at"].astimezone(zone),
+        "updated_at": row["updated_at"].astimezone(zone),
+    }
+    if counts is not None:
+        out["sites_count"] = counts["sites"]
+        out["delegates_count"] = counts["delegates"]
+    return out
