@@ -29,12 +29,14 @@ from diemcau.config import Config
 from diemcau.db import create_pool
 from diemcau.errors import Msg, Problem, constraint_problem
 from diemcau.handlers import all_routes
-from diemcau.handlers.common import dumps, language
+from diemcau.handlers.common import dumps, language, refuse_caller, request_text_errors
 from diemcau.handlers.credentials import credentials_ctx
 from diemcau.handlers.kiosk_ws import kiosk_sockets_ctx
 from diemcau.logs import request_id_var
 from diemcau.metrics import Metrics
 from diemcau.ratelimit import RateLimiter
+from diemcau.routing import Route
+from diemcau.text import CONTROL_MESSAGE
 
 log = logging.getLogger("diemcau.http")
 
@@ -138,12 +140,26 @@ async def problems(request: web.Request, handler):
         return problem_response(request, Problem("internal_error"))
 
 
+@web.middleware
+async def clean_text(request: web.Request, handler):
+    """NUL or another control character in a path segment or query parameter answers 422
+    naming it, on every route (PostgreSQL refuses NUL: it would otherwise be a 500). The
+    route's 401/403 come first, as they do for any other bad request."""
+    errors = request_text_errors(request)
+    if errors:
+        routes: list[Route] = request.app[ROUTES]
+        matched = request.match_info.handler
+        await refuse_caller(request, next((r for r in routes if r.handler is matched), None))
+        raise Problem("validation_failed", CONTROL_MESSAGE, errors=errors)
+    return await handler(request)
+
+
 def create_app(config: Config) -> web.Application:
     """The application for this config; the pool opens when the app starts."""
     if not config.database_url:
         raise ValueError("create_app needs config.database_url (the entry point resolves it)")
     app = web.Application(
-        middlewares=[observe, problems], client_max_size=config.max_body_kb * 1024
+        middlewares=[observe, problems, clean_text], client_max_size=config.max_body_kb * 1024
     )
     app[CONFIG] = config
     app[METRICS] = Metrics()

@@ -21,6 +21,7 @@ from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import conferences as q
 from diemcau.registry import Phone
 from diemcau.search import decode_cursor, encode_cursor
+from diemcau.text import ascii_number
 from diemcau.units import Code, Name
 
 CATEGORIES = ("member", "non_member", "guest")
@@ -134,9 +135,10 @@ def not_found() -> Problem:
 
 def delegate_id(raw: str) -> int:
     """A delegate id from a path segment; anything that is not one is 404, not 422."""
-    if not raw.isdigit() or len(raw) > 18:
+    found = ascii_number(raw)
+    if found is None:
         raise not_found()
-    return int(raw)
+    return found
 
 
 async def _site_in_conference(conn: asyncpg.Connection, conference_id: int, code: str) -> Any:

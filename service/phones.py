@@ -6,7 +6,8 @@ import re
 
 # Mobile numbers have 10 digits (0 + 9), landlines 11 (02x...); +84/84 stands for the 0.
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
-_PHONE = re.compile(r"^0\d{9,10}$")
+# ASCII digits only: \d would take Arabic-Indic ones; fullmatch refuses a trailing newline.
+_PHONE = re.compile(r"0[0-9]{9,10}")
 
 
 def normalise_phone(value: str) -> str:
@@ -16,9 +17,9 @@ def normalise_phone(value: str) -> str:
         digits = "0" + digits[3:]
     elif digits.startswith("84") and len(digits) in (11, 12):
         digits = "0" + digits[2:]
-    elif len(digits) == 9 and digits.isdigit():
+    elif len(digits) == 9 and digits.isascii() and digits.isdigit():
         digits = "0" + digits  # Excel read "0912345678" as a number and lost the 0
-    if not _PHONE.match(digits):
+    if not _PHONE.fullmatch(digits):
         raise ValueError(
             "Số điện thoại không đúng (ví dụ 0912345678 hoặc +84912345678)|"
             "not a Vietnamese phone number (e.g. 0912345678 or +84912345678)"

@@ -21,6 +21,7 @@ from diemcau.phones import normalise_phone
 from diemcau.queries import sites as q
 from diemcau.search import decode_cursor, encode_cursor, like_patterns, nfc, search_text
 from diemcau.units import Code, Level, Name, target_unit
+from diemcau.validation import FREE_TEXT
 
 PROTOCOLS = ("sip", "h323", "webrtc", "meeting_link")
 STATUSES = ("registered", "tested", "ready", "connected", "degraded", "lost")
@@ -55,6 +56,10 @@ Phone = Annotated[str, AfterValidator(normalise_phone)]
 Protocol = Annotated[str, AfterValidator(normalise_protocol)]
 Uri = Annotated[str, Field(max_length=1000), AfterValidator(check_uri)]
 Text = Annotated[str, Field(max_length=1000), AfterValidator(optional_text)]
+# Free text, the one kind of field that keeps tabs and newlines (validation.FREE_TEXT).
+Note = Annotated[
+    str, Field(max_length=1000, json_schema_extra=FREE_TEXT), AfterValidator(optional_text)
+]
 Capacity = Annotated[int, Field(ge=0, le=1_000_000)]
 
 

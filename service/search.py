@@ -14,7 +14,8 @@ import json
 import unicodedata
 from collections.abc import Iterable
 
-from diemcau.errors import Msg, Problem
+from diemcau.errors import Msg, Problem, field_error
+from diemcau.text import forbidden_character
 
 
 def _fold_table() -> dict[int, str | None]:
@@ -80,11 +81,14 @@ def decode_cursor(cursor: str | None) -> str | None:
         key = json.loads(raw)["after"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         key = None
-    if not isinstance(key, str):
-        raise Problem(
-            "invalid_cursor",
-            Msg(
-                "Con trỏ không đúng; hãy dùng giá trị `next` đã nhận", "use the `next` value given"
-            ),
-        )
+    # A key we made never holds a control character; a forged one must not reach SQL.
+    if not isinstance(key, str) or forbidden_character(key) is not None:
+        raise invalid_cursor()
     return key
+
+
+def invalid_cursor() -> Problem:
+    message = Msg(
+        "Con trỏ không đúng; hãy dùng giá trị `next` đã nhận", "use the `next` value given"
+    )
+    return Problem("invalid_cursor", message, errors=[field_error("cursor", message)])

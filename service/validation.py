@@ -1,13 +1,17 @@
-"""Turn pydantic's validation errors into our `{field, message}` list, in both languages."""
+"""Turn pydantic's validation errors into our `{field, message}` list, in both languages;
+and refuse, for every JSON body, what no field may carry (text.forbidden_character)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from diemcau.errors import Msg, Problem, field_error
+from diemcau.text import CONTROL_MESSAGE, forbidden_character, shown
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -124,9 +128,98 @@ def parse(model: type[M], data: Any) -> M:
         raise problem_from(exc) from None
 
 
+# Mark a string field that may carry tab and newline (a note): `Field(json_schema_extra=
+# FREE_TEXT)`. The mark is in the OpenAPI document too; every other string refuses them.
+FREE_TEXT = {"x-free-text": True}
+
+# Only these bytes of a JSON text can decode to a forbidden character: an escape (a raw
+# control character inside a string is already invalid JSON), DEL, or UTF-8 for
+# U+0080-U+009F. A body without any needs no walk (most of them: names, codes, scans).
+_SUSPECT = re.compile(rb"\\|\x7f|\xc2[\x80-\x9f]")
+
+
+@functools.cache
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def _branches(schema: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schema with its `$ref` followed, and every anyOf/oneOf/allOf branch of it."""
+    while "$ref" in schema:
+        schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    found = [schema]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(key, ()):
+            found.extend(_branches(branch, defs))
+    return found
+
+
+def _child(schema: dict[str, Any], defs: dict[str, Any], key: str | int) -> dict[str, Any]:
+    """The schema of a member (a key of an object, an index of an array); {} if unknown."""
+    for branch in _branches(schema, defs):
+        if isinstance(key, int) and isinstance(branch.get("items"), dict):
+            return branch["items"]
+        if isinstance(key, str):
+            if key in branch.get("properties", {}):
+                return branch["properties"][key]
+            if isinstance(branch.get("additionalProperties"), dict):
+                return branch["additionalProperties"]
+    return {}
+
+
+def _free_text(schema: dict[str, Any], defs: dict[str, Any]) -> bool:
+    return any(b.get("x-free-text") for b in _branches(schema, defs))
+
+
+def text_errors(model: type[BaseModel], data: Any) -> list[dict[str, Any]]:
+    """A `{field, message}` for every string (value or key) carrying a forbidden character.
+
+    Walked with a stack, not recursion: the depth is whatever the client sent. A string
+    with a tab or newline is looked up in the model's schema, where only free text allows
+    them.
+    """
+    root = _schema(model)
+    defs = root.get("$defs", {})
+    errors: list[dict[str, Any]] = []
+    stack: list[tuple[Any, dict[str, Any], tuple[Any, ...]]] = [(data, root, ())]
+    while stack:
+        value, schema, loc = stack.pop()
+        if isinstance(value, str):
+            bad = forbidden_character(value)
+            if bad is not None and value[bad] in "\t\n":
+                bad = forbidden_character(value, allow_newlines=_free_text(schema, defs))
+            if bad is not None:
+                errors.append(field_error(shown(field_path(loc)), CONTROL_MESSAGE))
+        elif isinstance(value, dict):
+            for key, member in value.items():
+                if forbidden_character(key) is not None:  # no key is free text
+                    errors.append(field_error(shown(field_path((*loc, key))), CONTROL_MESSAGE))
+                else:
+                    stack.append((member, _child(schema, defs, key), (*loc, key)))
+        elif isinstance(value, list):
+            for index, member in enumerate(value):
+                stack.append((member, _child(schema, defs, index), (*loc, index)))
+    return sorted(errors, key=lambda e: e["field"])
+
+
+def _not_json(vi: str, en: str) -> Problem:
+    message = Msg(vi, en)
+    return Problem("invalid_json", message, errors=[field_error("body", message)])
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are Python's extension of JSON; no field means them.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_json(model: type[M], raw: bytes) -> M:
-    """Decode a JSON body and validate it."""
-    return parse(model, load_json(raw))
+    """Decode a JSON body, refuse what no field may carry in it, and validate it."""
+    data = load_json(raw)
+    if _SUSPECT.search(raw):
+        errors = text_errors(model, data)
+        if errors:
+            raise Problem("validation_failed", CONTROL_MESSAGE, errors=errors)
+    return parse(model, data)
 
 
 def load_json(raw: bytes) -> Any:
@@ -138,8 +231,10 @@ def load_json(raw: bytes) -> Any:
             errors=[field_error("body", Msg("Thiếu nội dung", "missing body"))],
         )
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        # The decoder recurses once per level: [[[[... a megabyte deep ends here.
+        raise _not_json("JSON lồng nhau quá sâu", "JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        message = Msg(f"JSON không hợp lệ: {exc}", f"invalid JSON: {exc}")
-        raise Problem("invalid_json", message, errors=[field_error("body", message)]) from None
+        raise _not_json(f"JSON không hợp lệ: {exc}", f"invalid JSON: {exc}") from None
     return data

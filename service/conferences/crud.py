@@ -27,7 +27,8 @@ from diemcau.conferences.schedule import (
 from diemcau.conferences.sites import add_sites, host_site_id, site_ids
 from diemcau.errors import Msg, Problem, field_error, validation_failed
 from diemcau.queries import conferences as q
-from diemcau.search import decode_cursor, encode_cursor
+from diemcau.search import decode_cursor, encode_cursor, invalid_cursor
+from diemcau.text import ascii_number
 from diemcau.units import Code, Name
 
 
@@ -227,6 +228,7 @@ async def list_conferences(
 def _cursor_id(key: str | None) -> int | None:
     if key is None:
         return None
-    if not key.isdigit():
-        raise Problem("invalid_cursor", Msg("Con trỏ không đúng", "invalid cursor"))
-    return int(key)
+    found = ascii_number(key)
+    if found is None:
+        raise invalid_cursor()
+    return found

@@ -18,9 +18,11 @@ from diemcau import auth, tabular
 from diemcau.appkeys import CONFIG, POOL, TOKEN_CACHE, WEBSOCKETS
 from diemcau.auth import Principal
 from diemcau.conferences import visible_to
-from diemcau.errors import Msg, Problem
+from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries.conferences import fetch_conference
 from diemcau.ratelimit import RateLimiter, retry_after
+from diemcau.routing import Route
+from diemcau.text import CONTROL_MESSAGE, forbidden_character, shown
 from diemcau.validation import parse, parse_json
 
 M = TypeVar("M", bound=BaseModel)
@@ -229,3 +231,26 @@ def forbid_outside_scope() -> Problem:
         "forbidden",
         Msg("Ngoài phạm vi của mã truy cập", "outside the scope of this token"),
     )
+
+
+def request_text_errors(request: web.Request) -> list[dict[str, Any]]:
+    """A `{field, message}` for each path segment and query parameter (name or value)
+    carrying a character no field may hold (NUL and other controls, newlines included)."""
+    errors = []
+    for name, value in request.match_info.items():
+        if forbidden_character(value) is not None:
+            errors.append(field_error(name, CONTROL_MESSAGE))
+    for name, value in request.query.items():
+        if forbidden_character(name) is not None or forbidden_character(value) is not None:
+            errors.append(field_error(shown(name), CONTROL_MESSAGE))
+    return errors
+
+
+async def refuse_caller(request: web.Request, route: Route | None) -> None:
+    """Answer 401/403 as the route itself would, before anything about the request."""
+    if route is None or not route.roles:
+        return
+    if route.websocket:
+        await websocket_caller(request, *route.roles)
+    else:
+        await principal(request, *route.roles)
