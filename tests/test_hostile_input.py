@@ -63,6 +63,13 @@ async def test_a_lone_surrogate_or_c1_control_is_refused(
             "/api/v1/units", data=raw, headers={**organiser, "Content-Type": "application/json"}
         )
         assert _fields(await assert_problem(resp, 422, "validation_failed")) == ["name"], escaped
+    for raw_char in ("\x85", "\x7f"):  # unescaped in the JSON text: C1 (as UTF-8) and DEL
+        raw = json.dumps(_unit(name=f"Xã{raw_char}X"), ensure_ascii=False).encode()
+        assert b"\\" not in raw
+        resp = await client.post(
+            "/api/v1/units", data=raw, headers={**organiser, "Content-Type": "application/json"}
+        )
+        assert _fields(await assert_problem(resp, 422, "validation_failed")) == ["name"]
 
 
 async def test_a_control_character_in_a_key_is_named_safely(
