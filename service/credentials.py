@@ -33,7 +33,8 @@ _RECORD = struct.Struct(">B4sIIIH")
 PAYLOAD_CHARS = 31  # ceil(19 * 8 / 5)
 SIGNATURE_CHARS = 103  # ceil(64 * 8 / 5)
 LENGTH = len(PREFIX) + 1 + PAYLOAD_CHARS + 1 + SIGNATURE_CHARS  # 139
-_SHAPE = re.compile(rf"^{PREFIX}\.([A-Z2-7]{{{PAYLOAD_CHARS}}})\.([A-Z2-7]{{{SIGNATURE_CHARS}}})$")
+# Used with fullmatch: `$` would also match before a trailing newline ("code\n" passed).
+_SHAPE = re.compile(rf"{PREFIX}\.([A-Z2-7]{{{PAYLOAD_CHARS}}})\.([A-Z2-7]{{{SIGNATURE_CHARS}}})")
 U32 = 2**32 - 1
 U16 = 2**16 - 1
 

@@ -188,6 +188,7 @@ async def test_database_check_refuses_forgeries_with_stable_codes(
     assert await refusal(db, conf_id, forged + "." + signature) == ("invalid", "bad_signature")
     assert await refusal(db, conf_id, code.lower()) == ("invalid", "lowercase")
     assert await refusal(db, conf_id, code[:100]) == ("invalid", "malformed")
+    assert await refusal(db, conf_id, code + "\n") == ("invalid", "malformed")
     assert await refusal(db, w["other"]["id"], code) == ("invalid", "wrong_conference")
     moved = await db.fetchval("SELECT id FROM sites WHERE code = 'S-SP'")
     await db.execute("UPDATE delegates SET site_id = $1 WHERE id = $2", moved, w["d1"]["id"])

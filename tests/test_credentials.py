@@ -109,10 +109,12 @@ def test_truncated_code_is_refused() -> None:
     assert refused("") == "malformed"
 
 
-def test_trailing_characters_are_refused_a_newline_too() -> None:
+def test_a_code_must_match_in_full() -> None:
+    # `$` in a regular expression also matches before a final newline: a scanner that
+    # sends "code\n" (or anything after it) must not pass.
     code = credentials.sign(CLAIMS, KEY_A)
-    for tail in ("\n", " ", "A", "\r\n"):
-        assert refused(code + tail) == "malformed", repr(tail)
+    for text in (code + "\n", code + "\r\n", "\n" + code, code + " ", code + "\x00"):
+        assert refused(text) == "malformed", repr(text)
 
 
 def test_lower_case_is_refused() -> None:
