@@ -117,14 +117,23 @@ def key_id_of(kid: str) -> bytes:
     return bytes.fromhex(kid)
 
 
-def payload(claims: Claims) -> str:
-    """`DC1.<payload>`: the text that gets signed."""
-    for name, value, top in (
+def _limits(claims: Claims) -> tuple[tuple[str, int, int], ...]:
+    return (
         ("conference_id", claims.conference_id, U32),
         ("delegate_id", claims.delegate_id, U32),
         ("site_id", claims.site_id, U32),
         ("version", claims.version, U16),
-    ):
+    )
+
+
+def fits(claims: Claims) -> bool:
+    """Whether the claims' numbers fit the record (ids u32, version u16)."""
+    return all(0 <= value <= top for _, value, top in _limits(claims))
+
+
+def payload(claims: Claims) -> str:
+    """`DC1.<payload>`: the text that gets signed."""
+    for name, value, top in _limits(claims):
         if not 0 <= value <= top:
             raise ValueError(f"{name} {value} does not fit the code")
     record = _RECORD.pack(

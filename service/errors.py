@@ -164,6 +164,16 @@ CONSTRAINTS: dict[str, ConstraintRule] = {
         "external_id",
         Msg("Mã đại biểu đã có trong hội nghị", "this external_id is already in the conference"),
     ),
+    "delegates_version_fits_code": ConstraintRule(
+        "conflict",
+        "site_code",
+        Msg(
+            "Mã của đại biểu đã được cấp lại quá nhiều lần (tối đa 65.535 phiên bản); "
+            "hãy xóa và thêm lại đại biểu",
+            "the delegate's code was reissued or moved too often (65,535 versions at most); "
+            "remove and add the delegate again",
+        ),
+    ),
     "delegates_site_in_conference": ConstraintRule(
         "conflict",
         "sites",

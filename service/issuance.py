@@ -8,6 +8,7 @@ it, so an old code answers `revoked`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -26,6 +27,8 @@ from diemcau.keystore import Keystore, SigningKey, signing_key
 from diemcau.queries import credentials as q
 from diemcau.queries.conferences import fetch_delegate
 from diemcau.queries.issued import insert_issued_codes
+
+log = logging.getLogger("diemcau.issuance")
 
 # A delegate, conference or site row: an asyncpg Record, or a dict in tests and benches.
 Row: TypeAlias = Mapping[str, Any]
@@ -72,13 +75,26 @@ def claims_for(key: SigningKey, delegate: Row) -> Claims:
     )
 
 
+def cannot_code(delegate_id: int) -> Problem:
+    return Problem(
+        "conflict",
+        Msg(
+            f"Không tạo được mã cho đại biểu {delegate_id}: số hiệu vượt giới hạn của mã QR",
+            f"no code can be made for delegate {delegate_id}: a number is past the code's limit",
+        ),
+    )
+
+
 async def delegate_code(
     conn: asyncpg.Connection, store: Keystore, delegate: Row, caller: Principal
 ) -> str:
     """The delegate's current code, signed with the conference's signing key (and
-    recorded, so that check-in knows it by its digest)."""
+    recorded, so that check-in knows it by its digest); 409 when the delegate's numbers
+    do not fit a code."""
     key = await signing_key(conn, store, delegate["conference_id"], caller)
     claims = claims_for(key, delegate)
+    if not credentials.fits(claims):
+        raise cannot_code(delegate["id"])
     code = credentials.sign(claims, key.private)
     await record_codes(conn, [(claims, code)])
     return code
@@ -200,15 +216,30 @@ def site_sheet(conference: Row, site: Row) -> badges.Sheet:
     )
 
 
+def _coded(key: SigningKey, conference_id: int, rows: list[Row]) -> list[tuple[Row, Claims]]:
+    """Each delegate with what their badge says, leaving out those no code can carry."""
+    every = (
+        (r, Claims(key.kid, conference_id, r["id"], r["site_id"], r["credential_version"]))
+        for r in rows
+    )
+    return [(r, claims) for r, claims in every if credentials.fits(claims)]
+
+
 def badge_claims(key: SigningKey, conference_id: int, rows: list[Row]) -> list[Claims]:
     """What the badges of these delegates say (the claims sign_badges signs, in order)."""
-    return [
-        Claims(key.kid, conference_id, r["id"], r["site_id"], r["credential_version"]) for r in rows
-    ]
+    return [claims for _, claims in _coded(key, conference_id, rows)]
 
 
 def sign_badges(key: SigningKey, conference_id: int, rows: list[Row]) -> list[badges.Badge]:
-    """Badges with freshly signed codes (CPU work: call it off the event loop)."""
+    """Badges with freshly signed codes (CPU work: call it off the event loop).
+
+    A delegate whose numbers do not fit a code is left out and logged: one such delegate
+    must not take the whole site's sheet down (their own QR answers 409 and says why).
+    """
+    coded = _coded(key, conference_id, rows)
+    if len(coded) < len(rows):
+        left_out = sorted({r["id"] for r in rows} - {r["id"] for r, _ in coded})
+        log.warning("badges left out: no code fits delegates %s", left_out)
     return [
         badges.Badge(
             badges.nfc(row["full_name"]),
@@ -216,7 +247,7 @@ def sign_badges(key: SigningKey, conference_id: int, rows: list[Row]) -> list[ba
             badges.nfc(row["unit_name"]),
             credentials.sign(claims, key.private),
         )
-        for row, claims in zip(rows, badge_claims(key, conference_id, rows), strict=True)
+        for row, claims in coded
     ]
 
 
