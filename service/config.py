@@ -154,5 +154,10 @@ _UNLOGGED = ("secret_key",)
 
 
 def mask_dsn(dsn: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db.
+
+    Everything up to the last '@' goes (a password may hold one unescaped: hiding too
+    much is the safe side), and so does a `password=` parameter.
+    """
+    masked = re.sub(r"(://[^:/@]*:).*@", r"\1***@", dsn)
+    return re.sub(r"(password=)[^&]*", r"\1***", masked)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import asyncpg
 
-from diemcau.config import Config
+from diemcau.config import Config, ConfigError, mask_dsn
 from diemcau.embedded import EmbeddedPostgres
+
+T = TypeVar("T")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -22,10 +25,36 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+class DatabaseUnreachable(ConfigError):
+    """PostgreSQL does not answer at the configured address; the message says why."""
+
+
+async def _reach(dsn: str, opening: Awaitable[T]) -> T:
+    """Await a first connection; a bad DSN or an unreachable server becomes one line.
+
+    asyncpg's own messages quote the piece of the DSN they failed on, which may be a
+    piece of the password; they are replaced by ours, with the DSN masked.
+    """
+    try:
+        return await opening
+    except ValueError:  # asyncpg's ClientConfigurationError is one too
+        raise ConfigError(
+            f"DATABASE_URL cannot be read as a PostgreSQL URL: {mask_dsn(dsn)}"
+        ) from None
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DatabaseUnreachable(
+            f"cannot reach PostgreSQL at {mask_dsn(dsn)}: {reason or type(exc).__name__}"
+        ) from None
+
+
 async def create_pool(dsn: str, size: int = 10) -> asyncpg.Pool:
     """A pool whose connections decode json/jsonb to Python values."""
-    pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=size, init=_init_connection, command_timeout=300
+    pool = await _reach(
+        dsn,
+        asyncpg.create_pool(
+            dsn, min_size=1, max_size=size, init=_init_connection, command_timeout=300
+        ),
     )
     assert pool is not None
     return pool
@@ -33,7 +62,7 @@ async def create_pool(dsn: str, size: int = 10) -> asyncpg.Pool:
 
 async def connect(dsn: str) -> asyncpg.Connection:
     """One connection, with the same codecs as the pool's (for the CLI and migrations)."""
-    conn = await asyncpg.connect(dsn)
+    conn = await _reach(dsn, asyncpg.connect(dsn))
     await _init_connection(conn)
     return conn
 
