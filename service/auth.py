@@ -152,24 +152,53 @@ async def _scope_ids(
     return ids
 
 
-def _check_scope_shape(
-    role: str, unit: str | None, conference: str | None, site: str | None
-) -> None:
+# What each role's scope is made of (README, Roles): anything else makes no sense.
+_SCOPE_PARTS = {
+    "organiser": ("unit",),
+    "technician": ("unit",),
+    "kiosk": ("conference", "site"),
+    "viewer": ("conference",),
+}
+_NEEDS = {
+    "technician": ("unit", "a technician token needs --unit"),
+    "kiosk": ("site", "a kiosk token needs --conference and --site"),
+    "viewer": ("conference", "a viewer token needs --conference"),
+}
+
+
+def _check_scope_shape(role: str, **scope: str | None) -> None:
+    """The role is known, has the scope it needs, and nothing its scope is not made of."""
     if role not in ROLES:
         raise validation_failed("role", Msg("Vai trò không hợp lệ", f"role must be one of {ROLES}"))
-    needs = {
-        "technician": (unit is not None, "unit", "a technician token needs --unit"),
-        "kiosk": (
-            conference is not None and site is not None,
+    given = {part for part, code in scope.items() if code is not None}
+    extra = sorted(given - set(_SCOPE_PARTS[role]))
+    if extra:
+        part = extra[0]
+        raise validation_failed(
+            part,
+            Msg(
+                f"Mã vai trò {role} không nhận phạm vi --{part}",
+                f"a {role} token takes no --{part}",
+            ),
+        )
+    if role in _NEEDS and not set(_SCOPE_PARTS[role]) <= given:
+        field, en = _NEEDS[role]
+        raise validation_failed(field, Msg(f"Thiếu phạm vi cho vai trò {role}", en))
+
+
+async def _check_kiosk_site(conn: asyncpg.Connection, ids: dict[str, int | None]) -> None:
+    """A kiosk stands at a site that takes part in its conference."""
+    taking_part = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM conference_sites
+                           WHERE conference_id = $1 AND site_id = $2)""",
+        ids["conference_id"],
+        ids["site_id"],
+    )
+    if not taking_part:
+        raise validation_failed(
             "site",
-            "a kiosk token needs --conference and --site",
-        ),
-        "viewer": (conference is not None, "conference", "a viewer token needs --conference"),
-    }
-    if role in needs:
-        ok, field, en = needs[role]
-        if not ok:
-            raise validation_failed(field, Msg(f"Thiếu phạm vi cho vai trò {role}", en))
+            Msg("Điểm cầu không tham gia hội nghị này", "the site does not take part in it"),
+        )
 
 
 async def create_token(
@@ -183,8 +212,10 @@ async def create_token(
     created_by: int | None = None,
 ) -> tuple[str, int]:
     """Create a token; answer the secret (shown once, never stored) and its id."""
-    _check_scope_shape(role, unit, conference, site)
+    _check_scope_shape(role, unit=unit, conference=conference, site=site)
     ids = await _scope_ids(conn, unit, conference, site)
+    if role == "kiosk":
+        await _check_kiosk_site(conn, ids)
     secret = new_secret()
     async with conn.transaction():
         token_id = await conn.fetchval(

@@ -22,7 +22,7 @@ from diemcau.queries import conferences as q
 from diemcau.registry import Phone
 from diemcau.search import decode_cursor, encode_cursor
 from diemcau.text import ascii_number
-from diemcau.units import Code, Name
+from diemcau.units import Code, Name, target_unit
 
 CATEGORIES = ("member", "non_member", "guest")
 # The contract's words and the Vietnamese ones (any case; NFD input is NFC'd first).
@@ -160,12 +160,9 @@ async def _site_in_conference(conn: asyncpg.Connection, conference_id: int, code
     return row
 
 
-async def _unit_id(conn: asyncpg.Connection, code: str) -> int:
-    found = await conn.fetchval("SELECT id FROM units WHERE code = $1", code)
-    if found is None:
-        message = Msg("Không có đơn vị này", f"no unit {code!r}")
-        raise Problem("validation_failed", message, errors=[field_error("unit_code", message)])
-    return found
+async def _unit_id(conn: asyncpg.Connection, principal: Principal, code: str) -> int:
+    """A delegate's unit: 422 when unknown, 403 outside a scoped organiser's subtree."""
+    return (await target_unit(conn, principal, code, "unit_code"))["id"]
 
 
 async def _locked(conn: asyncpg.Connection, conference: Any) -> Any:
@@ -182,7 +179,9 @@ async def create_delegate(
     async with conn.transaction():
         await _locked(conn, conference)
         site = await _site_in_conference(conn, conference["id"], data.site_code)
-        unit_id = await _unit_id(conn, data.unit_code) if data.unit_code else site["unit_id"]
+        unit_id = (
+            await _unit_id(conn, principal, data.unit_code) if data.unit_code else site["unit_id"]
+        )
         delegate_id = await conn.fetchval(
             """INSERT INTO delegates (conference_id, external_id, full_name, category, site_id,
                                       unit_id, phone, email)
@@ -206,7 +205,7 @@ def _key(conference: Any, delegate: dict[str, Any]) -> str:
 
 
 async def _patched_values(
-    conn: asyncpg.Connection, conference: Any, row: Any, patch: DelegatePatch
+    conn: asyncpg.Connection, principal: Principal, conference: Any, row: Any, patch: DelegatePatch
 ) -> dict[str, Any]:
     given = patch.model_fields_set
     values = {k: row[k] for k in ("external_id", "full_name", "category", "site_id", "unit_id")}
@@ -221,7 +220,8 @@ async def _patched_values(
         site = await _site_in_conference(conn, conference["id"], patch.site_code)
         values["site_id"] = site["id"]
     if "unit_code" in given:
-        values["unit_id"] = await _unit_id(conn, patch.unit_code) if patch.unit_code else None
+        code = patch.unit_code
+        values["unit_id"] = await _unit_id(conn, principal, code) if code else None
     return values
 
 
@@ -238,7 +238,7 @@ async def update_delegate(
         row = await q.fetch_delegate(conn, conference["id"], delegate_id)
         if row is None:
             raise not_found()
-        v = await _patched_values(conn, conference, row, patch)
+        v = await _patched_values(conn, principal, conference, row, patch)
         await conn.execute(
             """UPDATE delegates SET external_id = $2, full_name = $3, category = $4,
                       site_id = $5, unit_id = $6, phone = $7, email = $8,
@@ -312,26 +312,14 @@ async def _unit_path(conn: asyncpg.Connection, code: str | None) -> str | None:
     return found or "//"  # no real path starts with "//"
 
 
-async def _check_site_filter(conn: asyncpg.Connection, principal: Principal, site: str) -> None:
-    path = await conn.fetchval(
-        "SELECT u.path FROM sites s JOIN units u ON u.id = s.unit_id WHERE s.code = $1", site
-    )
-    if path is not None and not principal.covers_unit_path(path):
-        raise Problem(
-            "forbidden",
-            Msg("Điểm cầu ngoài phạm vi của mã truy cập", "the site is outside your scope"),
-            errors=[field_error("site", Msg("Ngoài phạm vi", "outside your scope"))],
-        )
-
-
 async def list_delegates(
     conn: asyncpg.Connection, principal: Principal, conference: Any, f: DelegateFilter
 ) -> dict[str, Any]:
     """A page of the roster; a technician's list keeps to the sites of their subtree."""
     key = decode_cursor(f.cursor)
+    # A site outside a technician's subtree filters everything out, as an unknown one
+    # does: the answer tells nothing about sites they may not see.
     scoped = principal.role == "technician"
-    if scoped and f.site is not None:
-        await _check_site_filter(conn, principal, f.site)
     rows = await q.fetch_delegates(
         conn,
         conference["id"],

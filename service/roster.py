@@ -60,6 +60,7 @@ _BAD_CATEGORY = Msg(
     "category must be member, non_member or guest (or đảng viên, quần chúng, khách mời)",
 )
 _BAD_EMAIL = Msg("Địa chỉ thư điện tử không đúng", "not an e-mail address")
+_OUTSIDE_SCOPE = Msg("Đơn vị ngoài phạm vi của bạn", "unit outside your subtree")
 _NOT_TAKING_PART = Msg("Điểm cầu không tham gia hội nghị", "the site does not take part")
 _EXTRA_CELLS = Msg("Dòng có nhiều ô hơn tiêu đề", "the row has more cells than the header")
 
@@ -71,22 +72,27 @@ class Maps:
     sites: dict[str, int]  # participating sites: code -> id
     site_units: dict[int, int]  # site id -> its unit id (a row without unit_code)
     known_sites: frozenset[str]  # every site code, to tell "unknown" from "not taking part"
-    units: dict[str, int]
+    units: dict[str, int]  # the units the importer may name
+    foreign_units: frozenset[str] = frozenset()  # outside a scoped organiser's subtree
 
 
-async def load_maps(conn: asyncpg.Connection, conference_id: int) -> Maps:
+async def load_maps(
+    conn: asyncpg.Connection, conference_id: int, principal: Principal | None = None
+) -> Maps:
     rows = await conn.fetch(
         """SELECT s.code, s.id, s.unit_id, cs.site_id IS NOT NULL AS taking_part
              FROM sites s
              LEFT JOIN conference_sites cs ON cs.site_id = s.id AND cs.conference_id = $1""",
         conference_id,
     )
-    units = await conn.fetch("SELECT code, id FROM units")
+    units = await conn.fetch("SELECT code, id, path FROM units")
+    ours = [r for r in units if principal is None or principal.covers_unit_path(r["path"])]
     return Maps(
         sites={r["code"]: r["id"] for r in rows if r["taking_part"]},
         site_units={r["id"]: r["unit_id"] for r in rows if r["taking_part"]},
         known_sites=frozenset(r["code"] for r in rows),
-        units={r["code"]: r["id"] for r in units},
+        units={r["code"]: r["id"] for r in ours},
+        foreign_units=frozenset(r["code"] for r in units) - {r["code"] for r in ours},
     )
 
 
@@ -228,7 +234,9 @@ class Checker:
         if not unit:
             return site_id, self.maps.site_units.get(site_id) if site_id else None
         unit_id = self.maps.units.get(unit)
-        if unit_id is None:
+        if unit in self.maps.foreign_units:
+            self.fail(number, "unit_code", _OUTSIDE_SCOPE)
+        elif unit_id is None:
             self.fail(number, "unit_code", Msg(f"Không có đơn vị {unit}", f"no unit {unit!r}"))
         return site_id, unit_id
 
@@ -534,7 +542,7 @@ async def import_roster(
         fresh = not await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM delegates WHERE conference_id = $1)", conference["id"]
         )
-        maps = await load_maps(conn, conference["id"])
+        maps = await load_maps(conn, conference["id"], principal)
         checker = Checker(maps, conference["id"] if fresh else None)
         checking = checking_for(checker, path, kind)
         written, repeated_id = await _stage(conn, checking, report, expected)

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from diemcau import audit, suggest
 from diemcau.auth import Principal
-from diemcau.errors import Msg, Problem
+from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import units as q
 from diemcau.search import decode_cursor, encode_cursor, fold, nfc
 from diemcau.tabular import import_failed, read_rows, row_error
@@ -106,8 +106,16 @@ class UnitList(BaseModel):
     next: str | None
 
 
-def outside_scope() -> Problem:
-    return Problem("forbidden", Msg("Ngoài phạm vi của mã truy cập", "outside your unit subtree"))
+def outside_scope(field: str | None = None) -> Problem:
+    """403 for a write that names (in `field`) a unit outside the caller's subtree."""
+    errors = (
+        None if field is None else [field_error(field, Msg("Ngoài phạm vi", "outside your scope"))]
+    )
+    return Problem(
+        "forbidden",
+        Msg("Ngoài phạm vi của mã truy cập", "outside your unit subtree"),
+        errors=errors,
+    )
 
 
 def unit_out(row: asyncpg.Record) -> dict[str, Any]:
@@ -133,7 +141,7 @@ async def target_unit(
             errors=[{"field": field, "message": Msg("Không có đơn vị này", "no such unit")}],
         )
     if not principal.covers_unit_path(row["path"]):
-        raise outside_scope()
+        raise outside_scope(field)
     return row
 
 

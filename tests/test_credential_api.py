@@ -80,6 +80,8 @@ async def test_keys_answer_a_jwk_set_to_every_role_of_the_conference(
     client: Any, factory: Factory, db: asyncpg.Connection
 ) -> None:
     w = await world(factory)
+    assert await jwks(client, w["org"]) == {"keys": []}  # a read makes no key
+    await qr_code(client, w, w["d1"]["id"])  # signing the first code makes one
     first = await jwks(client, w["org"])
     assert len(first["keys"]) == 1
     key = first["keys"][0]
@@ -98,6 +100,7 @@ async def test_keys_answer_a_jwk_set_to_every_role_of_the_conference(
     await assert_problem(await client.get(f"{BASE}/keys"), 401, "authentication_required")
     created = await db.fetch("SELECT * FROM audit_log WHERE entity = 'conference_key'")
     assert [(r["action"], r["entity_key"]) for r in created] == [("create", key["kid"])]
+    assert created[0]["actor"].startswith("organiser#")
 
 
 async def test_qr_png_decodes_to_a_code_that_verifies_with_the_jwk_set_alone(
@@ -235,6 +238,7 @@ async def test_signed_off_conference_refuses_every_write(
     client: Any, factory: Factory, db: asyncpg.Connection
 ) -> None:
     w = await world(factory)
+    await qr_code(client, w, w["d1"]["id"])
     keys = await jwks(client, w["org"])
     await db.execute(
         "UPDATE conferences SET status = 'signed_off', signed_off_at = now() WHERE code = 'HN1'"
@@ -270,7 +274,7 @@ async def test_badges_pdf_scans_and_respects_the_technician_scope(
     resp = await client.get(f"{BASE}/sites/S-TD/badges.pdf", headers=tech_td)
     assert resp.status == 200
     resp = await client.get(f"{BASE}/sites/S-TD/badges.pdf", headers=tech_sp)
-    await assert_problem(resp, 403, "forbidden")
+    await assert_problem(resp, 404, "not_found")  # outside the subtree: as if missing
     resp = await client.get(f"{BASE}/sites/S-OUT/badges.pdf", headers=w["org"])
     await assert_problem(resp, 404, "not_found")
     viewer = bearer(await factory.token("viewer", conference="HN1"))
@@ -286,7 +290,7 @@ async def test_phone_pass_scans(client: Any, factory: Factory) -> None:
     texts = qr_texts(Image.open(io.BytesIO(await resp.read())))
     assert credentials.verify(texts[0], await jwks(client, w["org"])).delegate_id == w["d3"]["id"]
     resp = await client.get(f"{BASE}/delegates/{w['d1']['id']}/pass.png", headers=tech)
-    await assert_problem(resp, 403, "forbidden")
+    await assert_problem(resp, 404, "not_found")  # outside the subtree: as if missing
 
 
 async def test_wrong_secret_is_a_clear_503_and_keys_stay_readable(
@@ -294,7 +298,9 @@ async def test_wrong_secret_is_a_clear_503_and_keys_stay_readable(
 ) -> None:
     w = await world(factory)
     first = await aiohttp_client(create_app(config))
+    await first.get(f"{BASE}/delegates/{w['d1']['id']}/qr.png", headers=w["org"])
     keys = await jwks(first, w["org"])
+    assert len(keys["keys"]) == 1
     caplog.set_level(logging.ERROR, logger="diemcau.credentials")
     other = await aiohttp_client(create_app(replace(config, secret_key="x" * 40)))
     assert any("DIEMCAU_SECRET_KEY" in r.getMessage() and not r.exc_info for r in caplog.records)

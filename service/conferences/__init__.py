@@ -6,7 +6,13 @@ The names callers use are re-exported here, so `from diemcau.conferences import 
 works wherever the rule lives.
 """
 
-from diemcau.conferences.access import ensure_writable, not_found, reload, visible_to
+from diemcau.conferences.access import (
+    ensure_writable,
+    may_see,
+    not_found,
+    reload,
+    visible_to,
+)
 from diemcau.conferences.crud import (
     ConferenceIn,
     ConferencePatch,
@@ -42,6 +48,7 @@ __all__ = [
     "ensure_writable",
     "list_conferences",
     "localise",
+    "may_see",
     "not_found",
     "reload",
     "set_sites",

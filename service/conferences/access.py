@@ -31,6 +31,16 @@ def visible_to(principal: Principal, conference: asyncpg.Record) -> bool:
     return True
 
 
+async def may_see(conn: asyncpg.Connection, principal: Principal, conference: Any) -> bool:
+    """`visible_to`, and for a technician: the conference includes a site of their subtree
+    (else it answers 404, as one that does not exist)."""
+    if not visible_to(principal, conference):
+        return False
+    if principal.role == "technician" and principal.unit_path is not None:
+        return await q.has_site_under(conn, conference["id"], principal.unit_path)
+    return True
+
+
 async def reload(conn: asyncpg.Connection, conference_id: int, *, lock: bool = False) -> Any:
     """The conference as of now (locked for this transaction with `lock`), or 404."""
     row = await q.fetch_conference_by_id(conn, conference_id, lock=lock)

@@ -24,12 +24,11 @@ from diemcau.conferences.schedule import (
     localise,
     store_status,
 )
-from diemcau.conferences.sites import add_sites, host_site_id, site_ids
-from diemcau.errors import Msg, Problem, field_error, validation_failed
+from diemcau.conferences.sites import add_sites, host_site_id, participant_ids
 from diemcau.queries import conferences as q
 from diemcau.search import decode_cursor, encode_cursor, invalid_cursor
 from diemcau.text import ascii_number
-from diemcau.units import Code, Name
+from diemcau.units import Code, Name, target_unit
 
 
 def check_fraction(value: float) -> float:
@@ -101,16 +100,7 @@ async def _owning_unit(
         if principal.unit_path is not None:
             return principal.unit_id  # a scoped organiser's conference is theirs by default
         return None
-    unit = await conn.fetchrow("SELECT id, path FROM units WHERE code = $1", code)
-    if unit is None:
-        raise validation_failed("unit_code", Msg("Không có đơn vị này", f"no unit {code!r}"))
-    if not principal.covers_unit_path(unit["path"]):
-        raise Problem(
-            "forbidden",
-            Msg("Đơn vị ngoài phạm vi của mã truy cập", "the unit is outside your scope"),
-            errors=[field_error("unit_code", Msg("Ngoài phạm vi", "outside your scope"))],
-        )
-    return unit["id"]
+    return (await target_unit(conn, principal, code, "unit_code"))["id"]
 
 
 async def create_conference(
@@ -125,9 +115,9 @@ async def create_conference(
     check_window(opens, starts, ends)
     async with conn.transaction():
         unit_id = await _owning_unit(conn, principal, data.unit_code)
-        host_id = await host_site_id(conn, data.host_site)
+        host_id = await host_site_id(conn, principal, data.host_site)
         codes = list(dict.fromkeys(data.sites))
-        found = await site_ids(conn, codes, "sites") if codes else {}
+        found = await participant_ids(conn, principal, codes, frozenset())
         targets = data.targets.model_dump(exclude_none=True)
         conference_id = await conn.fetchval(
             """INSERT INTO conferences (code, title, starts_at, ends_at, checkin_opens_at,
@@ -175,7 +165,7 @@ async def update_conference(
         times = _patched_times(row, patch, tz)
         host_id = row["host_site_id"]
         if "host_site" in given:
-            host_id = await host_site_id(conn, patch.host_site)
+            host_id = await host_site_id(conn, principal, patch.host_site, row["host_site_id"])
         unit_id = row["unit_id"]
         if "unit_code" in given:
             unit_id = await _owning_unit(conn, principal, patch.unit_code)

@@ -11,33 +11,69 @@ import asyncpg
 from diemcau import audit
 from diemcau.auth import Principal
 from diemcau.conferences.access import ensure_writable, reload
-from diemcau.errors import Msg, Problem, field_error, validation_failed
+from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import conferences as q
+from diemcau.queries import sites as qs
 
 
-async def site_ids(conn: asyncpg.Connection, codes: list[str], field: str) -> dict[str, int]:
-    """{code: id} for these site codes; 422 listing each unknown one as `field.N`."""
-    rows = await conn.fetch("SELECT code, id FROM sites WHERE code = ANY($1::text[])", codes)
-    found = {r["code"]: r["id"] for r in rows}
+def _outside_scope(fields: list[str]) -> Problem:
+    return Problem(
+        "forbidden",
+        Msg("Điểm cầu ngoài phạm vi của mã truy cập", "a site outside your scope"),
+        errors=[field_error(f, Msg("Ngoài phạm vi", "outside your scope")) for f in fields],
+    )
+
+
+async def site_ids(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    codes: list[str],
+    fields: list[str],
+    *,
+    kept: frozenset[int] = frozenset(),
+) -> dict[str, int]:
+    """{code: id} for sites a write names (`fields[i]` names `codes[i]` in errors).
+
+    422 for each unknown code; 403 for each site outside the caller's subtree, unless it
+    is already `kept` (an unscoped organiser may have added it: keeping it is no change).
+    """
+    rows = await qs.fetch_sites_by_code(conn, codes)
+    found = {r["code"]: r for r in rows}
     errors = [
-        field_error(f"{field}.{i}", Msg(f"Không có điểm cầu {c}", f"no site {c!r}"))
-        for i, c in enumerate(codes)
+        field_error(f, Msg(f"Không có điểm cầu {c}", f"no site {c!r}"))
+        for c, f in zip(codes, fields, strict=True)
         if c not in found
     ]
     if errors:
         raise Problem(
             "validation_failed", Msg("Có mã điểm cầu không tồn tại", "unknown sites"), errors=errors
         )
-    return found
+    outside = [
+        f
+        for c, f in zip(codes, fields, strict=True)
+        if found[c]["id"] not in kept and not principal.covers_unit_path(found[c]["unit_path"])
+    ]
+    if outside:
+        raise _outside_scope(outside)
+    return {c: found[c]["id"] for c in codes}
 
 
-async def host_site_id(conn: asyncpg.Connection, code: str | None) -> int | None:
+async def participant_ids(
+    conn: asyncpg.Connection, principal: Principal, codes: list[str], kept: frozenset[int]
+) -> dict[str, int]:
+    """The `sites` of a create or a replacement, named `sites.N` in errors."""
+    fields = [f"sites.{i}" for i in range(len(codes))]
+    return await site_ids(conn, principal, codes, fields, kept=kept)
+
+
+async def host_site_id(
+    conn: asyncpg.Connection, principal: Principal, code: str | None, kept: int | None = None
+) -> int | None:
+    """The host site's id (None clears it); a scoped organiser names one of their subtree."""
     if code is None:
         return None
-    found = await conn.fetchval("SELECT id FROM sites WHERE code = $1", code)
-    if found is None:
-        raise validation_failed("host_site", Msg("Không có điểm cầu này", f"no site {code!r}"))
-    return found
+    keep = frozenset() if kept is None else frozenset([kept])
+    return (await site_ids(conn, principal, [code], ["host_site"], kept=keep))[code]
 
 
 async def add_sites(conn: asyncpg.Connection, conference_id: int, site_ids: list[int]) -> None:
@@ -91,15 +127,15 @@ async def set_sites(
     async with conn.transaction():
         row = await reload(conn, conference["id"], lock=True)
         ensure_writable(row)
-        wanted = set((await site_ids(conn, codes, "sites")).values())
-        if row["host_site_id"] is not None:
-            wanted.add(row["host_site_id"])
-        current = {
+        current = frozenset(
             r["site_id"]
             for r in await conn.fetch(
                 "SELECT site_id FROM conference_sites WHERE conference_id = $1", row["id"]
             )
-        }
+        )
+        wanted = set((await participant_ids(conn, principal, codes, current)).values())
+        if row["host_site_id"] is not None:
+            wanted.add(row["host_site_id"])
         removed = sorted(current - wanted)
         in_use = await _sites_with_delegates(conn, row["id"], removed) if removed else []
         if in_use:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from diemcau import auth, tabular
 from diemcau.appkeys import CONFIG, POOL, TOKEN_CACHE, WEBSOCKETS
 from diemcau.auth import Principal
-from diemcau.conferences import visible_to
+from diemcau.conferences import may_see, not_found
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries.conferences import fetch_conference
 from diemcau.ratelimit import RateLimiter, retry_after
@@ -174,13 +174,10 @@ async def conference_for(request: web.Request, *roles: str) -> tuple[Principal, 
     caller = await principal(request, *roles)
     async with request.app[POOL].acquire() as conn:
         conference = await fetch_conference(conn, request.match_info["code"])
-    # The one scope check for every conference path (an organiser limited to a unit
-    # subtree sees only the conferences of that subtree): conferences.visible_to.
-    if conference is None or not visible_to(caller, conference):
-        raise Problem(
-            "not_found",
-            Msg("Không có hội nghị này", "no such conference"),
-        )
+        # The one scope check for every conference path (an organiser limited to a unit
+        # subtree, a technician whose subtree takes no part): conferences.may_see.
+        if conference is None or not await may_see(conn, caller, conference):
+            raise not_found()
     return caller, conference
 
 
@@ -224,13 +221,6 @@ async def open_websocket(request: web.Request, **options: Any) -> web.WebSocketR
     await ws.prepare(request)
     request.app[WEBSOCKETS].add(ws)
     return ws
-
-
-def forbid_outside_scope() -> Problem:
-    return Problem(
-        "forbidden",
-        Msg("Ngoài phạm vi của mã truy cập", "outside the scope of this token"),
-    )
 
 
 def request_text_errors(request: web.Request) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from diemcau.appkeys import CONFIG, KEYSTORE, POOL, RENDER_POOL
 from diemcau.auth import Principal
 from diemcau.conferences import ensure_writable
 from diemcau.errors import Msg, Problem
-from diemcau.handlers.common import conference_for, forbid_outside_scope, json_response
+from diemcau.handlers.common import conference_for, json_response
 from diemcau.keystore import Keystore, KeystoreError
 from diemcau.queries import credentials as q
 from diemcau.queries.conferences import fetch_delegate
@@ -143,10 +143,9 @@ async def _delegate(
     delegate_id = delegates.delegate_id(request.match_info["id"])
     async with request.app[POOL].acquire() as conn:
         delegate = await fetch_delegate(conn, conference["id"], delegate_id)
-    if delegate is None:
+    # Outside the caller's subtree a delegate is missing, not forbidden: no 403/404 oracle.
+    if delegate is None or not caller.covers_unit_path(delegate["site_unit_path"]):
         raise delegates.not_found()
-    if not caller.covers_unit_path(delegate["site_unit_path"]):
-        raise forbid_outside_scope()
     return caller, conference, delegate
 
 
@@ -163,13 +162,11 @@ async def _current_code(request: web.Request, *roles: str) -> tuple[asyncpg.Reco
 
 
 async def get_keys(request: web.Request) -> web.Response:
-    """The JWK set; the conference's first key is made here if it has none yet."""
-    caller, conference = await conference_for(request, *auth.ROLES)
+    """The JWK set. A read writes nothing: before the first code is signed (or a key
+    rotated in) the set is empty, and there is no code yet to verify."""
+    _, conference = await conference_for(request, *auth.ROLES)
     async with request.app[POOL].acquire() as conn:
         found = await keystore.jwks(conn, conference)
-        if not found["keys"] and conference["signed_off_at"] is None:
-            await keystore.signing_key(conn, _store(request), conference["id"], caller)
-            found = await keystore.jwks(conn, conference)
     return json_response(JwkSet.model_validate(found))
 
 
@@ -227,10 +224,8 @@ async def get_badges_pdf(request: web.Request) -> web.Response:
     caller, conference = await conference_for(request, "organiser", "technician")
     async with request.app[POOL].acquire() as conn:
         site = await q.fetch_conference_site(conn, conference["id"], request.match_info["site"])
-        if site is None:
+        if site is None or not caller.covers_unit_path(site["unit_path"]):
             raise Problem("not_found", Msg("Điểm cầu không tham gia hội nghị", "no such site"))
-        if not caller.covers_unit_path(site["unit_path"]):
-            raise forbid_outside_scope()
         rows = await q.fetch_badge_delegates(conn, conference["id"], site["id"])
         key = await keystore.signing_key(conn, _store(request), conference["id"], caller)
     sheet = issuance.site_sheet(conference, site)

@@ -6,6 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from diemcau.queries.units import subtree_pattern
+
 # The status follows the clock (DESIGN, Rules): computed here so that every reader of a
 # conference row, `conference["status"]`, sees the status of this moment, never a stale
 # stored one. Columns are listed rather than `c.*` because `c.status` (the value stored at
@@ -57,6 +59,11 @@ def fold(text: str) -> str:
     return text.translate(FOLD_TABLE).lower()
 
 
+def _subtree(path: str | None) -> str | None:
+    # A unit code may hold '_', a LIKE wildcard: the pattern is escaped.
+    return None if path is None else subtree_pattern(path)
+
+
 async def fetch_conference(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     """One conference by code, with its host site's code as `host_site`."""
     return await conn.fetchrow(CONFERENCE_SQL + " WHERE c.code = $1", code)
@@ -80,12 +87,24 @@ async def fetch_conferences(
     """Conferences newest first, limited to a unit subtree when `unit_path` is given."""
     return await conn.fetch(
         CONFERENCE_SQL
-        + """ WHERE ($1::text IS NULL OR cu.path LIKE $1 || '%')
+        + """ WHERE ($1::text IS NULL OR cu.path LIKE $1)
                 AND ($2::bigint IS NULL OR c.id < $2)
               ORDER BY c.id DESC LIMIT $3""",
-        unit_path,
+        _subtree(unit_path),
         after,
         limit,
+    )
+
+
+async def has_site_under(conn: asyncpg.Connection, conference_id: int, unit_path: str) -> bool:
+    """Whether a participating site of the conference lies in this unit subtree."""
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM conference_sites cs
+                            JOIN sites s ON s.id = cs.site_id
+                            JOIN units u ON u.id = s.unit_id
+                           WHERE cs.conference_id = $1 AND u.path LIKE $2)""",
+        conference_id,
+        subtree_pattern(unit_path),
     )
 
 
@@ -144,18 +163,18 @@ async def fetch_delegates(
     return await conn.fetch(
         DELEGATE_SQL
         + """ WHERE d.conference_id = $1
-                AND ($2::text IS NULL OR su.path LIKE $2 || '%')
+                AND ($2::text IS NULL OR su.path LIKE $2)
                 AND ($3::text IS NULL OR s.code = $3)
-                AND ($4::text IS NULL OR u.path LIKE $4 || '%')
+                AND ($4::text IS NULL OR u.path LIKE $4)
                 AND ($5::text IS NULL OR d.category = $5)
                 AND ($6::text IS NULL OR d.external_id = $7
                      OR lower(translate(d.full_name, $8, $9)) LIKE '%' || $6 || '%')
                 AND ($10::text IS NULL OR d.external_id > $10)
               ORDER BY d.external_id LIMIT $11""",
         conference_id,
-        site_unit_path,
+        _subtree(site_unit_path),
         site,
-        unit_path,
+        _subtree(unit_path),
         category,
         None
         if q is None

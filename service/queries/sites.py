@@ -55,6 +55,16 @@ async def fetch_site(
     return await conn.fetchrow(SITE_SQL + " WHERE s.code = $1", code)
 
 
+async def fetch_sites_by_code(conn: asyncpg.Connection, codes: list[str]) -> list[asyncpg.Record]:
+    """The sites among these codes, with their unit's path (for the scope of a write)."""
+    return await conn.fetch(
+        """SELECT s.id, s.code, u.path AS unit_path
+             FROM sites s JOIN units u ON u.id = s.unit_id
+            WHERE s.code = ANY($1::text[])""",
+        codes,
+    )
+
+
 async def fetch_sites(
     conn: asyncpg.Connection,
     *,
