@@ -19,7 +19,7 @@ from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.queries import sites as qs
 from diemcau.queries import units as qu
-from diemcau.registry import STATUSES, Note, site_out, visible_site
+from diemcau.registry import STATUSES, FreeText, site_out, visible_site
 from diemcau.search import decode_cursor, encode_cursor
 from diemcau.units import visible_unit
 
@@ -36,7 +36,7 @@ class LinkTestIn(BaseModel):
     loss_pct: float = Field(ge=0, le=100)
     audio_ok: bool
     video_ok: bool
-    note: Note | None = None
+    note: FreeText | None = None
 
 
 class LinkTest(BaseModel):

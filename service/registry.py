@@ -56,8 +56,9 @@ Phone = Annotated[str, AfterValidator(normalise_phone)]
 Protocol = Annotated[str, AfterValidator(normalise_protocol)]
 Uri = Annotated[str, Field(max_length=1000), AfterValidator(check_uri)]
 Text = Annotated[str, Field(max_length=1000), AfterValidator(optional_text)]
-# Free text, the one kind of field that keeps tabs and newlines (validation.FREE_TEXT).
-Note = Annotated[
+# Free text (an address, a note): the one kind of field that keeps tabs and newlines;
+# marked so for the request check (validation.FREE_TEXT) and in the OpenAPI document.
+FreeText = Annotated[
     str, Field(max_length=1000, json_schema_extra=FREE_TEXT), AfterValidator(optional_text)
 ]
 Capacity = Annotated[int, Field(ge=0, le=1_000_000)]
@@ -82,7 +83,7 @@ class SiteIn(BaseModel):
     name: Name
     unit_code: Code
     level: Level
-    address: Text | None = None
+    address: FreeText | None = None
     capacity: Capacity | None = None
     technician: Technician | None = None
     endpoint: Endpoint | None = None
@@ -95,7 +96,7 @@ class SitePatch(BaseModel):
     name: Name | None = None
     unit_code: Code | None = None
     level: Level | None = None
-    address: Text | None = None
+    address: FreeText | None = None
     capacity: Capacity | None = None
     technician: Technician | None = None
     endpoint: Endpoint | None = None

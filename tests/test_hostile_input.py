@@ -211,3 +211,15 @@ async def test_phone_numbers_are_ascii_digits(client: Any, tree: None, organiser
         )
         body = await assert_problem(resp, 422, "validation_failed")
         assert _fields(body) == ["technician.phone"], phone
+
+
+async def test_an_address_is_free_text_a_site_name_is_not(
+    client: Any, tree: None, organiser: dict
+) -> None:
+    site = {"code": "S-1", "name": "Hội trường", "unit_code": "LC", "level": "commune"}
+    resp = await client.post(
+        "/api/v1/sites", json={**site, "address": "Bản Bo\nTam Đường"}, headers=organiser
+    )
+    assert resp.status == 201, await resp.text()
+    resp = await client.patch("/api/v1/sites/S-1", json={"name": "Hội\ntrường"}, headers=organiser)
+    assert _fields(await assert_problem(resp, 422, "validation_failed")) == ["name"]
