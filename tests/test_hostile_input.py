@@ -223,3 +223,30 @@ async def test_an_address_is_free_text_a_site_name_is_not(
     assert resp.status == 201, await resp.text()
     resp = await client.patch("/api/v1/sites/S-1", json={"name": "Hội\ntrường"}, headers=organiser)
     assert _fields(await assert_problem(resp, 422, "validation_failed")) == ["name"]
+
+
+async def test_times_beyond_any_conference_are_refused(
+    client: Any, tree: None, organiser: dict, factory: Any
+) -> None:
+    # Python and PostgreSQL hold years 1 to 9999, but a time zone shift at either end
+    # overflows: refused by name rather than answered 500.
+    body = {
+        "code": "HN-X",
+        "title": "Hội nghị",
+        "starts_at": "2030-01-10T08:00:00+07:00",
+        "ends_at": "2030-01-10T11:00:00+07:00",
+    }
+    for field, value in (
+        ("ends_at", "9999-12-31T23:59:59-14:00"),
+        ("checkin_opens_at", "0001-01-01T00:00:00+14:00"),
+        ("starts_at", "0001-01-01T00:00:00"),
+    ):
+        resp = await client.post(
+            "/api/v1/conferences", json={**body, field: value}, headers=organiser
+        )
+        assert _fields(await assert_problem(resp, 422, "validation_failed")) == [field]
+    await factory.conference("HN")
+    resp = await client.patch(
+        "/api/v1/conferences/HN", json={"ends_at": "9999-12-31T23:59:59"}, headers=organiser
+    )
+    assert _fields(await assert_problem(resp, 422, "validation_failed")) == ["ends_at"]

@@ -67,7 +67,14 @@ HOSTILE_JSON: list[Any] = [
     10**30,
     1e308,
     -1e308,
+    float("inf"),  # sent as 1e309, which JSON readers take as infinity
     0.5,
+    # Times at the edges of what Python and PostgreSQL hold, and one that does not exist.
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "0001-01-01T00:00:00",
+    "9999-12-31T23:59:59",
+    "2030-02-30T08:00:00",
     [],
     {},
     ["x"],
@@ -202,7 +209,7 @@ def replaced(body: Any, where: tuple[Any, ...], value: Any) -> Any:
 
 
 def encode(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=True).encode()
+    return json.dumps(value, ensure_ascii=True).replace("Infinity", "1e309").encode()
 
 
 class Walk:

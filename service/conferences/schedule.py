@@ -52,7 +52,22 @@ def refuse_bare_date(value: Any) -> Any:
 
 
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
-When = Annotated[datetime, BeforeValidator(refuse_bare_date)]
+
+# Python and PostgreSQL hold years 1 to 9999, but shifting such a time into a time zone
+# overflows (a 500); no conference is held outside these years.
+EARLIEST, LATEST = datetime(2000, 1, 1), datetime(2200, 1, 1)
+
+
+def check_moment(value: datetime) -> datetime:
+    if not EARLIEST <= value.replace(tzinfo=None) < LATEST:
+        raise ValueError(
+            "Thời điểm phải nằm trong các năm 2000 đến 2199|must lie in the years 2000 to 2199"
+        )
+    return value
+
+
+# A conference's time: with a time of day, within the years a conference can have.
+When = Annotated[datetime, BeforeValidator(refuse_bare_date), AfterValidator(check_moment)]
 
 
 def localise(value: datetime, timezone: str) -> datetime:
