@@ -91,3 +91,20 @@ async def test_one_delegate_that_cannot_be_coded_leaves_the_sheet_printable(
     keys = await (await client.get(f"{BASE}/keys", headers=w["org"])).json()
     found = sorted(credentials.verify(t, keys).delegate_id for t in qr_texts(page))
     assert found == sorted([w["worn"]["id"], w["fresh"]["id"]])
+
+
+async def test_the_cli_import_says_so_too(
+    factory: Factory, database_url: str, tmp_path: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    import asyncio
+
+    from diemcau.cli import main
+
+    await _world(factory)
+    path = tmp_path / "r.csv"
+    path.write_text("external_id,full_name,category,site_code\nA1,Lò Văn Đức,member,S2\n")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    args = ["roster", "import", str(path), "--conference", "HN", "--quiet"]
+    assert await asyncio.to_thread(main, args) == 1
+    err = capsys.readouterr().err
+    assert "65,535 versions" in err and "Traceback" not in err, err

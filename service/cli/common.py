@@ -14,7 +14,7 @@ from diemcau.auth import CLI
 from diemcau.cli.say import error, report_problem, t
 from diemcau.config import Config
 from diemcau.db import connect, resolve_dsn
-from diemcau.errors import Msg
+from diemcau.errors import Msg, constraint_problem
 from diemcau.logs import setup_logging
 from diemcau.migrate import migrate
 from diemcau.queries.conferences import fetch_conference
@@ -46,6 +46,12 @@ async def database(config: Config) -> AsyncIterator[asyncpg.Connection]:
         try:
             await migrate(conn)
             yield conn
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            # A business rule the database enforces by name: said as the API says it.
+            known = constraint_problem(getattr(exc, "constraint_name", None))
+            if known is None:
+                raise
+            raise known from None
         finally:
             await conn.close()
     finally:
