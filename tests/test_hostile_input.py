@@ -22,6 +22,9 @@ def _fields(body: dict[str, Any]) -> list[str]:
     return [e["field"] for e in body["errors"]]
 
 
+SITE = {"code": "S-1", "name": "Hội trường", "unit_code": "LC", "level": "commune"}
+
+
 def _unit(**over: Any) -> dict[str, Any]:
     return {"code": "LC-X", "name": "Xã X", "level": "commune", "parent_code": "LC", **over}
 
@@ -38,13 +41,7 @@ async def test_nul_in_a_json_string_names_the_field(
 async def test_control_characters_in_nested_and_listed_strings(
     client: Any, tree: None, organiser: dict, factory: Any
 ) -> None:
-    site = {
-        "code": "S-1",
-        "name": "Hội trường",
-        "unit_code": "LC",
-        "level": "commune",
-        "technician": {"name": "Lò\x1bVăn Đức"},
-    }
+    site = {**SITE, "technician": {"name": "Lò\x1bVăn Đức"}}
     resp = await client.post("/api/v1/sites", json=site, headers=organiser)
     assert _fields(await assert_problem(resp, 422, "validation_failed")) == ["technician.name"]
     await factory.conference("HN")
@@ -204,10 +201,9 @@ async def test_ids_in_other_digits_are_not_ids(client: Any, factory: Any, organi
 
 
 async def test_phone_numbers_are_ascii_digits(client: Any, tree: None, organiser: dict) -> None:
-    site = {"code": "S-1", "name": "Hội trường", "unit_code": "LC", "level": "commune"}
     for phone in ("0٩١٢٣٤٥٦٧٨", "0912345678\n"):
         resp = await client.post(
-            "/api/v1/sites", json={**site, "technician": {"phone": phone}}, headers=organiser
+            "/api/v1/sites", json={**SITE, "technician": {"phone": phone}}, headers=organiser
         )
         body = await assert_problem(resp, 422, "validation_failed")
         assert _fields(body) == ["technician.phone"], phone
@@ -216,9 +212,8 @@ async def test_phone_numbers_are_ascii_digits(client: Any, tree: None, organiser
 async def test_an_address_is_free_text_a_site_name_is_not(
     client: Any, tree: None, organiser: dict
 ) -> None:
-    site = {"code": "S-1", "name": "Hội trường", "unit_code": "LC", "level": "commune"}
     resp = await client.post(
-        "/api/v1/sites", json={**site, "address": "Bản Bo\nTam Đường"}, headers=organiser
+        "/api/v1/sites", json={**SITE, "address": "Bản Bo\nTam Đường"}, headers=organiser
     )
     assert resp.status == 201, await resp.text()
     resp = await client.patch("/api/v1/sites/S-1", json={"name": "Hội\ntrường"}, headers=organiser)
