@@ -22,6 +22,7 @@ from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import units as q
 from diemcau.search import decode_cursor, encode_cursor, fold, nfc
 from diemcau.tabular import import_failed, read_rows, row_error
+from diemcau.text import CONTROL_MESSAGE, forbidden_character
 
 LEVELS = ("national", "province", "district", "commune", "agency")
 # Spreadsheets are typed by people: accept the Vietnamese words for the levels too.
@@ -65,7 +66,10 @@ def normalise_level(value: str) -> str:
 
 
 def clean_text(value: str) -> str:
-    """Trimmed NFC text, never empty."""
+    """Trimmed NFC text, never empty, on one line and with no control character (a name
+    is stored and printed; check-in takes walk-ins' names through this type too)."""
+    if forbidden_character(value) is not None:
+        raise ValueError(f"{CONTROL_MESSAGE.vi}|{CONTROL_MESSAGE.en}")
     value = nfc(value).strip()
     if not value:
         raise ValueError("Không được để trống|must not be empty")

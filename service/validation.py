@@ -21,6 +21,7 @@ _MESSAGES: dict[str, Msg] = {
     "string_type": Msg("Phải là chuỗi ký tự", "must be a string"),
     "string_too_short": Msg("Không được để trống", "must not be empty"),
     "string_too_long": Msg("Quá dài", "too long"),
+    "string_unicode": CONTROL_MESSAGE,  # a lone surrogate ("\ud800")
     "string_pattern_mismatch": Msg("Sai định dạng", "has the wrong format"),
     "int_type": Msg("Phải là số nguyên", "must be an integer"),
     "int_parsing": Msg("Phải là số nguyên", "must be an integer"),

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import cycle
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -22,6 +23,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import pytest
 
+from diemcau.config import Config
 from diemcau.errors import CODES
 from tests.factory import Factory, bearer
 
@@ -130,10 +132,12 @@ HINTS: dict[str, Any] = {
     "protocol": "sip",
     "uri": "sip:a@example.vn",
 }
+# A fresh UUID in every request (a scan_id used twice is a conflict, not a new scan).
+FRESH_UUID = "<fresh uuid>"
 FORMATS = {
     "date-time": "2030-01-10T08:00:00+07:00",
     "date": "2030-01-10",
-    "uuid": "0b5c1f5e-8d7a-4c52-9d1e-6a0f3c2b1a90",
+    "uuid": FRESH_UUID,
 }
 
 
@@ -166,19 +170,23 @@ class Schemas:
                 return self.resolve(branches[0])
         return schema
 
-    def example(self, schema: dict[str, Any], name: str | None = None, depth: int = 0) -> Any:
-        """A valid-looking value for this schema (every property of an object filled)."""
+    def example(
+        self, schema: dict[str, Any], name: str | None = None, depth: int = 0, variant: int = 0
+    ) -> Any:
+        """A valid-looking value for this schema (every property of an object filled);
+        `variant` picks another value of each enum (a scan's `method`: qr, manual, walk_in)."""
         if name in HINTS:
             return copy.deepcopy(HINTS[name])
         s = self.resolve(schema)
         if "enum" in s or "const" in s:
-            return s.get("enum", [s.get("const")])[0]
+            choices = s.get("enum", [s.get("const")])
+            return choices[variant % len(choices)]
         kind = s.get("type")
         if kind == "object" or "properties" in s:
             props = s.get("properties", {}) if depth < 4 else {}
-            return {k: self.example(v, k, depth + 1) for k, v in props.items()}
+            return {k: self.example(v, k, depth + 1, variant) for k, v in props.items()}
         if kind == "array":
-            return [self.example(s.get("items", {}), None, depth + 1)]
+            return [self.example(s.get("items", {}), None, depth + 1, variant)]
         if kind == "integer":
             return max(int(s.get("minimum", 1)), 1)
         if kind == "number":
@@ -209,7 +217,10 @@ def replaced(body: Any, where: tuple[Any, ...], value: Any) -> Any:
 
 
 def encode(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=True).replace("Infinity", "1e309").encode()
+    text = json.dumps(value, ensure_ascii=True).replace("Infinity", "1e309")
+    while FRESH_UUID in text:
+        text = text.replace(FRESH_UUID, str(uuid.uuid4()), 1)
+    return text.encode()
 
 
 class Walk:
@@ -243,7 +254,10 @@ class Walk:
         }
         content = op.get("requestBody", {}).get("content", {})
         json_schema = content.get("application/json", {}).get("schema")
-        body = self.schemas.example(json_schema) if json_schema else None
+        bodies = (
+            [self.schemas.example(json_schema, variant=v) for v in range(3)] if json_schema else []
+        )
+        body = bodies[0] if bodies else None
         files = [m for m in content if m != "application/json"]
 
         def make(
@@ -274,8 +288,9 @@ class Walk:
                     yield make(path_values, q, first, next(turn), first_media)
         if body is not None:
             for where in locations(body):
-                for value in HOSTILE_JSON:
-                    yield make(path_values, query, encode(replaced(body, where, value)), next(turn))
+                for n, value in enumerate(HOSTILE_JSON):
+                    raw = encode(replaced(bodies[n % len(bodies)], where, value))
+                    yield make(path_values, query, raw, next(turn))
             for raw in HOSTILE_BODIES:
                 yield make(path_values, query, raw, next(turn))
         for media in files:
@@ -308,6 +323,12 @@ async def check(client: Any, case: Case, headers: dict[str, str]) -> str | None:
         if problem.get("code") not in CODES or CODES[problem["code"]].status != resp.status:
             return f"{case}: {resp.status} with code {problem.get('code')!r}"
     return None
+
+
+@pytest.fixture
+def config(config: Config) -> Config:
+    # The walk sends a kiosk's requests faster than a kiosk may: not a 429 it wants.
+    return replace(config, kiosk_rate=1_000_000)
 
 
 @pytest.fixture

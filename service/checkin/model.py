@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -23,6 +24,21 @@ from diemcau.validation import problem_from
 
 MAX_BATCH = 500  # DESIGN: a batch holds at most 500 scans (more: 413)
 MAX_DELEGATE_ID = 2**63 - 1
+# A kiosk's clock may be wildly wrong (reset to 1970, years ahead): such scans are judged
+# by the rules. Only a time no calendar holds once in UTC, give or take a day of the
+# rules' arithmetic, is malformed (it overflowed into a 500 for the whole group commit).
+_FIRST_DAY = datetime(1, 1, 2, tzinfo=UTC)
+_LAST_DAY = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def check_scan_time(value: datetime) -> datetime:
+    try:
+        inside = _FIRST_DAY <= value.astimezone(UTC) <= _LAST_DAY
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ValueError("Thời điểm nằm ngoài lịch|a time outside the calendar")
+    return value
 
 
 class ScanIn(BaseModel):
@@ -31,7 +47,9 @@ class ScanIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     scan_id: UUID = Field(description="made once by the kiosk, kept across retries")
-    scanned_at: AwareDatetime = Field(description="kiosk clock, RFC 3339 with an offset")
+    scanned_at: Annotated[AwareDatetime, AfterValidator(check_scan_time)] = Field(
+        description="kiosk clock, RFC 3339 with an offset"
+    )
     qr: str | None = Field(None, description="the scanned text, exactly as read")
     method: Literal["qr", "manual", "walk_in"] | None = None
     direction: Literal["in", "out"] = "in"
