@@ -22,9 +22,12 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import pytest
+from aiohttp import web
 
+from diemcau.appkeys import ENROLL_LIMITER
 from diemcau.config import Config
 from diemcau.errors import CODES
+from diemcau.ratelimit import RateLimiter
 from tests.factory import Factory, bearer
 
 PROBLEM = "application/problem+json"
@@ -329,6 +332,13 @@ async def check(client: Any, case: Case, headers: dict[str, str]) -> str | None:
 def config(config: Config) -> Config:
     # The walk sends a kiosk's requests faster than a kiosk may: not a 429 it wants.
     return replace(config, kiosk_rate=1_000_000)
+
+
+@pytest.fixture
+def app(app: web.Application) -> web.Application:
+    # Nor the ten enrollment tries a minute one address gets: the walk sends hundreds.
+    app[ENROLL_LIMITER] = RateLimiter(1_000_000, 1_000_000)
+    return app
 
 
 @pytest.fixture
