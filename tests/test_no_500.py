@@ -226,8 +226,68 @@ def encode(value: Any) -> bytes:
     return text.encode()
 
 
+@dataclass
+class Operation:
+    """One operation of the document, with the valid-looking values to start from."""
+
+    template: str
+    method: str
+    websocket: bool
+    path: dict[str, str]  # path parameter -> value
+    query: dict[str, str]  # the required query parameters -> value
+    query_names: list[str]
+    bodies: list[Any]  # the JSON body in a few variants; [] when it takes none
+    files: list[str]  # media types of a raw body (imports)
+    turn: Iterator[str]  # whose token the next hostile request carries
+
+    def case(
+        self,
+        who: str | None = None,
+        path: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        media: str = "application/json",
+    ) -> Case:
+        url = self.template
+        for name, value in (path or self.path).items():
+            url = url.replace("{" + name + "}", quote(value, safe=""))
+        if query or self.query:
+            url += "?" + urlencode(query or self.query, quote_via=quote)
+        return Case(self.method, url, who or next(self.turn), raw, media, self.websocket)
+
+    def baseline(self, who: str | None = None) -> Case:
+        if self.bodies:
+            return self.case(who, raw=encode(self.bodies[0]))
+        if self.files:
+            return self.case(who, raw=HOSTILE_FILES[2], media=self.files[0])
+        return self.case(who)
+
+    def hostile(self) -> Iterator[Case]:
+        """One hostile value at a time: path, query, each body field, whole bodies, files."""
+        first = self.baseline("nobody")
+        for name in self.path:
+            for text in HOSTILE_TEXT:
+                yield self.case(path={**self.path, name: text}, raw=first.body, media=first.media)
+        for name in self.query_names:
+            for text in HOSTILE_TEXT:
+                q = {**self.query, name: text}
+                yield self.case(query=q, raw=first.body, media=first.media)
+        if self.bodies:
+            for where in locations(self.bodies[0]):
+                for n, value in enumerate(HOSTILE_JSON):
+                    body = replaced(self.bodies[n % len(self.bodies)], where, value)
+                    yield self.case(raw=encode(body))
+            for raw in HOSTILE_BODIES:
+                yield self.case(raw=raw)
+        for media in self.files:
+            for raw in HOSTILE_FILES:
+                yield self.case(raw=raw, media=media)
+            yield self.case(raw=HOSTILE_FILES[2], media="image/png")
+
+
 class Walk:
-    """The requests for one operation: a baseline, then one hostile value at a time."""
+    """The requests for each operation: every role once, then one hostile value at a time
+    with the operation's roles taken in turn."""
 
     def __init__(self, schemas: Schemas, known: dict[Any, str], principals: dict[str, Any]):
         self.schemas = schemas
@@ -243,63 +303,33 @@ class Walk:
             previous = part
         return values
 
-    def cases(self, template: str, method: str, op: dict[str, Any]) -> Iterator[Case]:
+    def operation(self, template: str, method: str, op: dict[str, Any]) -> Operation:
         roles = op.get("x-roles", [])
         allowed = [w for w, p in self.principals.items() if "anyone" in roles or p[0] in roles]
-        turn = cycle(allowed or list(self.principals))
-        websocket = "101" in op.get("responses", {})
-        params = op.get("parameters", [])
-        path_values = self.path_values(template)
-        query = {
-            p["name"]: str(self.schemas.example(p.get("schema", {}), p["name"]))
-            for p in params
-            if p["in"] == "query" and p.get("required")
-        }
+        params = [p for p in op.get("parameters", []) if p["in"] == "query"]
         content = op.get("requestBody", {}).get("content", {})
-        json_schema = content.get("application/json", {}).get("schema")
-        bodies = (
-            [self.schemas.example(json_schema, variant=v) for v in range(3)] if json_schema else []
+        schema = content.get("application/json", {}).get("schema")
+        return Operation(
+            template=template,
+            method=method.upper(),
+            websocket="101" in op.get("responses", {}),
+            path=self.path_values(template),
+            query={
+                p["name"]: str(self.schemas.example(p.get("schema", {}), p["name"]))
+                for p in params
+                if p.get("required")
+            },
+            query_names=[p["name"] for p in params],
+            bodies=[self.schemas.example(schema, variant=v) for v in range(3)] if schema else [],
+            files=[m for m in content if m != "application/json"],
+            turn=cycle(allowed or list(self.principals)),
         )
-        body = bodies[0] if bodies else None
-        files = [m for m in content if m != "application/json"]
 
-        def make(
-            path: dict[str, str],
-            q: dict[str, str],
-            raw: bytes | None,
-            who: str,
-            media: str = "application/json",
-        ) -> Case:
-            url = template
-            for name, value in path.items():
-                url = url.replace("{" + name + "}", quote(value, safe=""))
-            if q:
-                url += "?" + urlencode(q, quote_via=quote)
-            return Case(method.upper(), url, who, raw, media, websocket)
-
-        first = encode(body) if body is not None else (HOSTILE_FILES[2] if files else None)
-        first_media = files[0] if files and body is None else "application/json"
+    def cases(self, template: str, method: str, op: dict[str, Any]) -> Iterator[Case]:
+        operation = self.operation(template, method, op)
         for who in self.principals:  # every role once, allowed or not
-            yield make(path_values, query, first, who, first_media)
-        for name in path_values:
-            for text in HOSTILE_TEXT:
-                yield make({**path_values, name: text}, query, first, next(turn), first_media)
-        for p in params:
-            if p["in"] == "query":
-                for text in HOSTILE_TEXT:
-                    q = {**query, p["name"]: text}
-                    yield make(path_values, q, first, next(turn), first_media)
-        if body is not None:
-            for where in locations(body):
-                for n, value in enumerate(HOSTILE_JSON):
-                    raw = encode(replaced(bodies[n % len(bodies)], where, value))
-                    yield make(path_values, query, raw, next(turn))
-            for raw in HOSTILE_BODIES:
-                yield make(path_values, query, raw, next(turn))
-        for media in files:
-            for raw in HOSTILE_FILES:
-                yield make(path_values, query, raw, next(turn), media)
-            yield make(path_values, query, HOSTILE_FILES[2], next(turn), "image/png")
+            yield operation.baseline(who)
+        yield from operation.hostile()
 
 
 async def check(client: Any, case: Case, headers: dict[str, str]) -> str | None:
