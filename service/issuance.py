@@ -225,6 +225,11 @@ def _coded(key: SigningKey, conference_id: int, rows: list[Row]) -> list[tuple[R
     return [(r, claims) for r, claims in every if credentials.fits(claims)]
 
 
+def codable(key: SigningKey, conference_id: int, rows: list[Row]) -> list[Row]:
+    """The delegates a code can carry (sheets and passes leave the others out)."""
+    return [r for r, _ in _coded(key, conference_id, rows)]
+
+
 def badge_claims(key: SigningKey, conference_id: int, rows: list[Row]) -> list[Claims]:
     """What the badges of these delegates say (the claims sign_badges signs, in order)."""
     return [claims for _, claims in _coded(key, conference_id, rows)]

@@ -108,3 +108,26 @@ async def test_the_cli_import_says_so_too(
     assert await asyncio.to_thread(main, args) == 1
     err = capsys.readouterr().err
     assert "65,535 versions" in err and "Traceback" not in err, err
+
+
+async def test_the_cli_prints_the_others_passes(
+    factory: Factory, db: asyncpg.Connection, database_url: str, tmp_path: Any, monkeypatch: Any
+) -> None:
+    import asyncio
+
+    from diemcau.cli import main
+
+    w = await _world(factory)
+    await db.execute(
+        """INSERT INTO delegates (id, conference_id, external_id, full_name, category, site_id)
+           OVERRIDING SYSTEM VALUE VALUES ($1, $2, 'A3', 'Quá Hạn', 'member', $3)""",
+        credentials.U32 + 1,
+        w["fresh"]["conference_id"],
+        w["fresh"]["site_id"],
+    )
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DIEMCAU_SECRET_KEY", "t" * 32)
+    out = tmp_path / "passes"
+    args = ["passes", "--conference", "HN", "--site", "S1", "-o", str(out)]
+    assert await asyncio.to_thread(main, args) == 0
+    assert sorted(p.name for p in (out / "S1").iterdir()) == ["A1.png", "A2.png"]

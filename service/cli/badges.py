@@ -191,7 +191,8 @@ def site_jobs(
     for row in rows:
         by_site.setdefault(row["site_id"], []).append(row)
     for site in sites:
-        members = by_site.get(site["id"], [])
+        # Named and signed alike: a delegate no code can carry is left out of both.
+        members = issuance.codable(key, conference["id"], by_site.get(site["id"], []))
         items = issuance.sign_badges(key, conference["id"], members)
         names = _pass_names(members) if passes else ()
         yield SiteJob(issuance.site_sheet(conference, site), items, path_for(site), names)
