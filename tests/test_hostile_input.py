@@ -248,26 +248,30 @@ async def test_times_beyond_any_conference_are_refused(
     assert _fields(await assert_problem(resp, 422, "validation_failed")) == ["ends_at"]
 
 
+async def _kiosk(factory: Any) -> dict[str, str]:
+    await factory.site("S1", unit="LC")
+    await factory.conference("HN", sites=["S1"])
+    return bearer(await factory.token("kiosk", conference="HN", site="S1"))
+
+
+async def _scan(client: Any, kiosk: dict[str, str], **scan: Any) -> Any:
+    """POST one scan (a fresh scan_id, a fixed time unless given)."""
+    body = {"scan_id": str(uuid.uuid4()), "scanned_at": "2030-01-10T08:00:00+07:00", **scan}
+    return await client.post("/api/v1/checkins", json={"scans": [body]}, headers=kiosk)
+
+
 async def test_a_scan_with_a_control_character_in_a_name_is_malformed(
     client: Any, factory: Any, tree: None
 ) -> None:
     # A walk-in's name is stored: refused like any name. A scanned code is taken exactly
     # as read: whatever it holds, it is only `invalid` (a kiosk's queue must never stick).
-    await factory.site("S1", unit="LC")
-    await factory.conference("HN", sites=["S1"])
-    kiosk = bearer(await factory.token("kiosk", conference="HN", site="S1"))
-    now = "2030-01-10T08:00:00+07:00"
-
-    async def send(**scan: Any) -> Any:
-        body = {"scans": [{"scan_id": str(uuid.uuid4()), "scanned_at": now, **scan}]}
-        return await client.post("/api/v1/checkins", json=body, headers=kiosk)
-
+    kiosk = await _kiosk(factory)
     for name in ("Lò\x00Văn", "Lò\x1bVăn", "Lò\nVăn", "Lò\ud800Văn"):
-        resp = await send(full_name=name, category="member")
+        resp = await _scan(client, kiosk, full_name=name, category="member")
         body = await assert_problem(resp, 422, "validation_failed")
         assert _fields(body) == ["scans.0.full_name"], name
     for qr in ("DC1.\x00", "\ud800", "\x1d01234"):
-        resp = await send(qr=qr)
+        resp = await _scan(client, kiosk, qr=qr)
         assert resp.status == 200, await resp.text()
         assert (await resp.json())["results"][0]["result"] == "invalid"
 
@@ -275,25 +279,12 @@ async def test_a_scan_with_a_control_character_in_a_name_is_malformed(
 async def test_a_scan_time_no_calendar_holds_is_malformed(
     client: Any, factory: Any, tree: None
 ) -> None:
-    await factory.site("S1", unit="LC")
-    await factory.conference("HN", sites=["S1"])
-    kiosk = bearer(await factory.token("kiosk", conference="HN", site="S1"))
+    kiosk = await _kiosk(factory)
+    walk_in = {"full_name": "A", "category": "member"}
     for when in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):
-        scan = {
-            "scan_id": str(uuid.uuid4()),
-            "scanned_at": when,
-            "full_name": "A",
-            "category": "member",
-        }
-        resp = await client.post("/api/v1/checkins", json={"scans": [scan]}, headers=kiosk)
+        resp = await _scan(client, kiosk, scanned_at=when, **walk_in)
         body = await assert_problem(resp, 422, "validation_failed")
         assert _fields(body) == ["scans.0.scanned_at"], when
     # A kiosk whose clock was reset to 1970 is wrong, not malformed: its scans are judged.
-    scan = {
-        "scan_id": str(uuid.uuid4()),
-        "scanned_at": "1970-01-01T00:00:00Z",
-        "full_name": "A",
-        "category": "member",
-    }
-    resp = await client.post("/api/v1/checkins", json={"scans": [scan]}, headers=kiosk)
+    resp = await _scan(client, kiosk, scanned_at="1970-01-01T00:00:00Z", **walk_in)
     assert resp.status == 200, await resp.text()
