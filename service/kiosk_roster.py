@@ -19,6 +19,7 @@ from diemcau import keystore
 from diemcau.errors import Msg, Problem, validation_failed
 from diemcau.queries import kiosk_roster as q
 from diemcau.queries.conferences import fold
+from diemcau.text import ascii_number
 
 MAX_ROSTER = 100_000
 SEARCH_LIMIT = 20
@@ -38,12 +39,13 @@ def parse_since(raw: str | None) -> int | None:
     """A version given back by the kiosk; anything we did not hand out is a 422."""
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    found = ascii_number(raw)
+    if found is None:
         raise validation_failed(
             "since",
             Msg("Phiên bản không đúng; dùng giá trị `version` đã nhận", "use the `version` given"),
         )
-    return int(raw)
+    return found
 
 
 async def etag(

@@ -20,7 +20,7 @@ from diemcau.errors import Msg, Problem
 from diemcau.queries import sites as qs
 from diemcau.queries import units as qu
 from diemcau.registry import STATUSES, FreeText, site_out, visible_site
-from diemcau.search import decode_cursor, encode_cursor
+from diemcau.search import decode_id_cursor, encode_cursor
 from diemcau.units import visible_unit
 
 MAX_LOSS_PCT = 5.0
@@ -95,10 +95,8 @@ async def list_link_tests(
 ) -> dict[str, Any]:
     """A site's tests and rehearsals, newest first."""
     site = await visible_site(conn, principal, code)
-    before = decode_cursor(cursor)
-    if before is not None and not before.isdigit():
-        raise Problem("invalid_cursor")
-    rows = await qs.fetch_link_tests(conn, site["id"], int(before) if before else None, limit + 1)
+    before = decode_id_cursor(cursor)
+    rows = await qs.fetch_link_tests(conn, site["id"], before, limit + 1)
     items = [dict(r) for r in rows[:limit]]
     more = len(rows) > limit
     return {"items": items, "next": encode_cursor(str(items[-1]["id"])) if more else None}

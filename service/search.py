@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from diemcau.errors import Msg, Problem, field_error
-from diemcau.text import forbidden_character
+from diemcau.text import ascii_number, forbidden_character
 
 
 def _fold_table() -> dict[int, str | None]:
@@ -85,6 +85,18 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not isinstance(key, str) or forbidden_character(key) is not None:
         raise invalid_cursor()
     return key
+
+
+def decode_id_cursor(cursor: str | None) -> int | None:
+    """The id a cursor made by `encode_cursor(str(id))` stands for (lists paged by id);
+    400 `invalid_cursor` for anything else, such as '²' or an id past bigint."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    found = ascii_number(key)
+    if found is None:
+        raise invalid_cursor()
+    return found
 
 
 def invalid_cursor() -> Problem:

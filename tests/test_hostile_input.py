@@ -173,14 +173,24 @@ async def test_a_forged_cursor_carrying_nul_is_refused(
             assert _fields(body) == ["cursor"]
 
 
-async def test_conference_cursor_in_other_digits_is_refused(
+async def test_id_cursors_in_other_digits_are_refused(
     client: Any, factory: Any, organiser: dict
 ) -> None:
-    for key in ("²", "٣", "1" * 40):
-        raw = json.dumps({"after": key}, ensure_ascii=False).encode()
-        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-        resp = await client.get("/api/v1/conferences", params={"cursor": cursor}, headers=organiser)
-        await assert_problem(resp, 400, "invalid_cursor")
+    # Lists paged by id read their cursor's key as a number: '²' crashed int(), and 40
+    # digits crashed PostgreSQL's bigint.
+    await factory.unit("VN", level="national")
+    await factory.site("S1", unit="VN")
+    await factory.conference("HN", sites=["S1"])
+    for url in (
+        "/api/v1/conferences",
+        "/api/v1/sites/S1/link-tests",
+        "/api/v1/conferences/HN/sites/S1/checkins",
+    ):
+        for key in ("²", "٣", "1" * 40):
+            raw = json.dumps({"after": key}, ensure_ascii=False).encode()
+            cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            resp = await client.get(url, params={"cursor": cursor}, headers=organiser)
+            await assert_problem(resp, 400, "invalid_cursor")
 
 
 async def test_ids_in_other_digits_are_not_ids(client: Any, factory: Any, organiser: dict) -> None:

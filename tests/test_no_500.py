@@ -11,6 +11,7 @@ the route's roles taken in turn, so the walk stays within seconds.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import uuid
@@ -87,6 +88,15 @@ HOSTILE_JSON: list[Any] = [
     json.loads("[" * 64 + "]" * 64),
     json.loads('{"a": ' * 64 + "1" + "}" * 64),
 ]
+
+
+def _cursor(key: str) -> str:
+    raw = json.dumps({"after": key}, ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# Cursors that decode (they are made the service's way) to keys it never hands out.
+FORGED_CURSORS = [_cursor(k) for k in ("²", "٣", "9" * 30, "-1", "\x00", "", "x" * 5000)]
 # Whole bodies that are no JSON object at all.
 HOSTILE_BODIES = [
     b"",
@@ -269,7 +279,7 @@ class Operation:
             for text in HOSTILE_TEXT:
                 yield self.case(path={**self.path, name: text}, raw=first.body, media=first.media)
         for name in self.query_names:
-            for text in HOSTILE_TEXT:
+            for text in HOSTILE_TEXT + (FORGED_CURSORS if name == "cursor" else []):
                 q = {**self.query, name: text}
                 yield self.case(query=q, raw=first.body, media=first.media)
         if self.bodies:

@@ -26,8 +26,7 @@ from diemcau.conferences.schedule import (
 )
 from diemcau.conferences.sites import add_sites, host_site_id, participant_ids
 from diemcau.queries import conferences as q
-from diemcau.search import decode_cursor, encode_cursor, invalid_cursor
-from diemcau.text import ascii_number
+from diemcau.search import decode_id_cursor, encode_cursor
 from diemcau.units import Code, Name, target_unit
 
 
@@ -202,8 +201,7 @@ async def list_conferences(
     conn: asyncpg.Connection, principal: Principal, cursor: str | None, limit: int
 ) -> dict[str, Any]:
     """A page of conferences, newest first, within the caller's unit subtree."""
-    key = decode_cursor(cursor)
-    after = _cursor_id(key)
+    after = decode_id_cursor(cursor)
     rows = await q.fetch_conferences(
         conn, unit_path=principal.unit_path, after=after, limit=limit + 1
     )
@@ -213,12 +211,3 @@ async def list_conferences(
         "items": [conference_out(r) for r in page],
         "next": encode_cursor(str(page[-1]["id"])) if more else None,
     }
-
-
-def _cursor_id(key: str | None) -> int | None:
-    if key is None:
-        return None
-    found = ascii_number(key)
-    if found is None:
-        raise invalid_cursor()
-    return found

@@ -24,7 +24,7 @@ from diemcau.handlers.common import (
 from diemcau.handlers.kiosk_sites import conference_site
 from diemcau.queries import checkins as q
 from diemcau.routing import Route
-from diemcau.search import decode_cursor, encode_cursor
+from diemcau.search import decode_id_cursor, encode_cursor
 from diemcau.units import Name
 from diemcau.validation import load_json
 
@@ -105,8 +105,7 @@ async def list_site_checkins(request: web.Request) -> web.Response:
     """A site's scans, newest first (the technician's view of the door)."""
     _, conference, site = await conference_site(request, *STAFF)
     query = read_query(request, ScanListQuery)
-    after = decode_cursor(query.cursor)
-    before_id = int(after) if after is not None and after.isdigit() else None
+    before_id = decode_id_cursor(query.cursor)
     async with request.app[POOL].acquire() as conn:
         rows = await q.fetch_site_scans(
             conn, conference["id"], site["id"], query.result, before_id, query.limit + 1

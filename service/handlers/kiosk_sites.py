@@ -24,6 +24,7 @@ from diemcau.handlers.common import (
 from diemcau.handlers.kiosk_ws import close_kiosk_sockets
 from diemcau.queries import credentials as qc
 from diemcau.routing import Route
+from diemcau.text import ascii_number
 from diemcau.units import Name
 
 STAFF = ("organiser", "technician")
@@ -149,9 +150,10 @@ async def list_site_kiosks(request: web.Request) -> web.Response:
 
 
 def kiosk_id(raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    found = ascii_number(raw)
+    if found is None:
         raise Problem("not_found", Msg("Không có máy điểm danh này", "no such kiosk"))
-    return int(raw)
+    return found
 
 
 async def revoke_site_kiosk(request: web.Request) -> web.Response:
