@@ -26,7 +26,7 @@ MAX_BATCH = 500  # DESIGN: a batch holds at most 500 scans (more: 413)
 MAX_DELEGATE_ID = 2**63 - 1
 # A kiosk's clock may be wildly wrong (reset to 1970, years ahead): such scans are judged
 # by the rules. Only a time no calendar holds once in UTC, give or take a day of the
-# rules' arithmetic, is malformed (it overflowed into a 500 for the whole group commit).
+# rules' arithmetic, is malformed (stored as such it overflowed: a 500).
 _FIRST_DAY = datetime(1, 1, 2, tzinfo=UTC)
 _LAST_DAY = datetime(9999, 12, 30, tzinfo=UTC)
 
