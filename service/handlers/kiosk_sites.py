@@ -11,8 +11,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from diemcau import kiosks, qr
-from diemcau.appkeys import CONFIG, ENROLL_LIMITER, POOL, TOKEN_CACHE
+from diemcau import keystore, kiosks, qr
+from diemcau.appkeys import CONFIG, ENROLL_LIMITER, KEYSTORE, POOL, TOKEN_CACHE
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import (
@@ -70,6 +70,12 @@ async def create_kiosk_code(request: web.Request) -> web.Response:
     caller, conference, site = await conference_site(request, *STAFF)
     async with request.app[POOL].acquire() as conn:
         code, expires_at = await kiosks.create_code(conn, caller, conference, site)
+        store = request.app[KEYSTORE]
+        if store is not None:
+            # A kiosk verifies codes offline with the conference's public key: make sure
+            # there is one (made and audited here, by the staff asking), before any
+            # badge is printed. Without a readable secret, kiosks verify once it is fixed.
+            await keystore.signing_key(conn, store, conference["id"], caller)
     path = (
         f"/api/v1/conferences/{conference['code']}/sites/{site['code']}/kiosk-codes/{code}/qr.png"
     )
