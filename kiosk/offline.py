@@ -1,0 +1,187 @@
+"""The offline check: what the door is told at once, before the service has a say.
+
+The kiosk knows the conference's keys, its roster snapshot, its own earlier scans, the
+conference's policy for other sites and its window, and its own clock. From these it
+guesses the service's answer with the same result words (`accepted`, `duplicate`,
+`wrong_site`, `revoked`, `invalid`, `not_open`, `closed`). The guess can be wrong where
+only the service knows better (a scan at another kiosk, a revocation after the last
+roster refresh); the sender prints the service's answer when it differs.
+
+Tones: green lets the person in; amber lets them in but asks the door to look (another
+site's delegate, someone not in the roster snapshot, a second scan); red refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from diemcau.credentials import Claims, InvalidCredential, Verifier
+from diemcau.errors import Msg
+
+GREEN, AMBER, RED = "green", "amber", "red"
+
+MESSAGES = {
+    "accepted": Msg("Mời vào", "Welcome"),
+    "exit": Msg("Đã ghi nhận ra", "Exit recorded"),
+    "reentry": Msg("Vào lại", "Re-entry"),
+    "walk_in": Msg("Khách vãng lai đã ghi nhận", "Walk-in recorded"),
+    "moved": Msg("Đại biểu điểm cầu khác, vẫn ghi nhận", "Delegate of another site, accepted"),
+    "unlisted": Msg(
+        "Mã hợp lệ nhưng không có trong danh sách của máy", "Valid code, not in this roster"
+    ),
+    "wrong_site": Msg("Đại biểu của điểm cầu khác", "Delegate of another site"),
+    "revoked": Msg("Mã đã bị thu hồi hoặc cấp lại", "This code was revoked or reissued"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The conference's check-in window, and whether it was signed off."""
+
+    opens_at: datetime
+    ends_at: datetime
+    signed_off: bool = False
+
+
+@dataclass(slots=True)
+class Context:
+    """What the kiosk knows when it judges a scan."""
+
+    verifier: Verifier
+    site_code: str
+    window: Window
+    zone: ZoneInfo
+    other_site: str = "accept"  # the conference's policy: "accept" or "reject"
+    site_id: int | None = None  # learned from the service or from the roster's own codes
+    # delegate id -> roster row (id, full_name, category, site_code, ...), or None
+    roster: Callable[[int], Mapping[str, Any] | None] = lambda _id: None
+    # delegate id -> this device's accepted scans, oldest first: [{direction, scanned_at}]
+    history: Callable[[int], list[Mapping[str, Any]]] = lambda _id: []
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The offline answer: the service's result word, a tone for the door, who it was."""
+
+    result: str
+    tone: str
+    message: Msg
+    delegate: Mapping[str, Any] | None = None
+    claims: Claims | None = None
+    moved: bool = False
+    reentry: bool = False
+    first: Mapping[str, Any] | None = None
+
+    @property
+    def delegate_id(self) -> int | None:
+        return None if self.claims is None else self.claims.delegate_id
+
+
+def hhmm(moment: str | datetime, zone: ZoneInfo) -> str:
+    """A time for people, in the conference's zone: 07:42."""
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return when.astimezone(zone).strftime("%H:%M")
+
+
+def window_verdict(now: datetime, ctx: Context) -> Verdict | None:
+    """`not_open` / `closed` by the kiosk's clock, or None inside the window."""
+    w = ctx.window
+    if w.signed_off or now > w.ends_at:
+        return Verdict("closed", RED, Msg("Đã hết giờ điểm danh", "Check-in is closed"))
+    if now < w.opens_at:
+        at = hhmm(w.opens_at, ctx.zone)
+        day = w.opens_at.astimezone(ctx.zone).strftime("%d/%m")
+        return Verdict(
+            "not_open",
+            RED,
+            Msg(f"Chưa mở điểm danh (mở lúc {at} {day})", f"Check-in opens at {at} on {day}"),
+        )
+    return None
+
+
+def judge(qr: str, direction: str, now: datetime, ctx: Context) -> Verdict:
+    """The offline answer to one scanned code."""
+    try:
+        claims = ctx.verifier.verify(qr)
+    except InvalidCredential as exc:
+        return Verdict("invalid", RED, exc.message)
+    row = ctx.roster(claims.delegate_id)
+    person = _person(claims, row)
+    refused = _refusal(claims, row, now, ctx)
+    if refused is not None:
+        return _naming(refused, person, claims)
+    other = _other_site(claims, row, ctx)
+    if other and ctx.other_site == "reject":
+        return Verdict("wrong_site", RED, MESSAGES["wrong_site"], person, claims)
+    return _admit(claims, person, direction, other, row is None, ctx)
+
+
+def _person(claims: Claims, row: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if row is None:
+        return {"id": claims.delegate_id, "full_name": None}
+    keep = ("id", "full_name", "category", "unit_code", "site_code", "external_id")
+    return {k: row.get(k) for k in keep}
+
+
+def _naming(verdict: Verdict, person: Mapping[str, Any], claims: Claims) -> Verdict:
+    return Verdict(verdict.result, verdict.tone, verdict.message, person, claims)
+
+
+def _refusal(
+    claims: Claims, row: Mapping[str, Any] | None, now: datetime, ctx: Context
+) -> Verdict | None:
+    """A revoked or superseded code, or a scan outside the window."""
+    # A code older than the roster's version was reissued (or its delegate moved); a newer
+    # one means the snapshot is stale, and the signature is trusted until the service says.
+    if row is not None and (row["revoked"] or claims.version < row["credential_version"]):
+        return Verdict("revoked", RED, MESSAGES["revoked"])
+    return window_verdict(now, ctx)
+
+
+def _other_site(claims: Claims, row: Mapping[str, Any] | None, ctx: Context) -> bool:
+    """Whether the code's delegate belongs to another site than this kiosk's."""
+    if row is not None and row.get("site_code"):
+        return bool(row["site_code"] != ctx.site_code)
+    if ctx.site_id is not None:
+        return claims.site_id != ctx.site_id
+    # Not in the snapshot of this site's delegates and no site id to compare: most likely
+    # another site's delegate (or one added since the last refresh; the service will say).
+    return True
+
+
+def _admit(
+    claims: Claims,
+    person: Mapping[str, Any],
+    direction: str,
+    other: bool,
+    unlisted: bool,
+    ctx: Context,
+) -> Verdict:
+    """Accepted, duplicate, exit or re-entry, from this device's own earlier scans."""
+    seen = ctx.history(claims.delegate_id)
+    if direction == "out":
+        return Verdict("accepted", GREEN, MESSAGES["exit"], person, claims)
+    last = seen[-1] if seen else None
+    if last is not None and last["direction"] == "in":
+        first = next(s for s in seen if s["direction"] == "in")
+        at = hhmm(first["scanned_at"], ctx.zone)
+        msg = Msg(f"Đã điểm danh lúc {at}", f"Already checked in at {at}")
+        where = {"scanned_at": first["scanned_at"], "site_code": ctx.site_code}
+        return Verdict("duplicate", AMBER, msg, person, claims, first=where)
+    # The last accepted scan here was an exit: an entry before it makes this a re-entry.
+    reentry = any(s["direction"] == "in" for s in seen)
+    if unlisted:
+        return Verdict("accepted", AMBER, MESSAGES["unlisted"], person, claims, other, reentry)
+    if other:
+        return Verdict("accepted", AMBER, MESSAGES["moved"], person, claims, True, reentry)
+    msg = MESSAGES["reentry" if reentry else "accepted"]
+    return Verdict("accepted", GREEN, msg, person, claims, False, reentry)
+
+
+def judge_walk_in(now: datetime, ctx: Context) -> Verdict:
+    """A walk-in is recorded whenever the window is open."""
+    return window_verdict(now, ctx) or Verdict("accepted", GREEN, MESSAGES["walk_in"])
