@@ -29,6 +29,15 @@ TONE_OF = {
     "not_open": RED,
     "closed": RED,
 }
+RESULTS = {
+    "accepted": Msg("hợp lệ", "accepted"),
+    "duplicate": Msg("đã điểm danh", "duplicate"),
+    "wrong_site": Msg("sai điểm cầu", "wrong site"),
+    "revoked": Msg("mã đã thu hồi", "revoked"),
+    "invalid": Msg("mã không hợp lệ", "invalid"),
+    "not_open": Msg("chưa mở", "not open"),
+    "closed": Msg("đã đóng", "closed"),
+}
 CATEGORIES = {
     "member": Msg("đảng viên", "member"),
     "non_member": Msg("quần chúng", "non-member"),
@@ -105,5 +114,6 @@ class Printer:
             text += f" {self.t(WORDS['at'])} {first.get('site_code')})"
         who = self.who(result.get("delegate"), result.get("walk_in"))
         head = self.t(WORDS["service"])
-        tail = f"[{self.t(WORDS['kiosk_said'])}: {offline}]"
+        was = self.t(RESULTS[offline]) if offline in RESULTS else offline
+        tail = f"[{self.t(WORDS['kiosk_said'])}: {was}]"
         self.line(tone, " — ".join(p for p in (head, who, text, tail) if p))

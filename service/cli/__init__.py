@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "diemcau.cli.roster",
     "diemcau.cli.badges",
     "diemcau.cli.codes",
+    "diemcau.kiosk.cli",
 ]
 
 # argparse's own words (usage errors, help headings), for a Vietnamese reader.
