@@ -187,6 +187,7 @@ def _sender(store: Store, printer: Printer, door: Door | None = None) -> Sender:
         store.require("token"),
         on_correction=printer.correction,
         on_roster=door.reload if door is not None else None,
+        on_notice=lambda msg, *values: printer.say(msg, AMBER, *values),
     )
 
 

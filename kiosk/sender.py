@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from diemcau.errors import Msg
 from diemcau.kiosk import api
 from diemcau.kiosk.connection import (
     MAX_BATCH,
@@ -34,7 +35,19 @@ from diemcau.kiosk.store import Pending, Store
 from diemcau.sites.client import ApiError, Client
 
 Correction = Callable[[Mapping[str, Any], str], None]
+Notice = Callable[..., None]  # (message, *values)
 ANSWER_TIMEOUT = 120.0  # a batch unanswered this long means a stuck link: reconnect
+# The service judges a scan more than 5 minutes ahead of its clock at its arrival; the
+# door should hear of a wrong clock before that happens (the window is judged by it too).
+SKEW_LIMIT = 300.0
+CLOCK_FAST = Msg(
+    "Đồng hồ máy nhanh {} phút so với dịch vụ: hãy chỉnh giờ máy",
+    "This device's clock is {} minutes fast: set the clock",
+)
+CLOCK_SLOW = Msg(
+    "Đồng hồ máy chậm {} phút so với dịch vụ: hãy chỉnh giờ máy",
+    "This device's clock is {} minutes slow: set the clock",
+)
 
 
 class Backoff:
@@ -67,6 +80,7 @@ class Sender:
         *,
         on_correction: Correction | None = None,
         on_roster: Callable[[], None] | None = None,
+        on_notice: Notice | None = None,
         batch_size: int = MAX_BATCH,
         window: int = 4,
     ) -> None:
@@ -75,6 +89,8 @@ class Sender:
         self._token = token
         self.on_correction = on_correction
         self.on_roster = on_roster
+        self.on_notice = on_notice
+        self._clock_warned = False
         self.batch_size = min(batch_size, MAX_BATCH)
         self.window = window
         self.wake = asyncio.Event()  # set when a scan is queued
@@ -121,7 +137,18 @@ class Sender:
             self._roster_due.set()
             self.wake.set()
         elif message.get("type") == "heartbeat" and message.get("server_time"):
-            self.store.set(server_time=message["server_time"], server_time_seen=now_text())
+            self._clock(str(message["server_time"]))
+
+    def _clock(self, server_time: str) -> None:
+        """Note how far this device's clock is from the service's; warn once if too far."""
+        try:
+            offset = (datetime.fromisoformat(server_time) - datetime.now(UTC)).total_seconds()
+        except (ValueError, TypeError):
+            return  # an unreadable time (or one without an offset) says nothing
+        self.store.set(clock_offset_s=round(offset, 1), server_time_seen=now_text())
+        if abs(offset) > SKEW_LIMIT and not self._clock_warned and self.on_notice:
+            self._clock_warned = True
+            self.on_notice(CLOCK_SLOW if offset > 0 else CLOCK_FAST, round(abs(offset) / 60))
 
     async def refresh(self) -> None:
         """The conference's current state and the roster's changes, over HTTP.

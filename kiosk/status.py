@@ -23,6 +23,7 @@ LABELS = {
     "last_sync": Msg("Đồng bộ lần cuối", "Last sync"),
     "link": Msg("Kết nối", "Link"),
     "roster": Msg("Danh sách", "Roster"),
+    "clock": Msg("Đồng hồ", "Clock"),
     "file": Msg("Tệp", "File"),
 }
 QUEUE = Msg(
@@ -43,6 +44,8 @@ RUNNING = {
 ROSTER = Msg("{n} đại biểu, cập nhật {at}", "{n} delegates, refreshed {at}")
 TOO_LARGE = Msg("quá lớn để tải, máy kiểm tra chữ ký thôi", "too large to hold; signatures only")
 NEVER = Msg("chưa", "never")
+CLOCK = Msg("dịch vụ lệch {:+.0f} s so với máy", "the service is {:+.0f} s off this device")
+UNKNOWN = Msg("chưa rõ", "not known yet")
 SINCE = Msg("từ", "since")
 
 
@@ -72,6 +75,7 @@ def report(store: Store, running: bool | None) -> dict[str, Any]:
             "state": store.get("roster_state"),
             "error": store.get("roster_error"),
         },
+        "clock_offset_s": store.get("clock_offset_s"),
         "set_aside": store.set_aside_scans(),
         "file": str(store.path),
     }
@@ -95,6 +99,8 @@ def lines(data: dict[str, Any], lang: str, zone: ZoneInfo) -> list[str]:
     held = ROSTER.text(lang).format(
         n=roster["delegates"], at=when(roster["refreshed_at"], zone, lang)
     )
+    offset = data["clock_offset_s"]
+    clock = UNKNOWN.text(lang) if offset is None else CLOCK.text(lang).format(offset)
     if roster["state"] == "too_large":
         held = TOO_LARGE.text(lang)
     rows = [
@@ -106,6 +112,7 @@ def lines(data: dict[str, Any], lang: str, zone: ZoneInfo) -> list[str]:
         ("last_sync", when(data["last_sync_at"], zone, lang)),
         ("link", state),
         ("roster", held),
+        ("clock", clock),
         ("file", data["file"]),
     ]
     width = max(len(LABELS[k].text(lang)) for k, _ in rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -28,6 +29,7 @@ class FakeService:
         self.revoked = False
         self.sockets: set[web.WebSocketResponse] = set()
         self.verdict = "accepted"
+        self.clock_ahead = timedelta(0)  # how far the service's clock is ahead of ours
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -77,7 +79,8 @@ class FakeService:
                 data = json.loads(msg.data)
                 if data["type"] == "heartbeat":
                     self.heartbeats.append(data)
-                    await ws.send_json({"type": "heartbeat", "server_time": "2026-03-16T07:42Z"})
+                    now = datetime.now(UTC) + self.clock_ahead
+                    await ws.send_json({"type": "heartbeat", "server_time": now.isoformat()})
                     continue
                 self.batches.append(data["scans"])
                 held.append(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,16 @@ def test_differs() -> None:
     assert differs({"result": "duplicate", "first": {"site_code": "LC-02"}}, dup_here)
     assert not differs({"result": "duplicate", "first": {"site_code": "LC-01"}}, dup_here)
     assert differs({"result": "accepted", "skewed": True}, {"result": "accepted"})
+
+
+async def test_a_clock_far_from_the_services_is_reported_once(fake: Any) -> None:
+    store = fake.store
+    fake.clock_ahead = timedelta(minutes=-12)  # this device is 12 minutes fast
+    heard: list[str] = []
+    sender = sender_for(store, on_notice=lambda msg, *v: heard.append(msg.en.format(*v)))
+    task = asyncio.create_task(sender.run())
+    await eventually(lambda: store.get("clock_offset_s") is not None)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert heard == ["This device's clock is 12 minutes fast: set the clock"]
+    assert -721 < store.get("clock_offset_s") < -719
