@@ -195,20 +195,15 @@ async def _run(args: argparse.Namespace, path: Path, lang: str) -> int:
     if args.file is not None and not args.file.is_file():
         _say(lang, "no_file", args.file)
         return USAGE
-    with _open(path) as store:
-        lock = RunLock(path)
-        if not lock.acquire():
+    with _open(path) as store, RunLock(path) as held:
+        if not held:
             _say(lang, "busy", path)
             return USAGE
-        try:
-            printer = _printer(store, lang)
-            door = Door(store, printer, "out" if args.out else "in")
-            lines = file_lines(args.file) if args.file else stdin_lines()
-            printer.say(TEXT["ready"], GREEN)
-            return await _serve(door, _sender(store, printer, door), lines, args.drain)
-        finally:
-            store.set(link_state="stopped", link_since=now_text())
-            lock.release()
+        printer = _printer(store, lang)
+        door = Door(store, printer, "out" if args.out else "in")
+        lines = file_lines(args.file) if args.file else stdin_lines()
+        printer.say(TEXT["ready"], GREEN)
+        return await _serve(door, _sender(store, printer, door), lines, args.drain)
 
 
 async def _serve(door: Door, sender: Sender, lines: AsyncIterator[str], drain: float) -> int:
@@ -218,7 +213,9 @@ async def _serve(door: Door, sender: Sender, lines: AsyncIterator[str], drain: f
     await asyncio.wait({sending, reading}, return_when=asyncio.FIRST_COMPLETED)
     if not sending.done():
         await _drain(door.store, sender, sending, drain)
-    return await _finish(sending, reading, door.store, door.printer)
+    reading.cancel()
+    await asyncio.gather(reading, return_exceptions=True)
+    return await _finish(sending, door.store, door.printer)
 
 
 async def _read(lines: AsyncIterator[str], door: Door, sender: Sender) -> None:
@@ -240,16 +237,14 @@ async def _drain(store: Store, sender: Sender, sending: asyncio.Task[None], seco
         answered.cancel()
 
 
-async def _finish(
-    sending: asyncio.Task[None], reading: asyncio.Task[None], store: Store, printer: Printer
-) -> int:
-    """Stop both tasks; say what is left, or that the kiosk was revoked."""
-    for task in (sending, reading):
-        task.cancel()
-    await asyncio.gather(sending, reading, return_exceptions=True)
+async def _finish(sending: asyncio.Task[None], store: Store, printer: Printer) -> int:
+    """Stop the sender; say what is left, or that the kiosk was revoked."""
+    sending.cancel()
+    await asyncio.gather(sending, return_exceptions=True)
     if not sending.cancelled() and isinstance(sending.exception(), KioskRevoked):
         printer.say(TEXT["revoked"], RED)
         return REVOKED
+    store.set(link_state="stopped", link_since=now_text())
     left = store.counts()["pending"]
     if left:
         printer.say(TEXT["left"], AMBER, left)
@@ -258,27 +253,23 @@ async def _finish(
     return 0
 
 
-async def _sync(args: argparse.Namespace, path: Path, lang: str) -> int:
-    with _open(path) as store:
-        lock = RunLock(path)
-        if not lock.acquire():
-            _say(lang, "busy", path)
-            return USAGE
-        try:
-            printer = _printer(store, lang)
-            if args.all:
-                _say(lang, "requeued", store.requeue_answered())
-            return await _serve_queue(store, printer, args.timeout)
-        finally:
-            lock.release()
-
-
-async def _serve_queue(store: Store, printer: Printer, seconds: float) -> int:
+async def _send_queue(store: Store, printer: Printer, seconds: float) -> int:
+    """Send what is queued for up to `seconds`, then stop."""
     sender = _sender(store, printer)
     sending = asyncio.create_task(sender.run())
     await _drain(store, sender, sending, seconds)
-    reading = asyncio.create_task(asyncio.sleep(0))
-    return await _finish(sending, reading, store, printer)
+    return await _finish(sending, store, printer)
+
+
+async def _sync(args: argparse.Namespace, path: Path, lang: str) -> int:
+    with _open(path) as store, RunLock(path) as held:
+        if not held:
+            _say(lang, "busy", path)
+            return USAGE
+        printer = _printer(store, lang)
+        if args.all:
+            _say(lang, "requeued", store.requeue_answered())
+        return await _send_queue(store, printer, args.timeout)
 
 
 async def _walkin(args: argparse.Namespace, path: Path, lang: str) -> int:
@@ -287,17 +278,13 @@ async def _walkin(args: argparse.Namespace, path: Path, lang: str) -> int:
     if category is None or not name:
         _say(lang, "bad_category")
         return USAGE
-    with _open(path) as store:
+    with _open(path) as store, RunLock(path) as held:
         printer = _printer(store, lang)
         Door(store, printer).walk_in(name, category)
-        lock = RunLock(path)
-        if not lock.acquire():
-            return 0  # a running kiosk sends it within seconds
-        try:
-            # Offline, the walk-in simply waits in the queue: only a revocation is news.
-            sent = await _serve_queue(store, printer, 5.0)
-        finally:
-            lock.release()
+        if not held:
+            return 0  # the running kiosk sends it within seconds
+        # Offline, the walk-in simply waits in the queue: only a revocation is news.
+        sent = await _send_queue(store, printer, 5.0)
         return REVOKED if sent == REVOKED else 0
 
 

@@ -44,7 +44,7 @@ RUNNING = {
 ROSTER = Msg("{n} đại biểu, cập nhật {at}", "{n} delegates, refreshed {at}")
 TOO_LARGE = Msg("quá lớn để tải, máy kiểm tra chữ ký thôi", "too large to hold; signatures only")
 NEVER = Msg("chưa", "never")
-CLOCK = Msg("dịch vụ lệch {:+.0f} s so với máy", "the service is {:+.0f} s off this device")
+CLOCK = Msg("dịch vụ lệch {:+d} s so với máy", "the service is {:+d} s off this device")
 UNKNOWN = Msg("chưa rõ", "not known yet")
 SINCE = Msg("từ", "since")
 
@@ -100,7 +100,7 @@ def lines(data: dict[str, Any], lang: str, zone: ZoneInfo) -> list[str]:
         n=roster["delegates"], at=when(roster["refreshed_at"], zone, lang)
     )
     offset = data["clock_offset_s"]
-    clock = UNKNOWN.text(lang) if offset is None else CLOCK.text(lang).format(offset)
+    clock = UNKNOWN.text(lang) if offset is None else CLOCK.text(lang).format(int(round(offset)))
     if roster["state"] == "too_large":
         held = TOO_LARGE.text(lang)
     rows = [

@@ -135,6 +135,12 @@ class RunLock:
             os.close(self._fd)  # closing drops the lock
             self._fd = None
 
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
     def alive(self) -> bool | None:
         """Whether another process holds the lock (a run is going)."""
         if fcntl is None:
