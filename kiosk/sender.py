@@ -26,6 +26,7 @@ from diemcau.errors import Msg
 from diemcau.kiosk import api
 from diemcau.kiosk.connection import (
     MAX_BATCH,
+    REVOKED_CLOSE,
     BatchRefused,
     KioskConnection,
     KioskRevoked,
@@ -95,6 +96,7 @@ class Sender:
         self.window = window
         self.wake = asyncio.Event()  # set when a scan is queued
         self.progress = asyncio.Event()  # set when results are recorded
+        self.contacted = asyncio.Event()  # set once the service was reached and refreshed
         self.backoff = Backoff()
         self._roster_due = asyncio.Event()
 
@@ -125,6 +127,8 @@ class Sender:
             self.link("connected")
             self.backoff.reset()
             await self.refresh()
+            self.contacted.set()
+            self.progress.set()
             await self._pump(conn)
         finally:
             await conn.close()
@@ -188,6 +192,8 @@ class Sender:
                 flights.discard(task)
                 rewind |= task.result() == "resend"
         await self._drop(flights)
+        if conn.close_code == REVOKED_CLOSE:
+            raise KioskRevoked(f"closed {conn.close_code}")
         raise LinkClosed(f"closed {conn.close_code}")
 
     def _next(self, after: int) -> list[Pending]:
