@@ -224,11 +224,18 @@ async def _read(lines: AsyncIterator[str], door: Door, sender: Sender) -> None:
         sender.wake.set()
 
 
-async def _drain(store: Store, sender: Sender, sending: asyncio.Task[None], seconds: float) -> None:
-    """Until the queue is empty, the sender stops, or `seconds` pass."""
+async def _drain(
+    store: Store, sender: Sender, sending: asyncio.Task[None], seconds: float, contact: bool = False
+) -> None:
+    """Until the queue is empty (and, with `contact`, the service was reached at least once),
+    the sender stops, or `seconds` pass."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while store.counts()["pending"] and not sending.done() and loop.time() < deadline:
+
+    def waiting() -> bool:
+        return bool(store.counts()["pending"]) or (contact and not sender.contacted.is_set())
+
+    while waiting() and not sending.done() and loop.time() < deadline:
         sender.progress.clear()
         answered = asyncio.create_task(sender.progress.wait())
         await asyncio.wait(
@@ -257,7 +264,9 @@ async def _send_queue(store: Store, printer: Printer, seconds: float) -> int:
     """Send what is queued for up to `seconds`, then stop."""
     sender = _sender(store, printer)
     sending = asyncio.create_task(sender.run())
-    await _drain(store, sender, sending, seconds)
+    # A sync reaches the service even with nothing to send: it refreshes the roster and
+    # learns of a revocation.
+    await _drain(store, sender, sending, seconds, contact=True)
     return await _finish(sending, store, printer)
 
 

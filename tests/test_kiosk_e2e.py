@@ -1,0 +1,293 @@
+"""The Python kiosk against the real service: real PostgreSQL, real HTTP and websockets.
+
+The service runs on a real port and is stopped and started again in the middle of a
+test (a new application on the same port, the same database), as a commune hall's link
+or the service itself goes away. The invariant: every scan the door was shown lands
+exactly once, whatever stopped in between, and sending the queue again changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import stat
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import ClientSession, web
+
+from diemcau import issuance
+from diemcau.app import create_app
+from diemcau.auth import CLI
+from diemcau.cli import build_parser
+from diemcau.config import Config
+from diemcau.keystore import Keystore
+from diemcau.kiosk import cli as kiosk_cli
+from diemcau.kiosk.store import Store
+from tests.factory import Factory, bearer
+
+BASE = "/api/v1/conferences/HN1"
+
+
+class Service:
+    """The app on a fixed real port, which a test can stop and start again."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(create_app(self.config))
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def call(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+        async with (
+            ClientSession() as session,
+            session.request(method, self.url + path, headers=headers, **kw) as resp,
+        ):
+            body = await resp.json(content_type=None)
+            assert resp.status < 300, (resp.status, body)
+            return body
+
+
+@pytest.fixture
+async def service(config: Config, db: asyncpg.Connection) -> Any:
+    running = Service(config)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def world(factory: Factory, db: asyncpg.Connection, config: Config) -> dict[str, Any]:
+    """One conference open for check-in at LC-01 and LC-02, 100 delegates at LC-01."""
+    await factory.unit("LC", name="Lai Châu")
+    await factory.site("LC-01", unit="LC", name="Hội trường Tỉnh ủy")
+    await factory.site("LC-02", unit="LC")
+    conf = await factory.conference(
+        "HN1", sites=["LC-01", "LC-02"], starts_in=timedelta(minutes=30)
+    )
+    keys = Keystore(config.secret_key.encode())
+    codes = []
+    for i in range(100):
+        row = await factory.delegate(conf["id"], site="LC-01", unit="LC", full_name=f"Đại biểu {i}")
+        codes.append(await issuance.delegate_code(db, keys, row, CLI))
+    return {
+        "conf": conf,
+        "codes": codes,
+        "keys": keys,
+        "tech": bearer(await factory.token("technician", unit="LC")),
+        "org": bearer(await factory.token("organiser")),
+    }
+
+
+async def kiosk(*argv: str) -> int:
+    return await kiosk_cli.run(build_parser().parse_args(["kiosk", *argv]))
+
+
+async def enrolled(
+    service: Service, world: dict[str, Any], path: Path, site: str = "LC-01"
+) -> None:
+    answer = await service.call("POST", f"{BASE}/sites/{site}/kiosk-codes", world["tech"])
+    assert await kiosk("enroll", answer["code"], "--url", service.url, "--db", str(path)) == 0
+
+
+def write_codes(path: Path, codes: list[str]) -> Path:
+    path.write_text("\n".join(codes) + "\n", encoding="utf-8")
+    return path
+
+
+async def site_counts(service: Service, store_path: Path) -> dict[str, Any]:
+    with Store(store_path) as store:
+        token = store.get("token")
+    return (await service.call("GET", "/api/v1/kiosk", bearer(token)))["counts"]
+
+
+def answers(path: Path) -> dict[str, dict[str, Any]]:
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT scan_id, result FROM scans WHERE result IS NOT NULL").fetchall()
+    db.close()
+    return {scan_id: json.loads(result) for scan_id, result in rows}
+
+
+async def test_enrollment_stores_a_private_file_with_the_roster(
+    service: Service, world: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / "kiosk.db"
+    answer = await service.call("POST", f"{BASE}/sites/LC-01/kiosk-codes", world["tech"])
+    code = answer["code"]
+    assert (
+        await kiosk("enroll", code, "--url", service.url, "--db", str(path), "--name", "Cửa A") == 0
+    )
+    out = capsys.readouterr()
+    assert "HN1" in out.out and "LC-01" in out.out and "100" in out.out
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with Store(path) as store:
+        token = store.get("token")
+        assert store.roster_size() == 100 and store.get("keys")["keys"]
+        assert store.get("site")["code"] == "LC-01" and store.get("conference")["code"] == "HN1"
+    assert token and token not in out.out + out.err
+    # The code was single use.
+    again = tmp_path / "again.db"
+    assert await kiosk("enroll", code, "--url", service.url, "--db", str(again)) == 1
+    assert "enrollment_code_refused" in capsys.readouterr().err
+    assert await kiosk("status", "--db", str(path)) == 0
+    shown = capsys.readouterr().out
+    assert "Hội trường Tỉnh ủy" in shown and token not in shown
+
+
+async def test_online_scans_land_and_the_door_sees_them(
+    service: Service, world: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path)
+    capsys.readouterr()
+    codes = world["codes"][:5]
+    lines = [*codes, "DC1.NOT.A.CODE", codes[0], "+khách mời: Trần Thị Khách"]
+    assert (
+        await kiosk("run", "--db", str(path), "--file", str(write_codes(tmp_path / "c", lines)))
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.count("✓ ") >= 6 and "Đại biểu 0" in out and "Đã điểm danh" in out
+    counts = await site_counts(service, path)
+    assert sum(counts["checked_in"].values()) == 5 and counts["walk_ins"] == 1
+    results = [a["result"] for a in answers(path).values()]
+    assert sorted(results) == sorted(["accepted"] * 6 + ["invalid", "duplicate"])
+
+
+async def landed(db: asyncpg.Connection) -> tuple[set[str], int]:
+    """The scan ids the service stored, and the delegates it counts as checked in."""
+    stored = {str(r["scan_id"]) for r in await db.fetch("SELECT scan_id FROM checkins")}
+    counted = await db.fetchval("SELECT count(*) FROM attendances WHERE first_scan_id IS NOT NULL")
+    return stored, counted
+
+
+async def test_offline_scans_land_exactly_once_and_replays_change_nothing(
+    service: Service, world: dict[str, Any], tmp_path: Path, capsys: Any, db: asyncpg.Connection
+) -> None:
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path)
+    await service.stop()
+    codes = write_codes(tmp_path / "codes", world["codes"])
+    assert await kiosk("run", "--db", str(path), "--file", str(codes), "--drain", "0.5") == 1
+    out = capsys.readouterr().out
+    assert out.count("✓ ") == 101 and "100 lượt quét chờ gửi" in out  # 100 scans and "ready"
+    assert await kiosk("status", "--db", str(path), "--json") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["queue"] == {"pending": 100, "done": 0, "set_aside": 0}
+    await service.start()
+    assert await kiosk("sync", "--db", str(path)) == 0
+    first = answers(path)
+    assert len(first) == 100 and {a["result"] for a in first.values()} == {"accepted"}
+    assert await landed(db) == (set(first), 100)
+    assert sum((await site_counts(service, path))["checked_in"].values()) == 100
+    capsys.readouterr()
+    for _ in range(2):
+        # All 100 go back in the queue; exit 0 means the service answered every one again.
+        assert await kiosk("sync", "--db", str(path), "--all") == 0
+        shown = capsys.readouterr()
+        assert "Gửi lại 100 lượt quét" in shown.err
+        assert "Dịch vụ trả lời khác" not in shown.out and "Đã gửi hết" in shown.out
+        assert answers(path) == first
+        assert await landed(db) == (set(first), 100)
+        assert sum((await site_counts(service, path))["checked_in"].values()) == 100
+
+
+async def test_a_killed_kiosk_loses_nothing_of_its_queue(
+    service: Service, world: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path)
+    await service.stop()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "diemcau", "kiosk", "run", "--db", str(path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "DIEMCAU_LANGUAGE": "en"},
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(("\n".join(world["codes"][:20]) + "\n").encode())
+    await proc.stdin.drain()
+    shown = 0
+    while shown < 20:  # every line the door saw
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        shown += " IN — " in line.decode()
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    with Store(path) as store:
+        assert store.counts()["pending"] == 20
+    await service.start()
+    assert (
+        await kiosk("run", "--db", str(path), "--file", str(write_codes(tmp_path / "e", []))) == 0
+    )
+    assert sum((await site_counts(service, path))["checked_in"].values()) == 20
+
+
+async def test_the_service_answer_is_shown_when_it_differs(
+    service: Service, world: dict[str, Any], tmp_path: Path, db: asyncpg.Connection, capsys: Any
+) -> None:
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path)
+    await service.stop()
+    conf = await db.fetchrow("SELECT * FROM conferences WHERE code = 'HN1'")
+    first = await db.fetchval("SELECT min(id) FROM delegates")
+    await issuance.reissue(db, world["keys"], conf, first, CLI)  # the kiosk cannot know
+    codes = write_codes(tmp_path / "c", world["codes"][:1])
+    assert await kiosk("run", "--db", str(path), "--file", str(codes), "--drain", "0") == 1
+    assert "✓ " in capsys.readouterr().out
+    await service.start()
+    assert await kiosk("sync", "--db", str(path)) == 0
+    out = capsys.readouterr().out
+    assert "Dịch vụ trả lời khác" in out and "Đại biểu 0" in out and "máy đã báo: hợp lệ" in out
+
+
+async def test_a_revoked_kiosk_stops_with_a_clear_message(
+    service: Service, world: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "diemcau", "kiosk", "run", "--db", str(path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "DIEMCAU_LANGUAGE": "vi"},
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write((world["codes"][0] + "\n").encode())
+    await proc.stdin.drain()
+    with Store(path) as store:
+        kiosk_id = store.get("kiosk")["id"]
+    for _ in range(200):
+        if answers(path):
+            break
+        await asyncio.sleep(0.05)
+    assert answers(path), "the scan was not answered online"
+    await service.call("POST", f"{BASE}/sites/LC-01/kiosks/{kiosk_id}/revoke", world["tech"])
+    # Wait with stdin still open: its end would stop the kiosk for another reason.
+    assert await asyncio.wait_for(proc.wait(), 30) == 3
+    assert proc.stdout is not None and proc.stderr is not None
+    shown = (await proc.stdout.read() + await proc.stderr.read()).decode()
+    assert "đã bị thu hồi" in shown
+    proc.stdin.close()
+    capsys.readouterr()
+    assert await kiosk("sync", "--db", str(path)) == 3  # and so does the next command
+    assert "✗ Máy điểm danh này đã bị thu hồi" in capsys.readouterr().out
+    assert await kiosk("status", "--db", str(path)) == 0
+    assert "máy đã bị thu hồi" in capsys.readouterr().out
