@@ -1,6 +1,8 @@
 """The offline check: what the door is told at once, before the service has a say.
 
-The kiosk knows the conference's keys, its roster snapshot, its own earlier scans, the
+The steps and their order are the service's (diemcau.checkin.rules): a signed-off
+conference, the code, the window, the site, then the delegate's entries and exits. The
+kiosk knows the conference's keys, its roster snapshot, its own earlier scans, the
 conference's policy for other sites and its window, and its own clock. From these it
 guesses the service's answer with the same result words (`accepted`, `duplicate`,
 `wrong_site`, `revoked`, `invalid`, `not_open`, `closed`). The guess can be wrong where
@@ -90,7 +92,7 @@ def hhmm(moment: str | datetime, zone: ZoneInfo) -> str:
 def window_verdict(now: datetime, ctx: Context) -> Verdict | None:
     """`not_open` / `closed` by the kiosk's clock, or None inside the window."""
     w = ctx.window
-    if w.signed_off or now > w.ends_at:
+    if w.signed_off or now >= w.ends_at:
         return Verdict("closed", RED, Msg("Đã hết giờ điểm danh", "Check-in is closed"))
     if now < w.opens_at:
         at = hhmm(w.opens_at, ctx.zone)
@@ -108,7 +110,12 @@ def judge(qr: str, direction: str, now: datetime, ctx: Context) -> Verdict:
     try:
         claims = ctx.verifier.verify(qr)
     except InvalidCredential as exc:
-        return Verdict("invalid", RED, exc.message)
+        # As the service does: once signed off, every scan is `closed`, codes unread.
+        return (
+            window_verdict(now, ctx)
+            if ctx.window.signed_off
+            else Verdict("invalid", RED, exc.message)
+        )
     row = ctx.roster(claims.delegate_id)
     person = _person(claims, row)
     refused = _refusal(claims, row, now, ctx)
@@ -137,7 +144,8 @@ def _refusal(
     """A revoked or superseded code, or a scan outside the window."""
     # A code older than the roster's version was reissued (or its delegate moved); a newer
     # one means the snapshot is stale, and the signature is trusted until the service says.
-    if row is not None and (row["revoked"] or claims.version < row["credential_version"]):
+    stale = row is not None and (row["revoked"] or claims.version < row["credential_version"])
+    if stale and not ctx.window.signed_off:
         return Verdict("revoked", RED, MESSAGES["revoked"])
     return window_verdict(now, ctx)
 
@@ -163,9 +171,13 @@ def _admit(
 ) -> Verdict:
     """Accepted, duplicate, exit or re-entry, from this device's own earlier scans."""
     seen = ctx.history(claims.delegate_id)
-    if direction == "out":
-        return Verdict("accepted", GREEN, MESSAGES["exit"], person, claims)
     last = seen[-1] if seen else None
+    if direction == "out":
+        if last is not None and last["direction"] == "out":
+            at = hhmm(last["scanned_at"], ctx.zone)
+            msg = Msg(f"Đã ghi nhận ra lúc {at}", f"Already out since {at}")
+            return Verdict("duplicate", AMBER, msg, person, claims)
+        return Verdict("accepted", GREEN, MESSAGES["exit"], person, claims)
     if last is not None and last["direction"] == "in":
         first = next(s for s in seen if s["direction"] == "in")
         at = hhmm(first["scanned_at"], ctx.zone)

@@ -100,7 +100,7 @@ def lines(data: dict[str, Any], lang: str, zone: ZoneInfo) -> list[str]:
         n=roster["delegates"], at=when(roster["refreshed_at"], zone, lang)
     )
     offset = data["clock_offset_s"]
-    clock = UNKNOWN.text(lang) if offset is None else CLOCK.text(lang).format(int(round(offset)))
+    clock = UNKNOWN.text(lang) if offset is None else CLOCK.text(lang).format(round(offset))
     if roster["state"] == "too_large":
         held = TOO_LARGE.text(lang)
     rows = [

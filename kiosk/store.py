@@ -211,9 +211,10 @@ class Store:
             self._upsert(delegates)
 
     def update_roster(self, delegates: Iterable[Mapping[str, Any]], removed: Iterable[int]) -> None:
+        # Removals first: a delegate moved between two sites of the scope is in both lists.
         with self.transaction():
-            self._upsert(delegates)
             self.db.executemany("DELETE FROM roster WHERE id = ?", [(i,) for i in removed])
+            self._upsert(delegates)
 
     def _upsert(self, delegates: Iterable[Mapping[str, Any]]) -> None:
         marks = ", ".join("?" for _ in ROSTER_FIELDS)

@@ -26,6 +26,7 @@ class FakeService:
         self.refusals: list[dict[str, Any]] = []  # problems for the next batches, in turn
         self.hold_until = 0  # answer nothing until this many batches have arrived
         self.heartbeats: list[dict[str, Any]] = []
+        self.roster_asks: list[dict[str, str]] = []
         self.revoked = False
         self.sockets: set[web.WebSocketResponse] = set()
         self.verdict = "accepted"
@@ -56,8 +57,13 @@ class FakeService:
 
     async def roster(self, request: web.Request) -> web.Response:
         self._authorised(request)
+        self.roster_asks.append(dict(request.query))
         body = {"version": "1", "full": True, "delegates": [], "removed": [], "keys": self.keys}
         return web.json_response(body, headers={"ETag": '"1"'})
+
+    async def push(self, message: dict[str, Any]) -> None:
+        for ws in list(self.sockets):
+            await ws.send_json(message)
 
     async def revoke(self) -> None:
         self.revoked = True

@@ -129,6 +129,15 @@ def test_the_kiosk_learns_its_site_number_from_a_genuine_code_of_its_own(tmp_pat
     assert door.code(code(98, site=31), now=DURING).result == "accepted"
 
 
+def test_roster_changes_apply_removals_first(tmp_path: Path) -> None:
+    store = enrolled(tmp_path / "k.db")
+    moved = {**ROSTER[2], "site_code": "LC-01", "credential_version": 2}
+    # docs/checkin.md: a delegate moved between two sites of the scope is in both lists.
+    store.update_roster([moved], removed=[2, 3])
+    assert store.delegate(2) == {**moved, "revoked": 0, "external_id": None}
+    assert store.delegate(3) is None and store.roster_size() == 3
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [

@@ -291,3 +291,24 @@ async def test_a_revoked_kiosk_stops_with_a_clear_message(
     assert "✗ Máy điểm danh này đã bị thu hồi" in capsys.readouterr().out
     assert await kiosk("status", "--db", str(path)) == 0
     assert "máy đã bị thu hồi" in capsys.readouterr().out
+
+
+async def test_the_roster_follows_reissues_so_the_old_code_is_refused_at_once(
+    service: Service, world: dict[str, Any], tmp_path: Path, db: asyncpg.Connection, capsys: Any
+) -> None:
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path)
+    first = await db.fetchval("SELECT min(id) FROM delegates")
+    new = await service.call("POST", f"{BASE}/delegates/{first}/reissue", world["org"])
+    assert await kiosk("sync", "--db", str(path)) == 0  # fetches the changes since enrollment
+    with Store(path) as store:
+        assert store.delegate(first)["credential_version"] == new["credential_version"] == 2
+        assert store.roster_size() == 100
+    capsys.readouterr()
+    codes = write_codes(tmp_path / "c", [world["codes"][0], new["qr"]])
+    assert await kiosk("run", "--db", str(path), "--file", str(codes)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("✗") and "Đại biểu 0" in out[1] and "thu hồi" in out[1]
+    assert out[2].startswith("✓") and "Đại biểu 0" in out[2]
+    assert not any("Dịch vụ trả lời khác" in line for line in out)  # the service agreed
+    assert sorted(a["result"] for a in answers(path).values()) == ["accepted", "revoked"]

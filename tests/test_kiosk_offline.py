@@ -118,11 +118,13 @@ def test_the_window_follows_the_kiosk_clock() -> None:
     assert "07:00" in early.message.vi and "16/03" in early.message.en
     assert early.delegate is not None and early.delegate["id"] == 1
     assert judge(code(1), "in", OPENS, context()).result == "accepted"
-    assert judge(code(1), "in", ENDS, context()).result == "accepted"
-    late = judge(code(1), "in", ENDS + timedelta(seconds=1), context())
+    assert judge(code(1), "in", ENDS - timedelta(seconds=1), context()).result == "accepted"
+    late = judge(code(1), "in", ENDS, context())
     assert (late.result, late.tone) == ("closed", RED)
-    signed = judge(code(1), "in", DURING, context(signed_off=True))
-    assert signed.result == "closed"
+    signed = context(signed_off=True)  # closed before anything else, as the service says
+    assert judge(code(1), "in", DURING, signed).result == "closed"
+    assert judge(code(4), "in", DURING, signed).result == "closed"
+    assert judge("JUNK", "in", DURING, signed).result == "closed"
 
 
 def test_another_sites_delegate_follows_the_policy() -> None:
@@ -152,7 +154,7 @@ def test_a_second_entry_on_this_device_is_a_duplicate_naming_the_first() -> None
     assert "07:05" in v.message.vi and v.first == {"scanned_at": first, "site_code": "LC-01"}
 
 
-def test_exit_then_entry_is_a_reentry_and_an_exit_is_always_accepted() -> None:
+def test_exits_reentries_and_a_second_exit() -> None:
     at = OPENS.isoformat()
     out = judge(code(1), "out", DURING, context({1: [{"direction": "in", "scanned_at": at}]}))
     assert (out.result, out.tone) == ("accepted", GREEN)
@@ -160,8 +162,15 @@ def test_exit_then_entry_is_a_reentry_and_an_exit_is_always_accepted() -> None:
     both = {1: [{"direction": "in", "scanned_at": at}, {"direction": "out", "scanned_at": at}]}
     back = judge(code(1), "in", DURING, context(both))
     assert (back.result, back.reentry, back.message.en) == ("accepted", True, "Re-entry")
-    only_out = judge(code(1), "in", DURING, context({1: [{"direction": "out", "scanned_at": at}]}))
-    assert (only_out.result, only_out.reentry) == ("accepted", False)
+    only_out = context({1: [{"direction": "out", "scanned_at": at}]})
+    entry = judge(code(1), "in", DURING, only_out)  # an exit with no entry before it
+    assert (entry.result, entry.reentry) == ("accepted", False)
+    again = judge(code(1), "out", DURING, context(both))
+    assert (again.result, again.tone, again.message.en) == (
+        "duplicate",
+        AMBER,
+        "Already out since 07:00",
+    )
 
 
 def test_walk_ins_are_recorded_inside_the_window_only() -> None:

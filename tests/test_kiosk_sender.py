@@ -166,3 +166,15 @@ async def test_a_clock_far_from_the_services_is_reported_once(fake: Any) -> None
     await asyncio.gather(task, return_exceptions=True)
     assert heard == ["This device's clock is 12 minutes fast: set the clock"]
     assert -721 < store.get("clock_offset_s") < -719
+
+
+async def test_roster_changed_fetches_the_changes_since_the_version_held(fake: Any) -> None:
+    store = fake.store
+    task = asyncio.create_task(sender_for(store).run())
+    await eventually(lambda: len(fake.roster_asks) == 1)
+    await eventually(lambda: bool(fake.sockets))
+    await fake.push({"type": "roster_changed", "version": "2"})
+    await eventually(lambda: len(fake.roster_asks) == 2)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert fake.roster_asks == [{}, {"since": "1"}]
