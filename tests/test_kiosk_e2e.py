@@ -172,6 +172,42 @@ async def test_online_scans_land_and_the_door_sees_them(
     assert sum(counts["checked_in"].values()) == 5 and counts["walk_ins"] == 1
     results = [a["result"] for a in answers(path).values()]
     assert sorted(results) == sorted(["accepted"] * 6 + ["invalid", "duplicate"])
+    exits = write_codes(tmp_path / "out", codes[:1])
+    assert await kiosk("run", "--db", str(path), "--file", str(exits), "--out") == 0
+    assert "✓" in capsys.readouterr().out.splitlines()[1]
+    counts = await site_counts(service, path)
+    assert counts["exits"] == 1 and counts["present"] == 5  # 4 delegates and the walk-in
+
+
+async def test_a_conflicting_scan_is_set_aside_and_the_rest_lands(
+    service: Service, world: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path)
+    codes = world["codes"]
+    assert (
+        await kiosk("run", "--db", str(path), "--file", str(write_codes(tmp_path / "c", codes[:2])))
+        == 0
+    )
+    # The kiosk file is damaged: an answered scan now says another code under its old id.
+    db = sqlite3.connect(path)
+    db.execute("UPDATE scans SET body = replace(body, ?, ?) WHERE seq = 1", (codes[0], codes[9]))
+    db.commit()
+    db.close()
+    await service.stop()  # a new scan waits behind it
+    third = write_codes(tmp_path / "d", codes[2:3])
+    assert await kiosk("run", "--db", str(path), "--file", str(third), "--drain", "0") == 1
+    await service.start()
+    assert sum((await site_counts(service, path))["checked_in"].values()) == 2
+    capsys.readouterr()
+    # One batch of three: refused whole (409 naming the first); the other two go again.
+    assert await kiosk("sync", "--db", str(path), "--all") == 0
+    with Store(path) as store:
+        assert store.counts() == {"pending": 0, "done": 2, "set_aside": 1}
+        assert store.set_aside_scans()[0]["note"] == "scan_conflict"
+    assert sum((await site_counts(service, path))["checked_in"].values()) == 3
+    assert await kiosk("status", "--db", str(path)) == 0
+    assert "scan_conflict" in capsys.readouterr().out
 
 
 async def landed(db: asyncpg.Connection) -> tuple[set[str], int]:
