@@ -73,6 +73,7 @@ TEXT = {
         "The category must be member, non_member or guest (or đảng viên, quần chúng, khách mời)",
     ),
     "no_file": Msg("Không có tệp {}", "No such file: {}"),
+    "failed": Msg("Lỗi khi gửi: {}", "Sending failed: {}"),
     "no_roster": Msg(
         "Chưa tải được danh sách đại biểu; diemcau kiosk run sẽ tải lại khi có kết nối",
         "The roster was not downloaded; diemcau kiosk run fetches it when the link is up",
@@ -248,9 +249,12 @@ async def _finish(sending: asyncio.Task[None], store: Store, printer: Printer) -
     """Stop the sender; say what is left, or that the kiosk was revoked."""
     sending.cancel()
     await asyncio.gather(sending, return_exceptions=True)
-    if not sending.cancelled() and isinstance(sending.exception(), KioskRevoked):
+    failure = None if sending.cancelled() else sending.exception()
+    if isinstance(failure, KioskRevoked):
         printer.say(TEXT["revoked"], RED)
         return REVOKED
+    if failure is not None:  # a bug, or an answer the kiosk cannot read: say so, keep the queue
+        printer.say(TEXT["failed"], RED, f"{type(failure).__name__}: {failure}")
     store.set(link_state="stopped", link_since=now_text())
     left = store.counts()["pending"]
     if left:

@@ -175,6 +175,15 @@ class Sender:
     async def _pump(self, conn: KioskConnection) -> None:
         """Send what is queued, a few batches in flight, until the socket closes."""
         flights: set[asyncio.Task[str]] = set()
+        try:
+            await self._fly(conn, flights)
+        finally:
+            await self._drop(flights)
+        if conn.close_code == REVOKED_CLOSE:
+            raise KioskRevoked(f"closed {conn.close_code}")
+        raise LinkClosed(f"closed {conn.close_code}")
+
+    async def _fly(self, conn: KioskConnection, flights: set[asyncio.Task[str]]) -> None:
         sent_up_to = 0  # the seq of the last scan sent on this connection
         rewind = False  # a batch must go again: once nothing is in flight, start over
         while not conn.closed:
@@ -191,10 +200,6 @@ class Sender:
             for task in [t for t in flights if t.done()]:
                 flights.discard(task)
                 rewind |= task.result() == "resend"
-        await self._drop(flights)
-        if conn.close_code == REVOKED_CLOSE:
-            raise KioskRevoked(f"closed {conn.close_code}")
-        raise LinkClosed(f"closed {conn.close_code}")
 
     def _next(self, after: int) -> list[Pending]:
         return self.store.pending(self.batch_size, after)
