@@ -86,9 +86,11 @@ class KioskConnection:
         heartbeat_every: float | None = 20.0,
         compression: str | None = "deflate",
         open_timeout: float = 10.0,
+        language: str = "vi",
     ) -> None:
         self.url = ws_url(base_url)
-        self._headers = {"Authorization": f"Bearer {token}"}
+        # The language asks for the problems' titles (a batch refused whole) in it.
+        self._headers = {"Authorization": f"Bearer {token}", "Accept-Language": language}
         self._on_push = on_push
         self._queue_length = queue_length
         self._heartbeat_every = heartbeat_every

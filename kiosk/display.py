@@ -2,7 +2,8 @@
 
 Colour only on a terminal (and never with NO_COLOR set); the line starts with a mark
 (✓, !, ✗) so it reads the same without colour. Text is in one language, Vietnamese by
-default (DIEMCAU_LANGUAGE or --lang), and times are in the conference's time zone.
+default (--lang or DIEMCAU_LANGUAGE, as the whole command line), and times are in the
+conference's time zone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from diemcau.cli.say import VALUE_WORDS
 from diemcau.errors import Msg
 from diemcau.kiosk.offline import AMBER, GREEN, RED, Verdict, hhmm
 
@@ -38,11 +40,8 @@ RESULTS = {
     "not_open": Msg("chưa mở", "not open"),
     "closed": Msg("đã đóng", "closed"),
 }
-CATEGORIES = {
-    "member": Msg("đảng viên", "member"),
-    "non_member": Msg("quần chúng", "non-member"),
-    "guest": Msg("khách mời", "guest"),
-}
+# The categories as the rest of the command line writes them.
+CATEGORIES = {c: Msg(VALUE_WORDS[c], c) for c in ("member", "non_member", "guest")}
 WORDS = {
     "in": Msg("VÀO", "IN"),
     "out": Msg("RA", "OUT"),
@@ -51,12 +50,6 @@ WORDS = {
     "kiosk_said": Msg("máy đã báo", "the kiosk said"),
     "at": Msg("tại", "at"),
 }
-
-
-def language(flag: str | None = None) -> str:
-    """--lang, else DIEMCAU_LANGUAGE, else Vietnamese."""
-    lang = (flag or os.environ.get("DIEMCAU_LANGUAGE") or "vi").lower()[:2]
-    return "en" if lang == "en" else "vi"
 
 
 class Printer:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from diemcau.cli.say import language
 from diemcau.errors import Msg
 from diemcau.kiosk import api
 from diemcau.kiosk.connection import (
@@ -120,7 +121,11 @@ class Sender:
 
     async def _session(self) -> None:
         conn = KioskConnection(
-            self.base_url, self._token, on_push=self._push, queue_length=self.queue_length
+            self.base_url,
+            self._token,
+            on_push=self._push,
+            queue_length=self.queue_length,
+            language=language(),
         )
         await conn.open()
         try:
@@ -161,7 +166,7 @@ class Sender:
         """
         self._roster_due.clear()
         try:
-            async with Client(self.base_url, self._token) as http:
+            async with Client(self.base_url, self._token, language()) as http:
                 kiosk = await api.fetch_kiosk(http)
                 self.store.set(**{k: kiosk[k] for k in ("conference", "site") if k in kiosk})
                 await api.refresh_roster(http, self.store)

@@ -7,10 +7,10 @@ while `diemcau kiosk run` holds the file. Never shows the token.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from diemcau.cli import say
 from diemcau.errors import Msg
 from diemcau.kiosk.store import Store
 
@@ -82,9 +82,7 @@ def report(store: Store, running: bool | None) -> dict[str, Any]:
 
 
 def when(text: str | None, zone: ZoneInfo, lang: str) -> str:
-    if not text:
-        return NEVER.text(lang)
-    return datetime.fromisoformat(text).astimezone(zone).strftime("%H:%M:%S %d/%m/%Y")
+    return say.when(text, zone) if text else NEVER.text(lang)
 
 
 def lines(data: dict[str, Any], lang: str, zone: ZoneInfo) -> list[str]:
@@ -97,18 +95,18 @@ def lines(data: dict[str, Any], lang: str, zone: ZoneInfo) -> list[str]:
     if link["running"] is not None and link["state"] != "stopped":
         state += f"; {RUNNING[link['running']].text(lang)}"
     held = ROSTER.text(lang).format(
-        n=roster["delegates"], at=when(roster["refreshed_at"], zone, lang)
+        n=say.number(roster["delegates"]), at=when(roster["refreshed_at"], zone, lang)
     )
     offset = data["clock_offset_s"]
     clock = UNKNOWN.text(lang) if offset is None else CLOCK.text(lang).format(round(offset))
     if roster["state"] == "too_large":
         held = TOO_LARGE.text(lang)
     rows = [
-        ("conference", f"{conf['code']} — {conf['title']} ({conf['status']})"),
+        ("conference", f"{conf['code']} — {conf['title']} ({say.word(conf['status'] or '-')})"),
         ("site", f"{site['code']} — {site['name']}"),
         ("device", data["device"] or "-"),
         ("service", data["service"] or "-"),
-        ("queue", QUEUE.text(lang).format(**data["queue"])),
+        ("queue", QUEUE.text(lang).format(**{k: say.number(n) for k, n in data["queue"].items()})),
         ("last_sync", when(data["last_sync_at"], zone, lang)),
         ("link", state),
         ("roster", held),
