@@ -37,6 +37,7 @@ MESSAGES = {
     ),
     "wrong_site": Msg("Đại biểu của điểm cầu khác", "Delegate of another site"),
     "revoked": Msg("Mã đã bị thu hồi hoặc cấp lại", "This code was revoked or reissued"),
+    "closed": Msg("Đã hết giờ điểm danh", "Check-in is closed"),
 }
 
 
@@ -93,7 +94,7 @@ def window_verdict(now: datetime, ctx: Context) -> Verdict | None:
     """`not_open` / `closed` by the kiosk's clock, or None inside the window."""
     w = ctx.window
     if w.signed_off or now >= w.ends_at:
-        return Verdict("closed", RED, Msg("Đã hết giờ điểm danh", "Check-in is closed"))
+        return Verdict("closed", RED, MESSAGES["closed"])
     if now < w.opens_at:
         at = hhmm(w.opens_at, ctx.zone)
         day = w.opens_at.astimezone(ctx.zone).strftime("%d/%m")
@@ -111,11 +112,9 @@ def judge(qr: str, direction: str, now: datetime, ctx: Context) -> Verdict:
         claims = ctx.verifier.verify(qr)
     except InvalidCredential as exc:
         # As the service does: once signed off, every scan is `closed`, codes unread.
-        return (
-            window_verdict(now, ctx)
-            if ctx.window.signed_off
-            else Verdict("invalid", RED, exc.message)
-        )
+        if ctx.window.signed_off:
+            return Verdict("closed", RED, MESSAGES["closed"])
+        return Verdict("invalid", RED, exc.message)
     row = ctx.roster(claims.delegate_id)
     person = _person(claims, row)
     refused = _refusal(claims, row, now, ctx)

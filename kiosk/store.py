@@ -57,14 +57,7 @@ CREATE INDEX IF NOT EXISTS scans_delegate_idx ON scans (delegate_id, seq);
 """
 
 ROSTER_FIELDS = (
-    "id",
-    "external_id",
-    "full_name",
-    "category",
-    "unit_code",
-    "site_code",
-    "credential_version",
-    "revoked",
+    "id external_id full_name category unit_code site_code credential_version revoked".split()
 )
 
 
