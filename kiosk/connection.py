@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -195,7 +196,7 @@ class KioskConnection:
         try:
             async for raw in self._ws:
                 try:
-                    message = json.loads(raw)
+                    message = orjson.loads(raw)  # the results of 500 scans: a hot path
                 except ValueError:
                     continue  # a frame that is not JSON answers no batch
                 if isinstance(message, dict):
