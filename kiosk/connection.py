@@ -220,19 +220,21 @@ class KioskConnection:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
-        if kind in ("results", "error"):
+        if kind == "results":
             future = self._answered(message.get("id"))
-            if future is None or future.done():
-                return
-            if kind == "results":
+            if future is not None and not future.done():
                 future.set_result(message.get("results") or [])
-            else:
+        elif kind == "error" and message.get("id") is not None:
+            future = self._waiting.pop(message["id"], None)
+            if future is not None and not future.done():
                 future.set_exception(BatchRefused(message.get("problem") or {}))
         elif self._on_push is not None:
+            # Anything else, including an error about no batch (a heartbeat's: the service
+            # found this kiosk revoked and closes with 4401 next), is not a batch's answer.
             self._on_push(message)
 
     def _answered(self, batch_id: Any) -> asyncio.Future[list[dict[str, Any]]] | None:
-        # Batches are answered in order: an answer that names no id is the oldest one's.
+        # Batches are answered in order: results that name no id are the oldest batch's.
         if batch_id is None and self._waiting:
             return self._waiting.popitem(last=False)[1]
         return self._waiting.pop(batch_id, None) if isinstance(batch_id, int) else None

@@ -178,3 +178,17 @@ async def test_roster_changed_fetches_the_changes_since_the_version_held(fake: A
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert fake.roster_asks == [{}, {"since": "1"}]
+
+
+async def test_an_error_that_names_no_batch_refuses_none(fake: Any) -> None:
+    url = fake.store.get("url")
+    pushed: list[dict[str, Any]] = []
+    async with KioskConnection(url, TOKEN, heartbeat_every=None, on_push=pushed.append) as link:
+        fake.hold_until = 2  # the first batch waits while the stray error goes by
+        first = await link.send_batch(['{"scan_id":"a","scanned_at":"x","qr":"Q"}'])
+        stray = {"status": 422, "code": "validation_failed", "errors": []}
+        await fake.push({"type": "error", "id": None, "problem": stray})
+        await eventually(lambda: bool(pushed))
+        second = await link.send_batch(['{"scan_id":"b","scanned_at":"x","qr":"Q"}'])
+        assert [r["scan_id"] for r in await first + await second] == ["a", "b"]
+    assert pushed[0]["problem"]["code"] == "validation_failed"
