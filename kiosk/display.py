@@ -22,15 +22,6 @@ from diemcau.kiosk.offline import AMBER, GREEN, RED, Verdict, hhmm
 COLOURS = {GREEN: "\033[1;32m", AMBER: "\033[1;33m", RED: "\033[1;31m"}
 MARKS = {GREEN: "✓", AMBER: "!", RED: "✗"}
 RESET = "\033[0m"
-TONE_OF = {
-    "accepted": GREEN,
-    "duplicate": AMBER,
-    "wrong_site": RED,
-    "revoked": RED,
-    "invalid": RED,
-    "not_open": RED,
-    "closed": RED,
-}
 RESULTS = {
     "accepted": Msg("hợp lệ", "accepted"),
     "duplicate": Msg("đã điểm danh", "duplicate"),
@@ -50,6 +41,15 @@ WORDS = {
     "kiosk_said": Msg("máy đã báo", "the kiosk said"),
     "at": Msg("tại", "at"),
 }
+
+
+def tone_of(result: Mapping[str, Any]) -> str:
+    """The service's answer in the web kiosk's colours (kiosk/web/judge.js)."""
+    if result.get("result") != "accepted":
+        return RED
+    if result.get("moved") or result.get("reentry") or result.get("checked_in") is False:
+        return AMBER
+    return GREEN
 
 
 class Printer:
@@ -98,7 +98,7 @@ class Printer:
 
     def correction(self, result: Mapping[str, Any], offline: str) -> None:
         """The service's answer, when it is not what the kiosk told the door."""
-        tone = TONE_OF.get(result.get("result", ""), RED)
+        tone = tone_of(result)
         said = result.get("message") or {}
         text = said.get(self.lang) or said.get("vi") or result.get("result", "")
         first = result.get("first")

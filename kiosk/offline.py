@@ -9,8 +9,10 @@ guesses the service's answer with the same result words (`accepted`, `duplicate`
 only the service knows better (a scan at another kiosk, a revocation after the last
 roster refresh); the sender prints the service's answer when it differs.
 
-Tones: green lets the person in; amber lets them in but asks the door to look (another
-site's delegate, someone not in the roster snapshot, a second scan); red refuses.
+Tones, as the web kiosk shows them (kiosk/web/judge.js): green an accepted scan; amber
+an accepted one the door should look at (another site's delegate, someone not in the
+roster snapshot, a re-entry, an exit with no entry seen here); red every other result,
+a duplicate included (a second entry with one badge may be a colleague's badge).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ GREEN, AMBER, RED = "green", "amber", "red"
 MESSAGES = {
     "accepted": Msg("Mời vào", "Welcome"),
     "exit": Msg("Đã ghi nhận ra", "Exit recorded"),
+    "exit_unseen": Msg(
+        "Đã ghi nhận ra (máy này chưa thấy vào)", "Exit recorded (no entry seen here)"
+    ),
     "reentry": Msg("Vào lại", "Re-entry"),
     "walk_in": Msg("Khách vãng lai đã ghi nhận", "Walk-in recorded"),
     "moved": Msg("Đại biểu điểm cầu khác, vẫn ghi nhận", "Delegate of another site, accepted"),
@@ -153,11 +158,9 @@ def _other_site(claims: Claims, row: Mapping[str, Any] | None, ctx: Context) -> 
     """Whether the code's delegate belongs to another site than this kiosk's."""
     if row is not None and row.get("site_code"):
         return bool(row["site_code"] != ctx.site_code)
-    if ctx.site_id is not None:
-        return claims.site_id != ctx.site_id
-    # Not in the snapshot of this site's delegates and no site id to compare: most likely
-    # another site's delegate (or one added since the last refresh; the service will say).
-    return True
+    # Not in the snapshot and no site number to compare: the kiosk cannot tell, so it
+    # neither refuses nor calls it a move; the door sees amber and the service decides.
+    return ctx.site_id is not None and claims.site_id != ctx.site_id
 
 
 def _admit(
@@ -172,25 +175,35 @@ def _admit(
     seen = ctx.history(claims.delegate_id)
     last = seen[-1] if seen else None
     if direction == "out":
-        if last is not None and last["direction"] == "out":
-            at = hhmm(last["scanned_at"], ctx.zone)
-            msg = Msg(f"Đã ghi nhận ra lúc {at}", f"Already out since {at}")
-            return Verdict("duplicate", AMBER, msg, person, claims)
-        return Verdict("accepted", GREEN, MESSAGES["exit"], person, claims)
+        return _exit(claims, person, last, ctx)
     if last is not None and last["direction"] == "in":
         first = next(s for s in seen if s["direction"] == "in")
         at = hhmm(first["scanned_at"], ctx.zone)
         msg = Msg(f"Đã điểm danh lúc {at}", f"Already checked in at {at}")
         where = {"scanned_at": first["scanned_at"], "site_code": ctx.site_code}
-        return Verdict("duplicate", AMBER, msg, person, claims, first=where)
+        return Verdict("duplicate", RED, msg, person, claims, first=where)
     # The last accepted scan here was an exit: an entry before it makes this a re-entry.
     reentry = any(s["direction"] == "in" for s in seen)
     if unlisted:
         return Verdict("accepted", AMBER, MESSAGES["unlisted"], person, claims, other, reentry)
     if other:
         return Verdict("accepted", AMBER, MESSAGES["moved"], person, claims, True, reentry)
-    msg = MESSAGES["reentry" if reentry else "accepted"]
-    return Verdict("accepted", GREEN, msg, person, claims, False, reentry)
+    if reentry:
+        return Verdict("accepted", AMBER, MESSAGES["reentry"], person, claims, False, True)
+    return Verdict("accepted", GREEN, MESSAGES["accepted"], person, claims)
+
+
+def _exit(
+    claims: Claims, person: Mapping[str, Any], last: Mapping[str, Any] | None, ctx: Context
+) -> Verdict:
+    """An exit: after an entry here green, with none seen amber, after an exit a duplicate."""
+    if last is None:
+        return Verdict("accepted", AMBER, MESSAGES["exit_unseen"], person, claims)
+    if last["direction"] == "out":
+        at = hhmm(last["scanned_at"], ctx.zone)
+        msg = Msg(f"Đã ghi nhận ra lúc {at}", f"Already out since {at}")
+        return Verdict("duplicate", RED, msg, person, claims)
+    return Verdict("accepted", GREEN, MESSAGES["exit"], person, claims)
 
 
 def judge_walk_in(now: datetime, ctx: Context) -> Verdict:

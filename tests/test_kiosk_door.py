@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from diemcau.kiosk.display import Printer
+from diemcau.kiosk.display import Printer, tone_of
 from diemcau.kiosk.door import Door, parse_walk_in
+from diemcau.kiosk.offline import AMBER, GREEN, RED
 from diemcau.kiosk.store import RunLock, Store
 from tests.test_kiosk_offline import CONF_ID, DURING, ENDS, OPENS, ROSTER, ZONE, code, jwks
 
@@ -122,11 +123,12 @@ def test_set_aside_scans_leave_the_queue_but_stay_in_the_file(tmp_path: Path) ->
 def test_the_kiosk_learns_its_site_number_from_a_genuine_code_of_its_own(tmp_path: Path) -> None:
     store = enrolled(tmp_path / "k.db", policy={"other_site": "reject"})
     door = Door(store, Printer("vi", ZONE, io.StringIO()))
-    assert door.code(code(99, site=31), now=DURING).result == "wrong_site"  # unknown yet
+    assert door.code(code(99, site=32), now=DURING).result == "accepted"  # cannot tell yet
     door.code(code(1, site=31), now=DURING)
     assert store.get("site_id") == 31
     assert Door(store, Printer("vi", ZONE, io.StringIO())).ctx.site_id == 31
-    assert door.code(code(98, site=31), now=DURING).result == "accepted"
+    assert door.code(code(98, site=32), now=DURING).result == "wrong_site"
+    assert door.code(code(97, site=31), now=DURING).result == "accepted"
 
 
 def test_roster_changes_apply_removals_first(tmp_path: Path) -> None:
@@ -195,3 +197,19 @@ def test_conference_number_comes_from_the_keys(tmp_path: Path) -> None:
     store = enrolled(tmp_path / "k.db")
     door = Door(store, Printer("vi", ZONE, io.StringIO()))
     assert door.ctx.verifier.conference_id == CONF_ID
+
+
+def test_the_services_answer_is_shown_in_the_web_kiosks_colours() -> None:
+    assert tone_of({"result": "accepted"}) == GREEN
+    assert tone_of({"result": "accepted", "moved": True}) == AMBER
+    assert tone_of({"result": "accepted", "direction": "out", "checked_in": False}) == AMBER
+    assert tone_of({"result": "duplicate"}) == RED
+    screen = io.StringIO()
+    answer = {"result": "duplicate", "delegate": {"id": 1, "full_name": "Nguyễn Văn An"},
+              "first": {"scanned_at": "2026-03-16T00:05:00+00:00", "site_code": "LC-02"},
+              "message": {"vi": "Đã điểm danh", "en": "Already checked in"}}  # fmt: skip
+    Printer("en", ZONE, screen).correction(answer, "accepted")
+    assert screen.getvalue() == (
+        "✗ The service answered otherwise — Nguyễn Văn An — Already checked in (07:05 at LC-02)"
+        " — [the kiosk said: accepted]\n"
+    )
