@@ -89,7 +89,7 @@ async def enroll(args: argparse.Namespace, path: Path, lang: str) -> int:
         base = (args.url or os.environ.get("DIEMCAU_URL") or DEFAULT_URL).rstrip("/")
         answer = await api.enroll(base, args.code, args.name or socket.gethostname(), lang)
         keep = ("token", "kiosk", "conference", "site", "keys")
-        store.set(url=base, enrolled_at=now_text(), site_id=None, **{k: answer[k] for k in keep})
+        store.set(url=base, enrolled_at=now_text(), **{k: answer[k] for k in keep})
         store.set(roster_version=None, roster_etag=None)
         store.replace_roster([])
         try:

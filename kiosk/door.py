@@ -62,7 +62,7 @@ def context_of(store: Store) -> Context:
         window=window,
         zone=zone_of(conference),
         other_site=(conference.get("policy") or {}).get("other_site", "accept"),
-        site_id=site.get("id") if isinstance(site.get("id"), int) else store.get("site_id"),
+        site_id=site.get("id") if isinstance(site.get("id"), int) else None,
         roster=store.delegate,
         history=store.history,
     )
@@ -111,7 +111,6 @@ class Door:
         verdict = judge(qr, self.direction, now, self.ctx)
         scan = self._scan(now, qr=qr, method="qr", direction=self.direction)
         self.store.queue(scan, verdict.delegate_id, verdict.result)
-        self._learn_site_id(verdict)
         self.printer.verdict(verdict, self.direction, now)
         return verdict
 
@@ -127,12 +126,3 @@ class Door:
     def _scan(self, now: datetime, **fields: Any) -> dict[str, Any]:
         scanned_at = now.astimezone(self.ctx.zone).isoformat(timespec="milliseconds")
         return {"scan_id": str(uuid.uuid4()), "scanned_at": scanned_at, **fields}
-
-    def _learn_site_id(self, verdict: Verdict) -> None:
-        # Codes carry the site's number, the roster its code: one genuine code of a
-        # delegate of this site teaches the kiosk its number, for codes not in the roster.
-        person = verdict.delegate or {}
-        if self.ctx.site_id is None and verdict.claims is not None:
-            if verdict.result == "accepted" and person.get("site_code") == self.ctx.site_code:
-                self.ctx.site_id = verdict.claims.site_id
-                self.store.set(site_id=verdict.claims.site_id)

@@ -64,7 +64,7 @@ class Context:
     window: Window
     zone: ZoneInfo
     other_site: str = "accept"  # the conference's policy: "accept" or "reject"
-    site_id: int | None = None  # learned from the service or from the roster's own codes
+    site_id: int | None = None  # the number codes carry (`site.id` from the service)
     # delegate id -> roster row (id, full_name, category, site_code, ...), or None
     roster: Callable[[int], Mapping[str, Any] | None] = lambda _id: None
     # delegate id -> this device's accepted scans, oldest first: [{direction, scanned_at}]
@@ -158,8 +158,9 @@ def _other_site(claims: Claims, row: Mapping[str, Any] | None, ctx: Context) -> 
     """Whether the code's delegate belongs to another site than this kiosk's."""
     if row is not None and row.get("site_code"):
         return bool(row["site_code"] != ctx.site_code)
-    # Not in the snapshot and no site number to compare: the kiosk cannot tell, so it
-    # neither refuses nor calls it a move; the door sees amber and the service decides.
+    # Not in the snapshot, and no site number to compare (a service older than site.id):
+    # the kiosk cannot tell, so it neither refuses nor calls it a move; amber, and the
+    # service decides.
     return ctx.site_id is not None and claims.site_id != ctx.site_id
 
 
@@ -184,10 +185,10 @@ def _admit(
         return Verdict("duplicate", RED, msg, person, claims, first=where)
     # The last accepted scan here was an exit: an entry before it makes this a re-entry.
     reentry = any(s["direction"] == "in" for s in seen)
-    if unlisted:
-        return Verdict("accepted", AMBER, MESSAGES["unlisted"], person, claims, other, reentry)
     if other:
         return Verdict("accepted", AMBER, MESSAGES["moved"], person, claims, True, reentry)
+    if unlisted:
+        return Verdict("accepted", AMBER, MESSAGES["unlisted"], person, claims, False, reentry)
     if reentry:
         return Verdict("accepted", AMBER, MESSAGES["reentry"], person, claims, False, True)
     return Verdict("accepted", GREEN, MESSAGES["accepted"], person, claims)

@@ -348,3 +348,20 @@ async def test_the_roster_follows_reissues_so_the_old_code_is_refused_at_once(
     assert out[2].startswith("✓") and "Đại biểu 0" in out[2]
     assert not any("Dịch vụ trả lời khác" in line for line in out)  # the service agreed
     assert sorted(a["result"] for a in answers(path).values()) == ["accepted", "revoked"]
+
+
+async def test_another_sites_delegate_is_placed_offline_by_the_code(
+    service: Service, world: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path, site="LC-02")  # its roster holds no one of LC-01
+    with Store(path) as store:
+        assert store.roster_size() == 0 and isinstance(store.get("site")["id"], int)
+    capsys.readouterr()
+    codes = write_codes(tmp_path / "c", world["codes"][:1])
+    assert await kiosk("run", "--db", str(path), "--file", str(codes)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("! ") and "điểm cầu khác" in out[1]
+    assert not any("Dịch vụ trả lời khác" in line for line in out)
+    [answer] = answers(path).values()
+    assert (answer["result"], answer["moved"]) == ("accepted", True)

@@ -139,6 +139,9 @@ def test_a_delegate_missing_from_the_roster_is_placed_by_the_codes_site() -> Non
     ours = judge(code(99), "in", DURING, context(site_id=OUR_SITE_ID))
     assert (ours.result, ours.tone, ours.moved) == ("accepted", AMBER, False)
     assert ours.delegate == {"id": 99, "full_name": None}
+    moved = judge(code(99, site=OTHER_SITE_ID), "in", DURING, context(site_id=OUR_SITE_ID))
+    assert (moved.result, moved.tone, moved.moved) == ("accepted", AMBER, True)
+    assert moved.message.en == "Delegate of another site, accepted"
     theirs = context(site_id=OUR_SITE_ID, other_site="reject")
     assert judge(code(99, site=OTHER_SITE_ID), "in", DURING, theirs).result == "wrong_site"
     # With no site number known the kiosk cannot tell: amber, and the service decides.
