@@ -29,7 +29,7 @@ function window(conference, scannedAt) {
     return "not_open";
   }
   if (conference.status === "signed_off") return "closed";
-  if (conference.ends_at && at > Date.parse(conference.ends_at)) return "closed";
+  if (conference.ends_at && at >= Date.parse(conference.ends_at)) return "closed"; // as the service
   return null;
 }
 
@@ -47,6 +47,8 @@ function attendance(ctx, entry, seen, scan, claims) {
   }
   const moved = other || !entry;
   if (scan.direction === "out") {
+    // An exit after an exit this device saw is a duplicate, as the service answers it.
+    if (seen && !seen.inside) return { ...base, result: "duplicate", moved, checked_in: true };
     return { ...base, result: "accepted", moved, checked_in: Boolean(seen?.inside) };
   }
   if (seen?.inside) {

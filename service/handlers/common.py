@@ -125,6 +125,7 @@ def rate_limit(limiter: RateLimiter, key: object) -> None:
             "rate_limited",
             Msg("Gửi quá nhanh; hãy đợi rồi gửi lại", "too many requests; wait and send again"),
             headers={"Retry-After": retry_after(wait)},
+            retry_after=int(retry_after(wait)),  # the websocket has no headers to carry it
         )
 
 

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from aiohttp import WSMsgType, web
 
@@ -67,6 +68,13 @@ class KioskSockets:
             del self.by_site[site]
 
 
+# Messages of one kiosk being answered at once: a kiosk may send its next batch before
+# the last is answered (an offline queue of thousands); answering them together lets
+# their scans share transactions, and the answers still leave in the order they came.
+PIPELINE = 8
+Answer = asyncio.Task[tuple[str, bool]]
+
+
 async def ws_kiosk(request: web.Request) -> web.StreamResponse:
     caller = await websocket_caller(request, "kiosk")
     assert caller.token_id and caller.conference_id and caller.site_id
@@ -74,18 +82,38 @@ async def ws_kiosk(request: web.Request) -> web.StreamResponse:
     ws = await open_websocket(request, max_msg_size=request.app[CONFIG].max_body_kb * 1024)
     sockets = request.app[KIOSK_SOCKETS]
     sockets.add(kiosk, ws)
+    answers: asyncio.Queue[Answer | None] = asyncio.Queue(PIPELINE)
+    writer = asyncio.get_running_loop().create_task(_send_in_order(ws, answers))
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
-            reply, revoked = await _answer(request, kiosk, msg.data)
-            await ws.send_str(reply)
-            if revoked:
-                await ws.close(code=REVOKED, message=b"kiosk revoked")
-                break
+            task = asyncio.get_running_loop().create_task(_answer(request, kiosk, msg.data))
+            await answers.put(task)  # waits while PIPELINE answers are owed: back-pressure
     finally:
+        await answers.put(None)
+        await writer
         sockets.remove(kiosk, ws)
     return ws
+
+
+async def _send_in_order(ws: web.WebSocketResponse, answers: asyncio.Queue[Answer | None]) -> None:
+    """Send each answer when it is ready, in the order the messages came; after a
+    revocation, close the socket and drop what is still owed."""
+    closing = False
+    while (task := await answers.get()) is not None:
+        if closing:
+            task.cancel()
+            continue
+        reply, revoked = await task
+        try:
+            await ws.send_str(reply)
+        except ConnectionError:
+            closing = True  # the kiosk went away: its retries will be answered from storage
+            continue
+        if revoked:
+            closing = True
+            await ws.close(code=REVOKED, message=b"kiosk revoked")
 
 
 async def _answer(request: web.Request, kiosk: Kiosk, text: str) -> tuple[str, bool]:
@@ -111,9 +139,22 @@ async def _answer(request: web.Request, kiosk: Kiosk, text: str) -> tuple[str, b
             errors=[{"field": "type", "message": Msg("Không hỗ trợ", "not supported")}],
         )
     except Problem as problem:
-        ident = data.get("id") if isinstance(data, dict) else None
-        body = problem.body(language(request), instance="/ws/kiosk")
-        return dumps({"type": "error", "id": ident, "problem": body}), problem.status == 401
+        return _refusal(request, data, problem)
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
+        log.error("database unavailable", extra={"path": "/ws/kiosk", "error": repr(exc)})
+        return _refusal(request, data, Problem("service_unavailable"))
+    except Exception:
+        # Answered like the HTTP path's 500: logged with context, a generic problem sent,
+        # and the socket goes on (the kiosk resends; stored scans answer from storage).
+        log.exception("kiosk message failed", extra={"kiosk": kiosk.token_id})
+        return _refusal(request, data, Problem("internal_error"))
+
+
+def _refusal(request: web.Request, data: Any, problem: Problem) -> tuple[str, bool]:
+    """An `error` message for a refused message; True when the kiosk was revoked."""
+    ident = data.get("id") if isinstance(data, dict) else None
+    body = problem.body(language(request), instance="/ws/kiosk")
+    return dumps({"type": "error", "id": ident, "problem": body}), problem.status == 401
 
 
 async def _heartbeat(request: web.Request, kiosk: Kiosk, data: dict[str, Any]) -> tuple[str, bool]:
@@ -123,9 +164,8 @@ async def _heartbeat(request: web.Request, kiosk: Kiosk, data: dict[str, Any]) -
     if request.app[INGESTOR].liveness.due({kiosk.token_id}):
         async with request.app[POOL].acquire() as conn:
             if await q.token_revoked(conn, kiosk.token_id):
-                problem = Problem("authentication_required", Msg("Máy đã bị thu hồi", "revoked"))
-                body = problem.body(language(request), instance="/ws/kiosk")
-                return dumps({"type": "error", "id": None, "problem": body}), True
+                revoked = Problem("authentication_required", Msg("Máy đã bị thu hồi", "revoked"))
+                return _refusal(request, data, revoked)
             await q.touch_kiosks(conn, [kiosk.token_id], queue)
     now = datetime.now(UTC).isoformat()
     return dumps({"type": "heartbeat", "server_time": now}), False
