@@ -5,6 +5,7 @@
   tallies, the same whatever order the scans arrived in;
 - `rules`: the rule for one scan (pure: no database, no HTTP);
 - `messages`: the answer's words, in Vietnamese and English;
+- `records`: a scan on its way, a delegate's attendance, and the rows they become;
 - `ingest`: one batch in one transaction (read the state, apply the rules, write);
 - `batcher`: requests arriving together share a transaction (group commit).
 """

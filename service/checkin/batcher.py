@@ -17,7 +17,8 @@ from typing import Any
 
 import asyncpg
 
-from diemcau.checkin.ingest import Job, Outcome, ingest
+from diemcau.checkin.ingest import Outcome, ingest
+from diemcau.checkin.records import Job
 from diemcau.errors import Problem
 from diemcau.queries import kiosks as q
 

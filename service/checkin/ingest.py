@@ -13,101 +13,30 @@ revoked (401) or one of its scan ids was used for another content (409).
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from diemcau.checkin import identify, timeline
-from diemcau.checkin.model import ScanIn
+from diemcau.checkin.records import (
+    Job,
+    Pending,
+    State,
+    content_digest,
+    micros,
+)
 from diemcau.checkin.render import CheckinRow, Renderer
 from diemcau.checkin.rules import Verdict, Window, decide, gate, judged_time
 from diemcau.checkin.timeline import Entry, Tallies
-from diemcau.credentials import Claims
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import checkins as q
 from diemcau.queries.issued import insert_issued_codes
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-MAX_STORED_QR = 300
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-@dataclass(frozen=True, slots=True)
-class Kiosk:
-    """The kiosk a job comes from (its token), and where it stands."""
-
-    token_id: int
-    conference_id: int
-    site_id: int
-
-
-@dataclass(slots=True)
-class Job:
-    kiosk: Kiosk
-    scans: list[ScanIn]
-
-
 Outcome = list[dict[str, Any]] | Problem
-
-
-def micros(when: datetime) -> int:
-    return (when - EPOCH) // MICROSECOND
-
-
-def from_micros(value: int) -> datetime:
-    return EPOCH + value * MICROSECOND
-
-
-def content_digest(scan: ScanIn) -> bytes:
-    """What a scan says, so a reused scan_id with other content is told apart."""
-    text = (
-        f"{scan.method}\x1f{scan.direction}\x1f{scan.qr}\x1f{scan.delegate_id}"
-        f"\x1f{scan.full_name}\x1f{scan.category}\x1f{micros(scan.scanned_at)}"
-    )
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:16]
-
-
-def stored_qr(text: str) -> str:
-    """A refused code as kept for the record: printable, valid UTF-8, cut short."""
-    text = text[:MAX_STORED_QR].encode("utf-8", "replace").decode("utf-8")
-    return _UNPRINTABLE.sub("\ufffd", text)
-
-
-@dataclass(slots=True)
-class Pending:
-    """A new scan on its way through the rules."""
-
-    job: int
-    scan: ScanIn
-    kiosk: Kiosk
-    digest: bytes
-    judged: datetime
-    skewed: bool
-    claims: Claims | None = None
-    delegate: Any = None
-    refusal: Verdict | None = None
-    entry: Entry | None = None
-    moved: bool = False
-    verdict: Verdict | None = None
-
-
-@dataclass(slots=True)
-class State:
-    """A delegate's attendance as this batch found it and leaves it."""
-
-    category: str
-    home_site_id: int
-    initial: list[Entry]
-    entries: list[Entry]
-    stored: bool  # a row exists (and is locked)
 
 
 @dataclass(slots=True)
@@ -251,11 +180,11 @@ class Batch:
         if not touched:
             return
         await self._lock(conn, touched)
-        self._run_timelines(set(touched))
+        self._run_timelines()
         new = [d for d in touched if not self.states[d].stored and self.states[d].entries]
         if new:
             await q.insert_attendances(
-                conn, self.conference_id, [self._attendance_row(d) for d in new]
+                conn, self.conference_id, [self.states[d].row(d) for d in new]
             )
         changed = [
             d
@@ -264,7 +193,7 @@ class Batch:
         ]
         if changed:
             await q.update_attendances(
-                conn, self.conference_id, [self._attendance_row(d) for d in changed]
+                conn, self.conference_id, [self.states[d].row(d) for d in changed]
             )
 
     async def _lock(self, conn: asyncpg.Connection, delegate_ids: list[int]) -> None:
@@ -283,9 +212,9 @@ class Batch:
                 person = self.delegates[d]
                 self.states[d] = State(person["category"], person["site_id"], [], [], False)
 
-    def _run_timelines(self, delegate_ids: set[int]) -> None:
+    def _run_timelines(self) -> None:
         for p in self.pending:
-            if p.entry is None or p.delegate["id"] not in delegate_ids:
+            if p.entry is None:
                 continue
             verdict = decide(self.states[p.delegate["id"]].entries, p.entry, p.moved)
             if verdict.result == "accepted" and verdict.reason is None:
@@ -294,23 +223,6 @@ class Batch:
                 elif verdict.reentry:
                     verdict.reason = "reentry"
             p.verdict = verdict
-
-    def _attendance_row(self, delegate_id: int) -> tuple[Any, ...]:
-        state = self.states[delegate_id]
-        entries = state.entries
-        first = timeline.first_in(entries)
-        counted = entries[first] if first is not None else None
-        return (
-            delegate_id,
-            state.category,
-            state.home_site_id,
-            counted.site_id if counted else None,
-            _uuid(counted.scan_id) if counted else None,
-            from_micros(counted.at) if counted else None,
-            counted is not None and entries[-1].inward,
-            from_micros(entries[-1].at) if entries else None,
-            timeline.pack(entries),
-        )
 
     def tallies(self) -> Tallies:
         """How much every site's counters move with this batch."""
@@ -337,36 +249,8 @@ class Batch:
                     latest[site] = p.judged
         return latest
 
-    def row(self, p: Pending) -> CheckinRow:
-        v = p.verdict
-        assert v is not None
-        person = p.delegate
-        genuine = person is not None
-        return CheckinRow(
-            p.scan.scan_id,
-            p.kiosk.site_id,
-            p.kiosk.token_id,
-            person["id"] if genuine else None,
-            p.scan.method or "qr",
-            p.scan.direction,
-            p.scan.scanned_at,
-            p.judged,
-            self.now,
-            v.result,
-            v.reason,
-            v.result == "accepted" and p.moved,
-            v.reentry,
-            p.skewed,
-            from_micros(v.first.at) if v.first else None,
-            v.first.site_id if v.first else None,
-            p.scan.full_name,
-            p.scan.category,
-            None if genuine or p.scan.qr is None else stored_qr(p.scan.qr),
-            p.digest,
-        )
-
     async def write(self, conn: asyncpg.Connection) -> list[CheckinRow]:
-        rows = [self.row(p) for p in self.pending]
+        rows = [p.row(self.now) for p in self.pending]
         change = self.tallies()
         last = self.last_scans()
         sites = sorted(set(change) | set(last))
@@ -421,10 +305,6 @@ def _digest(item: Pending | CheckinRow) -> bytes:
 
 def _retried(batch: Batch) -> list[CheckinRow]:
     return [a for answers in batch.answers for a in answers if isinstance(a, CheckinRow)]
-
-
-def _uuid(raw: bytes) -> UUID:
-    return UUID(bytes=raw)
 
 
 def revoked_kiosk() -> Problem:

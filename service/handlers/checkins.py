@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from diemcau.appkeys import INGESTOR, KIOSK_LIMITER, POOL
 from diemcau.checkin import annul as annulling
-from diemcau.checkin.ingest import Job, Kiosk
 from diemcau.checkin.model import ScanBatch, ScanResults, scans_from
+from diemcau.checkin.records import Job, Kiosk
 from diemcau.handlers.common import (
     cached_principal,
     conference_for,

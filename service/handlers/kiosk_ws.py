@@ -28,8 +28,8 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from diemcau.appkeys import CONFIG, INGESTOR, KIOSK_LIMITER, KIOSK_SOCKETS, POOL
-from diemcau.checkin.ingest import Job, Kiosk
 from diemcau.checkin.model import scans_from
+from diemcau.checkin.records import Job, Kiosk
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import (
     dumps,
