@@ -48,7 +48,8 @@ class Batch:
     # per job: for each scan, the pending scan or the stored row of a retry
     answers: list[list[Pending | CheckinRow]] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
-    delegates: dict[int, Any] = field(default_factory=dict)
+    # by id, and by (id, version asked, key id asked)
+    delegates: dict[int | tuple[int, int | None, str | None], Any] = field(default_factory=dict)
     states: dict[int, State] = field(default_factory=dict)
     records: list[tuple[int, int, str, bytes]] = field(default_factory=list)
     window: Window | None = None
