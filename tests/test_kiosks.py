@@ -276,3 +276,35 @@ async def test_heartbeats_record_liveness_and_gaps(client: TestClient, world: Wo
     resp = await client.post("/api/v1/kiosk/heartbeat", headers=kiosk)
     assert resp.status == 200
     assert await world.db.fetchval("SELECT count(*) FROM kiosk_silences") == 1
+
+
+async def test_a_bulk_import_moves_every_site_s_version_and_loses_nothing(
+    client: TestClient, world: World, organiser: dict
+) -> None:
+    here, there = world.kiosk("LC-01"), world.kiosk("LC-02")
+    before = {}
+    for name, kiosk in (("here", here), ("there", there)):
+        resp = await client.get("/api/v1/kiosk/roster", headers=kiosk)
+        before[name] = (resp.headers["ETag"], (await resp.json())["version"])
+    rows = "".join(f"N-{i},Người thứ {i},member,LC-02,,,\n" for i in range(1200))
+    resp = await client.post(
+        "/api/v1/conferences/HN1/delegates/import",
+        data="external_id,full_name,category,site_code,unit_code,phone,email\n" + rows,
+        headers={**organiser, "Content-Type": "text/csv"},
+    )
+    assert resp.status == 200, await resp.text()
+    # A bulk write moves the conference's version: every kiosk's ETag changes ...
+    for name, kiosk in (("here", here), ("there", there)):
+        resp = await client.get(
+            "/api/v1/kiosk/roster", headers={**kiosk, "If-None-Match": before[name][0]}
+        )
+        assert resp.status == 200
+    # ... and each asks only for what changed at its own site.
+    resp = await client.get(
+        "/api/v1/kiosk/roster", params={"since": before["here"][1]}, headers=here
+    )
+    assert (await resp.json())["delegates"] == []
+    resp = await client.get(
+        "/api/v1/kiosk/roster", params={"since": before["there"][1]}, headers=there
+    )
+    assert len((await resp.json())["delegates"]) == 1200

@@ -41,9 +41,13 @@ async def fetch_unit_scope_sites(
 
 
 async def fetch_version(conn: asyncpg.Connection, conference_id: int, site_ids: list[int]) -> int:
+    """The roster version of these sites: the latest of theirs and their conference's
+    (a bulk import moves the conference's only)."""
     return await conn.fetchval(
-        """SELECT coalesce(max(seq), 0) FROM roster_versions
-            WHERE conference_id = $1 AND site_id = ANY($2::bigint[])""",
+        """SELECT greatest(
+                  (SELECT max(seq) FROM roster_versions
+                    WHERE conference_id = $1 AND site_id = ANY($2::bigint[])),
+                  (SELECT seq FROM roster_conference_versions WHERE conference_id = $1), 0)""",
         conference_id,
         site_ids,
     )

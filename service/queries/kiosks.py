@@ -165,11 +165,14 @@ async def token_revoked(conn: asyncpg.Connection, token_id: int) -> bool:
 async def fetch_roster_versions(
     conn: asyncpg.Connection, sites: list[tuple[int, int]]
 ) -> dict[tuple[int, int], int]:
-    """The roster version of each (conference, site)."""
+    """The roster version of each (conference, site): the latest of the site's own and its
+    conference's (a bulk import moves the conference's only)."""
     rows = await conn.fetch(
-        """SELECT v.conference_id, v.site_id, v.seq
+        """SELECT w.conference_id, w.site_id,
+                  greatest(v.seq, cv.seq, 0) AS seq
              FROM unnest($1::bigint[], $2::bigint[]) AS w(conference_id, site_id)
-             JOIN roster_versions v USING (conference_id, site_id)""",
+             LEFT JOIN roster_versions v USING (conference_id, site_id)
+             LEFT JOIN roster_conference_versions cv USING (conference_id)""",
         [c for c, _ in sites],
         [s for _, s in sites],
     )
