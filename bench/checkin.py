@@ -1,0 +1,381 @@
+"""Check-in speed: single scans over HTTP (wrk) and batches over WS /ws/kiosk, against the
+real service as a process, with the ceilings measured in the same run.
+
+    python -m bench.checkin                                  # 10,000 and 2,500,000
+    python -m bench.checkin --sizes 10000 --workers 1 --seconds 5 --scans 30000
+
+For each roster size (bench/checkin_world.py: roster by COPY, every code signed and its
+digest in `issued_codes`, two kiosk tokens a site) and each worker count:
+  service   `diemcau serve --workers W` (DIEMCAU_LOG_LEVEL=WARNING; synchronous_commit
+            as PostgreSQL ships it, on): wrk with one fresh scan a request, then kiosks
+            sending batches over the websocket; every run starts from no check-ins
+  ceiling   bench/checkin_ceiling.py `json`, same workers: aiohttp answering the same
+            JSON without a database, hit by the same wrk script and generator
+  client    the same against `bare` (answers without parsing): the generator's ceiling
+Accepted scans are counted from the answers and checked against the database. Every run
+records the load average and the CPU spent by the client, the service, PostgreSQL and
+the rest of the machine. Needs `wrk` (apt-get install wrk). Table on stdout, JSON in
+bench/results/checkin.json, progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import procs
+from bench.checkin_load import (
+    Options,
+    Pg,
+    accepted_in_db,
+    reset,
+    write_requests,
+    wrk,
+    ws_loads,
+    ws_run,
+)
+from bench.checkin_world import Scan, World, build, plan
+from bench.common import RESULTS, bench_database, free_port, say, write_results
+from diemcau.config import Config
+from diemcau.db import connect
+
+SECRET = "bench-checkin-secret-key-0123456789abcdef"
+WARM_SCANS = 300  # reserved delegates the warm-up requests use, never the measured ones
+BARS = {"http": (3000, 50.0), "ws": (20000, 50.0)}  # accepted/s, p99 ms
+
+
+# --- servers -----------------------------------------------------------------------------
+
+
+def service_env(pg: Pg, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": pg.dsn,
+        "DIEMCAU_SECRET_KEY": SECRET,
+        "DIEMCAU_DATA_DIR": str(data_dir),
+        "DIEMCAU_LOG_LEVEL": "WARNING",  # errors still show; nothing per request
+    }
+
+
+def serve(argv: list[str], port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    proc = procs.start(argv, env, log)
+    procs.wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc
+
+
+async def warm_up(url: str, scans: list[Scan]) -> dict[str, Any]:
+    """A few real requests (pools, caches), answering the first result: the template."""
+    first: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as session:
+        for s in scans:
+            async with session.post(
+                f"{url}/api/v1/checkins",
+                data=f'{{"scans":[{s.body}]}}',
+                headers={"Authorization": f"Bearer {s.token}", "Content-Type": "application/json"},
+            ) as resp:
+                body = await resp.json()
+                if resp.status != 200:
+                    raise RuntimeError(f"warm-up scan answered {resp.status}: {body}")
+                first = first or body["results"][0]
+    if first.get("result") != "accepted":
+        raise RuntimeError(f"a fresh scan was not accepted: {first}")
+    return first
+
+
+@dataclass
+class Stage:
+    """What one roster size needs for its runs."""
+
+    world: World
+    pg: Pg
+    scans: list[Scan]
+    warm: list[Scan]
+    requests: Path
+    work: Path
+    template: Path
+
+
+def run_service(stage: Stage, workers: int, opts: Options) -> list[dict[str, Any]]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "diemcau",
+        "serve",
+        "--workers",
+        str(workers),
+        "--port",
+        str(port),
+    ]
+    env = service_env(stage.pg, stage.work / "data")
+    proc = serve(argv, port, env, stage.work / f"serve-{workers}.log")
+    rows = []
+    try:
+        reset(stage.pg)
+        template = asyncio.run(warm_up(url, stage.warm))
+        stage.template.write_text(json.dumps(template, ensure_ascii=False))
+        rows.append(_counted(stage, lambda: _http(stage, url, opts, proc.pid), proc.pid, opts))
+        for batch in opts.batches:
+            reset(stage.pg)
+            loads = ws_loads(
+                stage.world, stage.scans, batch, opts, url.replace("http", "ws") + "/ws/kiosk"
+            )
+            rows.append(_counted(stage, partial(ws_run, loads, stage.pg, proc.pid), proc.pid, opts))
+    finally:
+        procs.stop(proc)
+    return [{"target": "service", "workers": workers, **r} for r in rows]
+
+
+def _http(stage: Stage, url: str, opts: Options, server: int) -> dict[str, Any]:
+    return wrk(url, stage.requests, opts, stage.pg, server)
+
+
+def _counted(
+    stage: Stage, run: Callable[[], dict[str, Any]], server: int, opts: Options
+) -> dict[str, Any]:
+    """A run of the service, with the accepted scans it stored (warm-up ones aside)."""
+    before = accepted_in_db(stage.pg)
+    spy = _profile(server, opts) if opts.profile else []
+    row = run()
+    for p in spy:
+        p.wait()
+    row["accepted_in_db"] = accepted_in_db(stage.pg) - before
+    say(_line(row))
+    return row
+
+
+def _profile(server: int, opts: Options) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every worker for the run (profiled runs are slower: say so)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    workers = [p for p in procs.tree(server) if p != server] or [server]
+    stamp = datetime.now().strftime("%H%M%S")
+    return [
+        procs.start(
+            [
+                str(spy),
+                "record",
+                "-p",
+                str(p),
+                "-d",
+                str(int(opts.seconds)),
+                "-r",
+                "50",
+                "-f",
+                "raw",
+                "--nonblocking",
+                "-o",
+                str(RESULTS / f"checkin-profile-{stamp}-{p}.txt"),
+            ]
+        )
+        for p in workers
+    ]
+
+
+def run_ceiling(stage: Stage, workers: int, mode: str, opts: Options) -> list[dict[str, Any]]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.checkin_ceiling",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--mode",
+        mode,
+        "--template",
+        str(stage.template),
+    ]
+    proc = serve(argv, port, dict(os.environ), stage.work / f"ceiling-{mode}-{workers}.log")
+    rows = []
+    try:
+        rows.append(wrk(url, stage.requests, opts, stage.pg, proc.pid))
+        for batch in opts.batches:
+            loads = ws_loads(
+                stage.world, stage.scans, batch, opts, url.replace("http", "ws") + "/ws/kiosk"
+            )
+            rows.append(ws_run(loads, stage.pg, proc.pid))
+    finally:
+        procs.stop(proc)
+    target = "ceiling" if mode == "json" else "client"
+    out = [{"target": target, "workers": workers, **r} for r in rows]
+    for r in out:
+        say(_line(r))
+    return out
+
+
+def _line(r: dict[str, Any]) -> str:
+    return (
+        f"  {r.get('target', 'service')} {r['protocol']} batch {r['batch']}: "
+        f"{r['accepted_per_s']:,} accepted/s ({r['answers_per_s']:,} answers/s), "
+        f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, load {r['load_average'][0]}, "
+        f"cores {r['cores']}"
+    )
+
+
+# --- one roster size ---------------------------------------------------------------------
+
+
+async def _build(pg: Pg, size: int, opts: Options) -> World:
+    conn = await connect(pg.dsn)  # with the service's codecs (audit rows are JSON)
+    try:
+        config = Config(database_url=pg.dsn, secret_key=SECRET)
+        return await build(conn, config, size, opts.scans + WARM_SCANS)
+    finally:
+        await conn.close()
+
+
+def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
+    with bench_database() as dsn:
+        pg = Pg(dsn)
+        asyncio.run(pg.find_postmaster())
+        started = time.monotonic()
+        world = asyncio.run(_build(pg, size, opts))
+        all_scans = plan(world, opts.scans + WARM_SCANS, datetime.now(UTC) - timedelta(seconds=5))
+        stage = Stage(
+            world,
+            pg,
+            all_scans[WARM_SCANS:],
+            all_scans[:WARM_SCANS],
+            work / "requests.txt",
+            work,
+            work / "template.json",
+        )
+        write_requests(stage.requests, stage.scans)
+        setup = time.monotonic() - started
+        say(
+            f"{size:,}: world ready in {setup:.0f} s: {world.conferences} conference(s), "
+            f"{len(stage.scans):,} fresh codes in the plan, {world.kiosk_count:,} kiosks"
+        )
+        rows = []
+        for workers in opts.workers:
+            say(f"{size:,} delegates, {workers} worker(s): the service")
+            rows += run_service(stage, workers, opts)
+            if opts.ceilings:
+                say(f"{size:,} delegates, {workers} worker(s): the ceiling (aiohttp, no database)")
+                rows += run_ceiling(stage, workers, "json", opts)
+        if opts.ceilings:
+            say(f"{size:,} delegates: the load generators' own ceiling (bare answers)")
+            rows += run_ceiling(stage, max(opts.workers), "bare", opts)
+    return {
+        "delegates": size,
+        "sites": world.sites,
+        "conferences": world.conferences,
+        "kiosks": world.kiosk_count,
+        "fresh_codes": len(stage.scans),
+        "setup_seconds": round(setup),
+        "runs": [{"delegates": size, **r} for r in rows],
+    }
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def verdicts(runs: list[dict[str, Any]]) -> None:
+    """Bars, the ceiling ratio and flatness, written into each service run."""
+    for r in runs:
+        if r["target"] != "service":
+            continue
+        rate, p99 = BARS[r["protocol"]]
+        r["bar"] = "met" if r["accepted_per_s"] >= rate and r["p99_ms"] < p99 else "MISSED"
+        same = [
+            c
+            for c in runs
+            if c["target"] == "ceiling"
+            and c["protocol"] == r["protocol"]
+            and c["batch"] == r["batch"]
+            and c["workers"] == r["workers"]
+            and c["delegates"] == r["delegates"]
+        ]
+        if same:
+            r["of_ceiling"] = round(r["accepted_per_s"] / max(1, same[0]["answers_per_s"]), 2)
+        small = [
+            s
+            for s in runs
+            if s["target"] == "service"
+            and s["protocol"] == r["protocol"]
+            and s["batch"] == r["batch"]
+            and s["workers"] == r["workers"]
+            and s["delegates"] == min(x["delegates"] for x in runs)
+        ]
+        if small and r["delegates"] != small[0]["delegates"]:
+            r["vs_smallest"] = round(r["accepted_per_s"] / max(1, small[0]["accepted_per_s"]), 2)
+
+
+def print_table(runs: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'delegates':>10} {'w':>2} {'target':<8} {'proto':<5} {'batch':>5} {'accepted/s':>11} "
+        f"{'in db':>8} {'p50 ms':>7} {'p99 ms':>7} {'of ceil':>7} {'vs 10k':>6} {'bar':<6} "
+        f"{'load':>5}  cores client/server/pg/others"
+    )
+    print(head)
+    for r in runs:
+        c = r["cores"]
+        print(
+            f"{r['delegates']:>10,} {r['workers']:>2} {r['target']:<8} {r['protocol']:<5} "
+            f"{r['batch']:>5} {r['accepted_per_s' if r['target'] == 'service' else 'answers_per_s']:>11,} "
+            f"{r.get('accepted_in_db', ''):>8} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
+            f"{r.get('of_ceiling', ''):>7} {r.get('vs_smallest', ''):>6} {r.get('bar', ''):<6} "
+            f"{r['load_average'][0]:>5.2f}  {c['client']}/{c['server']}/{c['postgres']}/{c['others']}"
+        )
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="10000,2500000", help="roster sizes, comma-separated")
+    p.add_argument("--workers", default="1,2", help="service worker counts, comma-separated")
+    p.add_argument("--seconds", type=int, default=15, help="length of each run")
+    p.add_argument("--scans", type=int, default=300_000, help="fresh codes a run may use")
+    p.add_argument("--connections", type=int, default=64, help="wrk connections")
+    p.add_argument("--batch", default="500", help="websocket batch sizes, comma-separated")
+    p.add_argument("--ws-kiosks", type=int, default=8, help="websocket kiosks sending at once")
+    p.add_argument("--ws-clients", type=int, default=2, help="websocket client processes")
+    p.add_argument("--ws-compression", choices=["deflate", "none"], default="deflate")
+    p.add_argument("--no-ceilings", action="store_true", help="the service only")
+    p.add_argument("--profile", action="store_true", help="py-spy on the workers (slower)")
+    a = p.parse_args(argv)
+    return Options(
+        sizes=[int(s) for s in a.sizes.split(",")],
+        workers=[int(w) for w in a.workers.split(",")],
+        seconds=a.seconds,
+        scans=a.scans,
+        connections=a.connections,
+        batches=[int(b) for b in a.batch.split(",")],
+        ws_kiosks=a.ws_kiosks,
+        ws_clients=a.ws_clients,
+        compression=None if a.ws_compression == "none" else a.ws_compression,
+        ceilings=not a.no_ceilings,
+        profile=a.profile,
+    )
+
+
+def main() -> None:
+    opts = parse()
+    sizes = []
+    for size in opts.sizes:
+        with tempfile.TemporaryDirectory(prefix="diemcau-bench-checkin-") as tmp:
+            sizes.append(run_size(size, opts, Path(tmp)))
+    runs = [r for s in sizes for r in s["runs"]]
+    verdicts(runs)
+    print_table(runs)
+    write_results("checkin", {"options": vars(opts), "sizes": sizes})
+
+
+if __name__ == "__main__":
+    main()
