@@ -47,7 +47,7 @@ end
 
 function response(status, headers, body)
    if status == 200 then
-      if string.find(body, '"result": "accepted"', 1, true) then
+      if string.find(body, '"result":%s*"accepted"') then
          accepted = accepted + 1
       end
    elseif status == 429 then

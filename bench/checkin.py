@@ -38,6 +38,7 @@ from typing import Any
 import aiohttp
 
 from bench import procs
+from bench.checkin_explain import explain
 from bench.checkin_load import (
     Options,
     Pg,
@@ -259,6 +260,10 @@ def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
         )
         write_requests(stage.requests, stage.scans)
         setup = time.monotonic() - started
+        if opts.explain:
+            out = RESULTS / f"checkin-explain-{size}.txt"
+            out.write_text(asyncio.run(explain(dsn, stage.scans[-1000:], 500)))
+            say(f"{size:,}: the plans of one batch's statements in {out}")
         say(
             f"{size:,}: world ready in {setup:.0f} s: {world.conferences} conference(s), "
             f"{len(stage.scans):,} fresh codes in the plan, {world.kiosk_count:,} kiosks"
@@ -349,6 +354,7 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--ws-compression", choices=["deflate", "none"], default="deflate")
     p.add_argument("--no-ceilings", action="store_true", help="the service only")
     p.add_argument("--profile", action="store_true", help="py-spy on the workers (slower)")
+    p.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE a batch first")
     a = p.parse_args(argv)
     return Options(
         sizes=[int(s) for s in a.sizes.split(",")],
@@ -362,6 +368,7 @@ def parse(argv: list[str] | None = None) -> Options:
         compression=None if a.ws_compression == "none" else a.ws_compression,
         ceilings=not a.no_ceilings,
         profile=a.profile,
+        explain=a.explain,
     )
 
 

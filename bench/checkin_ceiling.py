@@ -19,13 +19,14 @@ import re
 import socket
 from typing import Any
 
+import orjson
 from aiohttp import WSMsgType, web
 
 _BATCH_ID = re.compile(r'"id":\s*(\d+)')
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)  # as diemcau.handlers.common
+    return orjson.dumps(value).decode()  # as the check-in handlers answer
 
 
 class Answers:
@@ -52,9 +53,9 @@ def make_app(mode: str, answers: Answers) -> web.Application:
         body = await request.read()
         if mode == "bare":
             return web.Response(text=single, content_type="application/json")
-        scans = json.loads(body)["scans"]
-        text = dumps({"results": answers.results(scans)})
-        return web.Response(text=text, content_type="application/json")
+        scans = orjson.loads(body)["scans"]
+        text = orjson.dumps({"results": answers.results(scans)})
+        return web.Response(body=text, content_type="application/json")
 
     async def ws_kiosk(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -76,8 +77,8 @@ def _ws_answer(mode: str, answers: Answers, text: str) -> str:
         found = _BATCH_ID.search(text[:64])
         ident = found.group(1) if found else "null"
         results = answers.bare(text.count('"scan_id"'))
-        return f'{{"type": "results", "id": {ident}, "results": {results}}}'
-    data = json.loads(text)
+        return f'{{"type":"results","id":{ident},"results":{results}}}'
+    data = orjson.loads(text)
     results = answers.results(data["scans"])
     return dumps({"type": "results", "id": data.get("id"), "results": results})
 

@@ -40,6 +40,7 @@ class Options:
     compression: str | None
     ceilings: bool
     profile: bool
+    explain: bool
 
 
 class Pg:
