@@ -155,7 +155,8 @@ def _counted(
     row = run()
     for p in spy:
         p.wait()
-    row["accepted_in_db"] = accepted_in_db(stage.pg) - before
+    after = accepted_in_db(stage.pg)
+    row["accepted_in_db"], row["moved_in_db"] = after[0] - before[0], after[1] - before[1]
     say(_line(row))
     return row
 
@@ -221,12 +222,19 @@ def run_ceiling(stage: Stage, workers: int, mode: str, opts: Options) -> list[di
     return out
 
 
+def per_scan(r: dict[str, Any]) -> dict[str, int]:
+    """CPU microseconds per scan answered, by part: unlike a rate, this holds steady when
+    other work shares the machine, and says where the time goes."""
+    n = max(1, r["accepted"])
+    return {k: round(1e6 * r["cpu_seconds"][k] / n) for k in ("client", "server", "postgres")}
+
+
 def _line(r: dict[str, Any]) -> str:
     return (
         f"  {r.get('target', 'service')} {r['protocol']} batch {r['batch']}: "
         f"{r['accepted_per_s']:,} accepted/s ({r['answers_per_s']:,} answers/s), "
         f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, load {r['load_average'][0]}, "
-        f"cores {r['cores']}"
+        f"cores {r['cores']}, CPU µs a scan {per_scan(r)}"
     )
 
 
@@ -296,6 +304,7 @@ def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
 def verdicts(runs: list[dict[str, Any]]) -> None:
     """Bars, the ceiling ratio and flatness, written into each service run."""
     for r in runs:
+        r["cpu_us_per_scan"] = per_scan(r)
         if r["target"] != "service":
             continue
         rate, p99 = BARS[r["protocol"]]
@@ -324,22 +333,42 @@ def verdicts(runs: list[dict[str, Any]]) -> None:
             r["vs_smallest"] = round(r["accepted_per_s"] / max(1, small[0]["accepted_per_s"]), 2)
 
 
+COLUMNS = (
+    ("delegates", ">10"),
+    ("w", ">2"),
+    ("target", "<8"),
+    ("proto", "<5"),
+    ("batch", ">5"),
+    ("per s", ">7"),
+    ("in db", ">7"),
+    ("p50 ms", ">7"),
+    ("p99 ms", ">7"),
+    ("/ceil", ">5"),
+    ("/10k", ">5"),
+    ("bar", "<6"),
+    ("load", ">5"),
+    ("cores cl/sv/pg/oth", "<19"),
+    ("µs a scan cl/sv/pg", "<18"),
+)
+
+
+def _cells(r: dict[str, Any]) -> list[Any]:
+    """One run as table cells: accepted/s for the service, answers/s for the ceilings."""
+    c, u = r["cores"], r["cpu_us_per_scan"]
+    rate = r["accepted_per_s"] if r["target"] == "service" else r["answers_per_s"]
+    return [
+        f"{r['delegates']:,}", r["workers"], r["target"], r["protocol"], r["batch"],
+        f"{rate:,}", r.get("accepted_in_db", ""), f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}",
+        r.get("of_ceiling", ""), r.get("vs_smallest", ""), r.get("bar", ""),
+        f"{r['load_average'][0]:.2f}", f"{c['client']}/{c['server']}/{c['postgres']}/{c['others']}",
+        f"{u['client']}/{u['server']}/{u['postgres']}",
+    ]  # fmt: skip
+
+
 def print_table(runs: list[dict[str, Any]]) -> None:
-    head = (
-        f"{'delegates':>10} {'w':>2} {'target':<8} {'proto':<5} {'batch':>5} {'accepted/s':>11} "
-        f"{'in db':>8} {'p50 ms':>7} {'p99 ms':>7} {'of ceil':>7} {'vs 10k':>6} {'bar':<6} "
-        f"{'load':>5}  cores client/server/pg/others"
-    )
-    print(head)
+    print(" ".join(f"{name:{fmt}}" for name, fmt in COLUMNS))
     for r in runs:
-        c = r["cores"]
-        print(
-            f"{r['delegates']:>10,} {r['workers']:>2} {r['target']:<8} {r['protocol']:<5} "
-            f"{r['batch']:>5} {r['accepted_per_s' if r['target'] == 'service' else 'answers_per_s']:>11,} "
-            f"{r.get('accepted_in_db', ''):>8} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
-            f"{r.get('of_ceiling', ''):>7} {r.get('vs_smallest', ''):>6} {r.get('bar', ''):<6} "
-            f"{r['load_average'][0]:>5.2f}  {c['client']}/{c['server']}/{c['postgres']}/{c['others']}"
-        )
+        print(" ".join(f"{v!s:{fmt}}" for v, (_, fmt) in zip(_cells(r), COLUMNS, strict=True)))
 
 
 def parse(argv: list[str] | None = None) -> Options:

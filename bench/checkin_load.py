@@ -73,8 +73,15 @@ def reset(pg: Pg) -> None:
     asyncio.run(pg.fetchval("TRUNCATE checkins, attendances, site_tallies"))
 
 
-def accepted_in_db(pg: Pg) -> int:
-    return int(asyncio.run(pg.fetchval("SELECT count(*) FROM checkins WHERE result='accepted'")))
+def accepted_in_db(pg: Pg) -> tuple[int, int]:
+    """Accepted scans stored, and how many of them were `moved` (another site's kiosk)."""
+    row = asyncio.run(
+        pg.fetchval(
+            "SELECT ARRAY[count(*), count(*) FILTER (WHERE moved)] FROM checkins "
+            "WHERE result = 'accepted'"
+        )
+    )
+    return int(row[0]), int(row[1])
 
 
 @contextmanager
@@ -101,6 +108,7 @@ def measured(pg: Pg, client: Callable[[], list[int]], server: int) -> Iterator[d
     spent["client"] += out.pop("client_cpu", 0.0)
     spent["others"] = spent["machine"] - spent["client"] - spent["server"] - spent["postgres"]
     out["cores"] = {k: round(v / wall, 2) for k, v in spent.items()}
+    out["cpu_seconds"] = {k: round(v, 2) for k, v in spent.items()}
 
 
 # --- HTTP with wrk ---------------------------------------------------------------------
