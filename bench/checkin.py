@@ -176,7 +176,8 @@ def _profile(server: int, opts: Options) -> list[subprocess.Popen[bytes]]:
                 "-d",
                 str(int(opts.seconds)),
                 "-r",
-                "50",
+                "100",
+                "--gil",  # samples holding the GIL: where the worker's CPU goes
                 "-f",
                 "raw",
                 "--nonblocking",
@@ -226,7 +227,9 @@ def per_scan(r: dict[str, Any]) -> dict[str, int]:
     """CPU microseconds per scan answered, by part: unlike a rate, this holds steady when
     other work shares the machine, and says where the time goes."""
     n = max(1, r["accepted"])
-    return {k: round(1e6 * r["cpu_seconds"][k] / n) for k in ("client", "server", "postgres")}
+    out = {k: round(1e6 * r["cpu_seconds"][k] / n) for k in ("client", "server", "postgres")}
+    out["wal_bytes"] = round(r["wal_bytes"] / n)
+    return out
 
 
 def _line(r: dict[str, Any]) -> str:

@@ -101,9 +101,12 @@ def measured(pg: Pg, client: Callable[[], list[int]], server: int) -> Iterator[d
         parts["machine"] = procs.machine_busy()
         return parts
 
+    wal = asyncio.run(pg.fetchval("SELECT pg_current_wal_lsn()"))
     before, started = sample(), time.monotonic()
     yield out
     after, wall = sample(), time.monotonic() - started
+    # asyncpg reads a pg_lsn as an int: the byte position in the WAL.
+    out["wal_bytes"] = int(asyncio.run(pg.fetchval("SELECT pg_current_wal_lsn()"))) - int(wal)
     spent = {k: after[k] - before[k] for k in before}
     spent["client"] += out.pop("client_cpu", 0.0)
     spent["others"] = spent["machine"] - spent["client"] - spent["server"] - spent["postgres"]
