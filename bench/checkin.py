@@ -229,6 +229,7 @@ def per_scan(r: dict[str, Any]) -> dict[str, int]:
     n = max(1, r["accepted"])
     out = {k: round(1e6 * r["cpu_seconds"][k] / n) for k in ("client", "server", "postgres")}
     out["wal_bytes"] = round(r["wal_bytes"] / n)
+    out["scans_a_transaction"] = round(n / max(1, r["write_transactions"]), 1)
     return out
 
 

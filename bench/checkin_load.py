@@ -84,6 +84,13 @@ def accepted_in_db(pg: Pg) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+# The WAL position in bytes and the next transaction id, read without taking one: their
+# growth is the WAL written and the writing transactions during a run, exact at once
+# (the pg_stat_* views lag by up to seconds).
+WAL_AND_XID = """SELECT ARRAY[(pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint,
+                          pg_snapshot_xmax(pg_current_snapshot())::text::bigint]"""
+
+
 @contextmanager
 def measured(pg: Pg, client: Callable[[], list[int]], server: int) -> Iterator[dict[str, Any]]:
     """CPU seconds of the client, server, PostgreSQL and the rest while the block runs."""
@@ -101,12 +108,12 @@ def measured(pg: Pg, client: Callable[[], list[int]], server: int) -> Iterator[d
         parts["machine"] = procs.machine_busy()
         return parts
 
-    wal = asyncio.run(pg.fetchval("SELECT pg_current_wal_lsn()"))
+    wal = asyncio.run(pg.fetchval(WAL_AND_XID))
     before, started = sample(), time.monotonic()
     yield out
     after, wall = sample(), time.monotonic() - started
-    # asyncpg reads a pg_lsn as an int: the byte position in the WAL.
-    out["wal_bytes"] = int(asyncio.run(pg.fetchval("SELECT pg_current_wal_lsn()"))) - int(wal)
+    now = asyncio.run(pg.fetchval(WAL_AND_XID))
+    out["wal_bytes"], out["write_transactions"] = now[0] - wal[0], now[1] - wal[1]
     spent = {k: after[k] - before[k] for k in before}
     spent["client"] += out.pop("client_cpu", 0.0)
     spent["others"] = spent["machine"] - spent["client"] - spent["server"] - spent["postgres"]
