@@ -229,7 +229,8 @@ def ws_run(loads: list[Load], pg: Pg, server: int) -> dict[str, Any]:
         records: list[Record] = [r for p in pipes for r in p.recv()]
     for w in workers:
         w.join()
-    return {"protocol": "ws", **ws_figures(records, start), **cpu}
+    kiosks = sum(len(load.kiosks[0]) for load in loads)  # one batch in flight each
+    return {"protocol": "ws", "in_flight": kiosks, **ws_figures(records, start), **cpu}
 
 
 def ws_figures(records: list[Record], start: float) -> dict[str, Any]:
