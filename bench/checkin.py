@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -57,17 +57,18 @@ from diemcau.db import connect
 SECRET = "bench-checkin-secret-key-0123456789abcdef"
 WARM_SCANS = 300  # reserved delegates the warm-up requests use, never the measured ones
 BARS = {"http": (3000, 50.0), "ws": (20000, 50.0)}  # accepted/s, p99 ms
+Run = dict[str, Any]
 
 
 # --- servers -----------------------------------------------------------------------------
 
 
-def service_env(pg: Pg, data_dir: Path) -> dict[str, str]:
+def service_env(pg: Pg, work: Path) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": pg.dsn,
         "DIEMCAU_SECRET_KEY": SECRET,
-        "DIEMCAU_DATA_DIR": str(data_dir),
+        "DIEMCAU_DATA_DIR": str(work / "data"),
         "DIEMCAU_LOG_LEVEL": "WARNING",  # errors still show; nothing per request
     }
 
@@ -113,51 +114,56 @@ class Stage:
 def run_service(stage: Stage, workers: int, opts: Options) -> list[dict[str, Any]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [
-        sys.executable,
-        "-m",
-        "diemcau",
-        "serve",
-        "--workers",
-        str(workers),
-        "--port",
-        str(port),
-    ]
-    env = service_env(stage.pg, stage.work / "data")
-    proc = serve(argv, port, env, stage.work / f"serve-{workers}.log")
-    rows = []
+    argv = [sys.executable, "-m", "diemcau", "serve", "--workers", str(workers)]
+    log = stage.work / f"serve-{workers}.log"
+    proc = serve([*argv, "--port", str(port)], port, service_env(stage.pg, stage.work), log)
     try:
-        reset(stage.pg)
         template = asyncio.run(warm_up(url, stage.warm))
         stage.template.write_text(json.dumps(template, ensure_ascii=False))
-        rows.append(_counted(stage, lambda: _http(stage, url, opts, proc.pid), proc.pid, opts))
-        for batch in opts.batches:
-            reset(stage.pg)
-            loads = ws_loads(
-                stage.world, stage.scans, batch, opts, url.replace("http", "ws") + "/ws/kiosk"
-            )
-            rows.append(_counted(stage, partial(ws_run, loads, stage.pg, proc.pid), proc.pid, opts))
+        rows = [_counted(stage, run) for run in _runs(stage, url, proc.pid, opts)]
     finally:
         procs.stop(proc)
+        _keep_log(log, f"checkin-serve-{stage.world.delegates}-{workers}.log")
     return [{"target": "service", "workers": workers, **r} for r in rows]
 
 
-def _http(stage: Stage, url: str, opts: Options, server: int) -> dict[str, Any]:
-    return wrk(url, stage.requests, opts, stage.pg, server)
+def _runs(stage: Stage, url: str, server: int, opts: Options) -> list[Callable[[], Run]]:
+    """wrk, then the websocket generator for each batch size, against the server at url."""
+    ws = url.replace("http", "ws", 1) + "/ws/kiosk"
+    runs: list[Callable[[], Run]] = [partial(wrk, url, stage.requests, opts, stage.pg, server)]
+    for batch in opts.batches:
+        loads = partial(ws_loads, stage.world, stage.scans, batch, opts, ws)
+        runs.append(lambda loads=loads: ws_run(loads(), stage.pg, server))
+    if opts.profile:
+        runs = [partial(_profiled, run, server, opts) for run in runs]
+    return runs
 
 
-def _counted(
-    stage: Stage, run: Callable[[], dict[str, Any]], server: int, opts: Options
-) -> dict[str, Any]:
-    """A run of the service, with the accepted scans it stored (warm-up ones aside)."""
-    before = accepted_in_db(stage.pg)
-    spy = _profile(server, opts) if opts.profile else []
+def _counted(stage: Stage, run: Callable[[], Run]) -> Run:
+    """A run from no check-ins, with the accepted scans it stored."""
+    reset(stage.pg)
+    row = run()
+    row["accepted_in_db"], row["moved_in_db"] = accepted_in_db(stage.pg)
+    say(_line(row))
+    return row
+
+
+def _keep_log(log: Path, name: str) -> None:
+    """A server's log kept beside the results if it says more than where it listens and
+    that it stopped (it logs at WARNING: anything else is a warning or an error)."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    if any(not line.startswith("diemcau: ") for line in lines):
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / name).write_bytes(log.read_bytes())
+        say(f"  the server wrote to its log: see bench/results/{name}")
+
+
+def _profiled(run: Callable[[], Run], server: int, opts: Options) -> Run:
+    spy = _profile(server, opts)
     row = run()
     for p in spy:
         p.wait()
-    after = accepted_in_db(stage.pg)
-    row["accepted_in_db"], row["moved_in_db"] = after[0] - before[0], after[1] - before[1]
-    say(_line(row))
+    row["profiled"] = True
     return row
 
 
@@ -192,30 +198,15 @@ def _profile(server: int, opts: Options) -> list[subprocess.Popen[bytes]]:
 def run_ceiling(stage: Stage, workers: int, mode: str, opts: Options) -> list[dict[str, Any]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [
-        sys.executable,
-        "-m",
-        "bench.checkin_ceiling",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--mode",
-        mode,
-        "--template",
-        str(stage.template),
-    ]
-    proc = serve(argv, port, dict(os.environ), stage.work / f"ceiling-{mode}-{workers}.log")
-    rows = []
+    argv = [sys.executable, "-m", "bench.checkin_ceiling", "--workers", str(workers)]
+    argv += ["--mode", mode, "--template", str(stage.template), "--port", str(port)]
+    log = stage.work / f"ceiling-{mode}-{workers}.log"
+    proc = serve(argv, port, dict(os.environ), log)
     try:
-        rows.append(wrk(url, stage.requests, opts, stage.pg, proc.pid))
-        for batch in opts.batches:
-            loads = ws_loads(
-                stage.world, stage.scans, batch, opts, url.replace("http", "ws") + "/ws/kiosk"
-            )
-            rows.append(ws_run(loads, stage.pg, proc.pid))
+        rows = [run() for run in _runs(stage, url, proc.pid, replace(opts, profile=False))]
     finally:
         procs.stop(proc)
+        _keep_log(log, f"checkin-ceiling-{mode}-{stage.world.delegates}-{workers}.log")
     target = "ceiling" if mode == "json" else "client"
     out = [{"target": target, "workers": workers, **r} for r in rows]
     for r in out:
