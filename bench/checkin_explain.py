@@ -18,8 +18,9 @@ import asyncpg
 
 from bench.checkin_world import Scan
 from diemcau import auth
-from diemcau.checkin.ingest import Job, Kiosk, ingest
+from diemcau.checkin.ingest import ingest
 from diemcau.checkin.model import ScanIn
+from diemcau.checkin.records import Job, Kiosk
 from diemcau.db import _init_connection
 
 
