@@ -214,13 +214,14 @@ def run_ceiling(stage: Stage, workers: int, mode: str, opts: Options) -> list[di
     return out
 
 
-def per_scan(r: dict[str, Any]) -> dict[str, int]:
+def per_scan(r: dict[str, Any]) -> dict[str, float | None]:
     """CPU microseconds per scan answered, by part: unlike a rate, this holds steady when
     other work shares the machine, and says where the time goes."""
     n = max(1, r["accepted"])
     out = {k: round(1e6 * r["cpu_seconds"][k] / n) for k in ("client", "server", "postgres")}
     out["wal_bytes"] = round(r["wal_bytes"] / n)
-    out["scans_a_transaction"] = round(n / max(1, r["write_transactions"]), 1)
+    writes = r["write_transactions"]  # none against the ceilings
+    out["scans_a_transaction"] = round(n / writes, 1) if writes else None
     return out
 
 
