@@ -220,7 +220,7 @@ def per_scan(r: dict[str, Any]) -> dict[str, float | None]:
     n = max(1, r["accepted"])
     out = {k: round(1e6 * r["cpu_seconds"][k] / n) for k in ("client", "server", "postgres")}
     out["wal_bytes"] = round(r["wal_bytes"] / n)
-    writes = r["write_transactions"]  # none against the ceilings
+    writes = r["write_transactions"] if r.get("target", "service") == "service" else 0
     out["scans_a_transaction"] = round(n / writes, 1) if writes else None
     return out
 
