@@ -132,11 +132,14 @@ def _runs(stage: Stage, url: str, server: int, opts: Options) -> list[Callable[[
     ws = url.replace("http", "ws", 1) + "/ws/kiosk"
     runs: list[Callable[[], Run]] = [partial(wrk, url, stage.requests, opts, stage.pg, server)]
     for batch in opts.batches:
-        loads = partial(ws_loads, stage.world, stage.scans, batch, opts, ws)
-        runs.append(lambda loads=loads: ws_run(loads(), stage.pg, server))
+        runs.append(partial(_ws, stage, batch, opts, ws, server))
     if opts.profile:
         runs = [partial(_profiled, run, server, opts) for run in runs]
     return runs
+
+
+def _ws(stage: Stage, batch: int, opts: Options, url: str, server: int) -> Run:
+    return ws_run(ws_loads(stage.world, stage.scans, batch, opts, url), stage.pg, server)
 
 
 def _counted(stage: Stage, run: Callable[[], Run]) -> Run:

@@ -65,10 +65,13 @@ def make_app(mode: str, answers: Answers) -> web.Application:
                 await ws.send_str(_ws_answer(mode, answers, msg.data))
         return ws
 
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     app = web.Application()
     app.router.add_post("/api/v1/checkins", post_checkins)
     app.router.add_get("/ws/kiosk", ws_kiosk)
-    app.router.add_get("/healthz", lambda _: web.json_response({"status": "ok"}))
+    app.router.add_get("/healthz", healthz)
     return app
 
 
@@ -76,8 +79,8 @@ def _ws_answer(mode: str, answers: Answers, text: str) -> str:
     if mode == "bare":
         found = _BATCH_ID.search(text[:64])
         ident = found.group(1) if found else "null"
-        results = answers.bare(text.count('"scan_id"'))
-        return f'{{"type":"results","id":{ident},"results":{results}}}'
+        made = answers.bare(text.count('"scan_id"'))
+        return f'{{"type":"results","id":{ident},"results":{made}}}'
     data = orjson.loads(text)
     results = answers.results(data["scans"])
     return dumps({"type": "results", "id": data.get("id"), "results": results})

@@ -24,7 +24,7 @@ from diemcau.checkin.records import Job, Kiosk
 from diemcau.db import _init_connection
 
 
-class ExplainingConnection(asyncpg.Connection):  # type: ignore[misc]
+class ExplainingConnection(asyncpg.Connection):
     """A connection that writes down the plan and time of every statement it runs."""
 
     notes: list[str]

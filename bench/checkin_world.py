@@ -229,7 +229,7 @@ async def build(conn: asyncpg.Connection, config: Config, delegates: int, scans:
         say(f"{code}: roster of {delegates:,} by COPY")
         await copy_roster(conn, conference_id, site_ids, delegates, n)
         blocks = [site_ids[i : i + GROUP_SITES] for i in range(0, len(site_ids), GROUP_SITES)]
-        mine = []
+        mine: list[Group] = []
         for block in blocks:
             if sum(len(g.scans) for g in groups + mine) >= scans:
                 break
