@@ -308,8 +308,19 @@ def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
 # --- output ------------------------------------------------------------------------------
 
 
-def verdicts(runs: list[dict[str, Any]]) -> None:
+def _twin(runs: list[Run], r: Run, target: str, delegates: int) -> Run | None:
+    """The run of `target` at `delegates` with r's protocol, batch and workers."""
+    for c in runs:
+        if (c["target"], c["delegates"]) == (target, delegates) and all(
+            c[k] == r[k] for k in ("protocol", "batch", "workers")
+        ):
+            return c
+    return None
+
+
+def verdicts(runs: list[Run]) -> None:
     """Bars, the ceiling ratio and flatness, written into each service run."""
+    smallest = min(x["delegates"] for x in runs)
     for r in runs:
         r["cpu_us_per_scan"] = per_scan(r)
         if r["target"] != "service":
@@ -321,28 +332,12 @@ def verdicts(runs: list[dict[str, Any]]) -> None:
         r["db_check"] = "ok" if 0 <= extra <= slack else f"MISMATCH {extra:+}"
         rate, p99 = BARS[r["protocol"]]
         r["bar"] = "met" if r["accepted_per_s"] >= rate and r["p99_ms"] < p99 else "MISSED"
-        same = [
-            c
-            for c in runs
-            if c["target"] == "ceiling"
-            and c["protocol"] == r["protocol"]
-            and c["batch"] == r["batch"]
-            and c["workers"] == r["workers"]
-            and c["delegates"] == r["delegates"]
-        ]
-        if same:
-            r["of_ceiling"] = round(r["accepted_per_s"] / max(1, same[0]["answers_per_s"]), 2)
-        small = [
-            s
-            for s in runs
-            if s["target"] == "service"
-            and s["protocol"] == r["protocol"]
-            and s["batch"] == r["batch"]
-            and s["workers"] == r["workers"]
-            and s["delegates"] == min(x["delegates"] for x in runs)
-        ]
-        if small and r["delegates"] != small[0]["delegates"]:
-            r["vs_smallest"] = round(r["accepted_per_s"] / max(1, small[0]["accepted_per_s"]), 2)
+        ceiling = _twin(runs, r, "ceiling", r["delegates"])
+        if ceiling:
+            r["of_ceiling"] = round(r["accepted_per_s"] / max(1, ceiling["answers_per_s"]), 2)
+        small = _twin(runs, r, "service", smallest)
+        if small and r["delegates"] != smallest:
+            r["vs_smallest"] = round(r["accepted_per_s"] / max(1, small["accepted_per_s"]), 2)
 
 
 COLUMNS = (
