@@ -49,6 +49,7 @@ from bench.checkin_load import (
     ws_loads,
     ws_run,
 )
+from bench.checkin_report import Run, line, print_table, verdicts
 from bench.checkin_world import Scan, World, build, plan
 from bench.common import RESULTS, bench_database, free_port, say, write_results
 from diemcau.config import Config
@@ -56,8 +57,6 @@ from diemcau.db import connect
 
 SECRET = "bench-checkin-secret-key-0123456789abcdef"
 WARM_SCANS = 300  # reserved delegates the warm-up requests use, never the measured ones
-BARS = {"http": (3000, 50.0), "ws": (20000, 50.0)}  # accepted/s, p99 ms
-Run = dict[str, Any]
 
 
 # --- servers -----------------------------------------------------------------------------
@@ -147,7 +146,7 @@ def _counted(stage: Stage, run: Callable[[], Run]) -> Run:
     reset(stage.pg)
     row = run()
     row["accepted_in_db"], row["moved_in_db"] = accepted_in_db(stage.pg)
-    say(_line(row))
+    say(line(row))
     return row
 
 
@@ -213,28 +212,8 @@ def run_ceiling(stage: Stage, workers: int, mode: str, opts: Options) -> list[di
     target = "ceiling" if mode == "json" else "client"
     out = [{"target": target, "workers": workers, **r} for r in rows]
     for r in out:
-        say(_line(r))
+        say(line(r))
     return out
-
-
-def per_scan(r: dict[str, Any]) -> dict[str, float | None]:
-    """CPU microseconds per scan answered, by part: unlike a rate, this holds steady when
-    other work shares the machine, and says where the time goes."""
-    n = max(1, r["accepted"])
-    out = {k: round(1e6 * r["cpu_seconds"][k] / n) for k in ("client", "server", "postgres")}
-    out["wal_bytes"] = round(r["wal_bytes"] / n)
-    writes = r["write_transactions"] if r.get("target", "service") == "service" else 0
-    out["scans_a_transaction"] = round(n / writes, 1) if writes else None
-    return out
-
-
-def _line(r: dict[str, Any]) -> str:
-    return (
-        f"  {r.get('target', 'service')} {r['protocol']} batch {r['batch']}: "
-        f"{r['accepted_per_s']:,} accepted/s ({r['answers_per_s']:,} answers/s), "
-        f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, load {r['load_average'][0]}, "
-        f"cores {r['cores']}, CPU µs a scan {per_scan(r)}"
-    )
 
 
 # What the hot lookups read, against the 256 MB cache of the embedded PostgreSQL.
@@ -306,76 +285,6 @@ def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
 
 
 # --- output ------------------------------------------------------------------------------
-
-
-def _twin(runs: list[Run], r: Run, target: str, delegates: int) -> Run | None:
-    """The run of `target` at `delegates` with r's protocol, batch and workers."""
-    for c in runs:
-        if (c["target"], c["delegates"]) == (target, delegates) and all(
-            c[k] == r[k] for k in ("protocol", "batch", "workers")
-        ):
-            return c
-    return None
-
-
-def verdicts(runs: list[Run]) -> None:
-    """Bars, the ceiling ratio and flatness, written into each service run."""
-    smallest = min(x["delegates"] for x in runs)
-    for r in runs:
-        r["cpu_us_per_scan"] = per_scan(r)
-        if r["target"] != "service":
-            continue
-        # Stored and answered agree: a websocket run waits for every answer; wrk stops
-        # with up to one request a connection sent and committed but not read.
-        extra = r["accepted_in_db"] - r["accepted"]
-        slack = r["in_flight"] if r["protocol"] == "http" else 0
-        r["db_check"] = "ok" if 0 <= extra <= slack else f"MISMATCH {extra:+}"
-        rate, p99 = BARS[r["protocol"]]
-        r["bar"] = "met" if r["accepted_per_s"] >= rate and r["p99_ms"] < p99 else "MISSED"
-        ceiling = _twin(runs, r, "ceiling", r["delegates"])
-        if ceiling:
-            r["of_ceiling"] = round(r["accepted_per_s"] / max(1, ceiling["answers_per_s"]), 2)
-        small = _twin(runs, r, "service", smallest)
-        if small and r["delegates"] != smallest:
-            r["vs_smallest"] = round(r["accepted_per_s"] / max(1, small["accepted_per_s"]), 2)
-
-
-COLUMNS = (
-    ("delegates", ">10"),
-    ("w", ">2"),
-    ("target", "<8"),
-    ("proto", "<5"),
-    ("batch", ">5"),
-    ("per s", ">7"),
-    ("in db", ">7"),
-    ("p50 ms", ">7"),
-    ("p99 ms", ">7"),
-    ("/ceil", ">5"),
-    ("/10k", ">5"),
-    ("bar", "<6"),
-    ("load", ">5"),
-    ("cores cl/sv/pg/oth", "<19"),
-    ("µs a scan cl/sv/pg", "<18"),
-)
-
-
-def _cells(r: dict[str, Any]) -> list[Any]:
-    """One run as table cells: accepted/s for the service, answers/s for the ceilings."""
-    c, u = r["cores"], r["cpu_us_per_scan"]
-    rate = r["accepted_per_s"] if r["target"] == "service" else r["answers_per_s"]
-    return [
-        f"{r['delegates']:,}", r["workers"], r["target"], r["protocol"], r["batch"],
-        f"{rate:,}", r.get("accepted_in_db", ""), f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}",
-        r.get("of_ceiling", ""), r.get("vs_smallest", ""), r.get("bar", ""),
-        f"{r['load_average'][0]:.2f}", f"{c['client']}/{c['server']}/{c['postgres']}/{c['others']}",
-        f"{u['client']}/{u['server']}/{u['postgres']}",
-    ]  # fmt: skip
-
-
-def print_table(runs: list[dict[str, Any]]) -> None:
-    print(" ".join(f"{name:{fmt}}" for name, fmt in COLUMNS))
-    for r in runs:
-        print(" ".join(f"{v!s:{fmt}}" for v, (_, fmt) in zip(_cells(r), COLUMNS, strict=True)))
 
 
 def parse(argv: list[str] | None = None) -> Options:
