@@ -78,7 +78,10 @@ CREATE TABLE checkins (
     -- refused (409) rather than answered with another scan's result.
     content_digest    BYTEA NOT NULL,
     annulment_id      BIGINT,
-    CONSTRAINT checkins_pkey PRIMARY KEY (conference_id, scan_id),
+    -- scan ids are UUIDs, unique across conferences: keyed by the id alone, a lookup is
+    -- one probe of a unique key however stale the table's statistics (keyed by
+    -- conference first, a growing table was planned as a scan of the conference's scans).
+    CONSTRAINT checkins_pkey PRIMARY KEY (scan_id),
     CONSTRAINT checkins_method_check CHECK (method IN ('qr', 'manual', 'walk_in')),
     CONSTRAINT checkins_direction_check CHECK (direction IN ('in', 'out')),
     CONSTRAINT checkins_result_check CHECK (result IN (
@@ -89,8 +92,8 @@ CREATE TABLE checkins (
 CREATE INDEX checkins_site_idx ON checkins (conference_id, site_id, id);
 
 -- One row per delegate who has a valid scan: the unique key is the rule "one check-in
--- per delegate per conference" (two kiosks scanning one badge at the same moment meet
--- here, never in a read-then-write). `timeline` holds every valid entry and exit of the
+-- per delegate per conference" (a delegate belongs to one conference; two kiosks
+-- scanning one badge at the same moment meet here, never in a read-then-write). `timeline` holds every valid entry and exit of the
 -- delegate (packed by diemcau.checkin.timeline), from which the counted entry (the
 -- earliest `in` by judged time, ties to the first to arrive), presence and exits are
 -- derived whatever order the scans arrived in. The derived columns are what readers use.
@@ -106,7 +109,7 @@ CREATE TABLE attendances (
     last_at         TIMESTAMPTZ,
     timeline        BYTEA NOT NULL,
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
-    CONSTRAINT attendances_pkey PRIMARY KEY (conference_id, delegate_id),
+    CONSTRAINT attendances_pkey PRIMARY KEY (delegate_id),
     CONSTRAINT attendances_category_check CHECK (category IN ('member', 'non_member', 'guest'))
 );
 -- No index by site: counts come from site_tallies, and a per-site list of who came (a

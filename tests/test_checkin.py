@@ -419,3 +419,17 @@ async def test_a_kiosk_sending_too_fast_gets_429_with_retry_after(
             break
     assert statuses[-1] == 429
     assert statuses.count(200) >= 40
+
+
+async def test_a_scan_id_of_another_conference_is_a_conflict_not_its_answer(
+    client: TestClient, world: World, factory: Factory
+) -> None:
+    qr = await world.qr("LC-01-0")
+    first = scan(qr)
+    await post(client, world.kiosk("LC-01"), first)
+    await factory.conference("HN2", sites=["LC-01"], starts_in=timedelta(minutes=30))
+    other = {
+        "Authorization": f"Bearer {await factory.token('kiosk', conference='HN2', site='LC-01')}"
+    }
+    resp = await client.post(URL, json={"scans": [first]}, headers=other)
+    await assert_problem(resp, 409, "scan_conflict")

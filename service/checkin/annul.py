@@ -74,10 +74,9 @@ async def _void_attendance(
     conn: asyncpg.Connection, conference_id: int, delegate_id: int, change: timeline.Tallies
 ) -> list[UUID]:
     """Remove the delegate's attendance (locked), taking its counts off the tallies."""
-    rows = await qc.lock_attendances(conn, conference_id, [delegate_id])
-    if not rows:
+    row = await q.lock_attendance(conn, conference_id, delegate_id)
+    if row is None:
         raise nothing_to_annul()
-    row = rows[0]
     entries = timeline.unpack(row["timeline"])
     timeline.contribute(change, entries, row["home_site_id"], row["category"], -1)
     await q.delete_attendance(conn, conference_id, delegate_id)

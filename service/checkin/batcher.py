@@ -57,11 +57,14 @@ class Liveness:
 class Ingestor:
     """The worker's queue of check-in jobs and the runner that commits them."""
 
-    def __init__(self, pool: asyncpg.Pool, *, parallel: int = 4, max_scans: int = 2000):
+    def __init__(
+        self, pool: asyncpg.Pool, *, parallel: int = 4, max_scans: int = 2000, gather: int = 200
+    ):
         self.pool = pool
         self.liveness = Liveness()
-        self._parallel = parallel
         self._max_scans = max_scans
+        self._gather = gather
+        self._queued = 0  # scans waiting
         self._queue: dict[int, list[tuple[Job, asyncio.Future[Outcome]]]] = {}
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(parallel)
@@ -83,6 +86,7 @@ class Ingestor:
         """The answers to a job's scans, once committed; raises its refusal (a Problem)."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.setdefault(job.kiosk.conference_id, []).append((job, future))
+        self._queued += len(job.scans)
         self._wake.set()
         # A client that goes away does not cancel the batch: its scans are committed for
         # everyone else in it, and its retry will be answered from what was stored.
@@ -96,6 +100,11 @@ class Ingestor:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
+                # Group commit: while a batch is being committed, let the queue gather
+                # for the next one (a transaction costs about as much for 5 scans as for
+                # 100); start another at once only when enough scans wait to fill one.
+                if self._tasks and self._queued < self._gather:
+                    break  # the batch in flight wakes the runner when it is done
                 await self._slots.acquire()
                 conference_id, items = self._take()
                 task = asyncio.get_running_loop().create_task(self._flush(conference_id, items))
@@ -105,6 +114,7 @@ class Ingestor:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slots.release()
+        self._wake.set()
 
     def _take(self) -> tuple[int, list[tuple[Job, asyncio.Future[Outcome]]]]:
         """The oldest conference's queued jobs, up to about max_scans scans."""
@@ -115,6 +125,7 @@ class Ingestor:
             scans += len(queued[taken][0].scans)
             taken += 1
         items, rest = queued[:taken], queued[taken:]
+        self._queued -= scans
         if rest:
             self._queue[conference_id] = rest
         else:

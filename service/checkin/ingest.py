@@ -85,8 +85,8 @@ class Batch:
     async def admit(self, conn: asyncpg.Connection) -> None:
         """Sort retries from new scans; refuse the jobs that reuse a scan id."""
         ids = [s.scan_id for _, job in self._live() for s in job.scans]
-        found = await q.fetch_stored_scans(conn, self.conference_id, ids)
-        stored = {r["scan_id"]: CheckinRow(*r) for r in found}
+        found = await q.fetch_stored_scans(conn, ids)
+        stored = {r["scan_id"]: _stored(r, self.conference_id) for r in found}
         fresh: dict[Any, Pending] = {}
         for i, job in self._live():
             mine: dict[Any, Pending] = {}
@@ -180,7 +180,7 @@ class Batch:
         touched = sorted({p.delegate["id"] for p in self.pending if p.entry is not None})
         if not touched:
             return
-        await self._lock(conn, touched)
+        self._hold(touched)
         self._run_timelines()
         new = [d for d in touched if not self.states[d].stored and self.states[d].entries]
         if new:
@@ -197,21 +197,17 @@ class Batch:
                 conn, self.conference_id, [self.states[d].row(d) for d in changed]
             )
 
-    async def _lock(self, conn: asyncpg.Connection, delegate_ids: list[int]) -> None:
-        rows = {
-            r["delegate_id"]: r
-            for r in await q.lock_attendances(conn, self.conference_id, delegate_ids)
-        }
+    def _hold(self, delegate_ids: list[int]) -> None:
+        """The attendance of these delegates, as read (and locked) with them."""
         for d in delegate_ids:
-            row = rows.get(d)
-            if row is not None:
-                entries = timeline.unpack(row["timeline"])
+            row = self.delegates[d]
+            if row["held_timeline"] is not None:
+                entries = timeline.unpack(row["held_timeline"])
                 self.states[d] = State(
-                    row["category"], row["home_site_id"], entries, list(entries), True
+                    row["held_category"], row["held_home_site_id"], entries, list(entries), True
                 )
             else:
-                person = self.delegates[d]
-                self.states[d] = State(person["category"], person["site_id"], [], [], False)
+                self.states[d] = State(row["category"], row["site_id"], [], [], False)
 
     def _run_timelines(self) -> None:
         for p in self.pending:
@@ -298,6 +294,15 @@ async def ingest(
             ]
         )
     return outcomes
+
+
+def _stored(record: asyncpg.Record, conference_id: int) -> CheckinRow:
+    """A stored scan as found; one of another conference can match nothing sent here (its
+    digest is emptied), so reusing its id is a conflict, not its answer."""
+    row = CheckinRow(*record[1:])
+    if record["conference_id"] != conference_id:
+        row = row._replace(content_digest=b"")
+    return row
 
 
 def _digest(item: Pending | CheckinRow) -> bytes:

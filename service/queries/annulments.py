@@ -18,7 +18,7 @@ async def fetch_scan(conn: asyncpg.Connection, conference_id: int, scan_id: UUID
              FROM checkins c
              JOIN sites s ON s.id = c.site_id
              JOIN units u ON u.id = s.unit_id
-            WHERE c.conference_id = $1 AND c.scan_id = $2""",
+            WHERE c.scan_id = $2 AND c.conference_id = $1""",
         conference_id,
         scan_id,
     )
@@ -48,17 +48,28 @@ async def stamp_scans(
     conn: asyncpg.Connection, conference_id: int, scan_ids: list[UUID], annulment_id: int
 ) -> None:
     await conn.execute(
-        """UPDATE checkins SET annulment_id = $3
-            WHERE conference_id = $1 AND scan_id = ANY($2::uuid[])""",
+        """UPDATE checkins c SET annulment_id = $3
+             FROM unnest($2::uuid[]) AS w(scan_id)
+            WHERE c.scan_id = w.scan_id AND c.conference_id = $1""",
         conference_id,
         scan_ids,
         annulment_id,
     )
 
 
+async def lock_attendance(conn: asyncpg.Connection, conference_id: int, delegate_id: int) -> Any:
+    """A delegate's attendance row, locked (check-in batches lock it the same way)."""
+    return await conn.fetchrow(
+        """SELECT category, home_site_id, timeline FROM attendances
+            WHERE delegate_id = $2 AND conference_id = $1 FOR UPDATE""",
+        conference_id,
+        delegate_id,
+    )
+
+
 async def delete_attendance(conn: asyncpg.Connection, conference_id: int, delegate_id: int) -> None:
     await conn.execute(
-        "DELETE FROM attendances WHERE conference_id = $1 AND delegate_id = $2",
+        "DELETE FROM attendances WHERE delegate_id = $2 AND conference_id = $1",
         conference_id,
         delegate_id,
     )

@@ -75,27 +75,23 @@ async def fetch_context(
                          WHERE k.conference_id = c.id ORDER BY k.id) AS publics,
                   ARRAY(SELECT retired_at IS NOT NULL FROM conference_keys k
                          WHERE k.conference_id = c.id ORDER BY k.id) AS retired,
-                  ARRAY(SELECT id FROM tokens t
-                         WHERE t.id = ANY($2::bigint[]) AND t.revoked_at IS NOT NULL)
-                    AS revoked_kiosks
+                  ARRAY(SELECT t.id FROM unnest($2::bigint[]) AS w(id)
+                          JOIN tokens t ON t.id = w.id
+                         WHERE t.revoked_at IS NOT NULL) AS revoked_kiosks
              FROM conferences c WHERE c.id = $1""",
         conference_id,
         kiosk_ids,
     )
 
 
-async def fetch_stored_scans(
-    conn: asyncpg.Connection, conference_id: int, scan_ids: list[Any]
-) -> list[asyncpg.Record]:
-    """Scans of these ids already stored (retries), with what they were answered."""
-    # A join on unnest() rather than `scan_id = ANY($2)`: one primary-key probe per id
-    # whatever the statistics say (with stale ones, ANY was planned as a scan of the
-    # whole conference's scans).
+async def fetch_stored_scans(conn: asyncpg.Connection, scan_ids: list[Any]) -> list[asyncpg.Record]:
+    """Scans of these ids already stored (retries), with what they were answered, and the
+    conference each belongs to (an id reused from another conference is a conflict)."""
+    # One probe of the unique key per id, whatever the statistics say.
     return await conn.fetch(
-        f"""SELECT {", ".join("c." + c for c in CHECKIN_COLUMNS)}
-              FROM unnest($2::uuid[]) AS w(scan_id)
-              JOIN checkins c ON c.conference_id = $1 AND c.scan_id = w.scan_id""",
-        conference_id,
+        f"""SELECT c.conference_id, {", ".join("c." + c for c in CHECKIN_COLUMNS)}
+              FROM unnest($1::uuid[]) AS w(scan_id)
+              JOIN checkins c ON c.scan_id = w.scan_id""",
         scan_ids,
     )
 
@@ -107,20 +103,41 @@ async def fetch_delegates(
     versions: list[int | None],
     kids: list[str | None],
 ) -> list[asyncpg.Record]:
-    """Delegates by id with what the rules and the answer need, and the digest of the
-    code issued for (delegate, version, kid) when one was asked for and is known."""
+    """Delegates by id with what the rules and the answer need; the digest of the code
+    issued for (delegate, version, kid) when one was asked for and is known; and their
+    attendance rows (`held_*`, null for none yet), locked for this transaction.
+
+    Locked in id order, as every writer locks them, so two batches never wait on each
+    other in a ring; locked before anything is decided, so a scan is judged against the
+    state it will change. The delegates are found first (one key probe each), then their
+    sites and units: planned as one join, a database of many conferences had the planner
+    walk the sites first.
+    """
     return await conn.fetch(
-        """SELECT d.id, d.site_id, d.category, d.credential_version, d.revoked, d.full_name,
-                  s.code AS site_code, u.code AS unit_code, u.name AS unit_name,
-                  c.version AS asked_version,
-                  c.kid AS asked_kid, ic.digest
-             FROM unnest($2::bigint[], $3::int[], $4::text[]) AS c(delegate_id, version, kid)
-             JOIN delegates d ON d.conference_id = $1 AND d.id = c.delegate_id
-             JOIN sites s ON s.id = d.site_id
-             LEFT JOIN units u ON u.id = d.unit_id
-             LEFT JOIN issued_codes ic
-                    ON ic.delegate_id = c.delegate_id AND ic.version = c.version
-                   AND ic.kid = c.kid""",
+        """WITH wanted AS (
+               SELECT * FROM unnest($2::bigint[], $3::int[], $4::text[])
+                          AS c(delegate_id, version, kid)),
+           held AS MATERIALIZED (
+               SELECT a.delegate_id, a.category, a.home_site_id, a.timeline
+                 FROM (SELECT DISTINCT delegate_id FROM wanted) w
+                 JOIN attendances a ON a.delegate_id = w.delegate_id AND a.conference_id = $1
+                ORDER BY a.delegate_id FOR UPDATE OF a),
+           found AS MATERIALIZED (
+               SELECT d.id, d.site_id, d.unit_id, d.category, d.credential_version,
+                      d.revoked, d.full_name, c.version AS asked_version,
+                      c.kid AS asked_kid, ic.digest
+                 FROM wanted c
+                 JOIN delegates d ON d.id = c.delegate_id AND d.conference_id = $1
+                 LEFT JOIN issued_codes ic
+                        ON ic.delegate_id = c.delegate_id AND ic.version = c.version
+                       AND ic.kid = c.kid)
+           SELECT f.*, s.code AS site_code, u.code AS unit_code, u.name AS unit_name,
+                  h.category AS held_category, h.home_site_id AS held_home_site_id,
+                  h.timeline AS held_timeline
+             FROM found f
+             JOIN sites s ON s.id = f.site_id
+             LEFT JOIN units u ON u.id = f.unit_id
+             LEFT JOIN held h ON h.delegate_id = f.id""",
         conference_id,
         delegate_ids,
         versions,
@@ -157,21 +174,6 @@ _ATTENDANCE_TYPES = (
 )
 
 
-async def lock_attendances(
-    conn: asyncpg.Connection, conference_id: int, delegate_ids: list[int]
-) -> list[asyncpg.Record]:
-    """The attendance rows of these delegates that exist, locked, in id order (every
-    writer locks in the same order, so two batches never wait on each other in a ring)."""
-    return await conn.fetch(
-        """SELECT a.delegate_id, a.category, a.home_site_id, a.timeline
-             FROM unnest($2::bigint[]) AS w(delegate_id)
-             JOIN attendances a ON a.conference_id = $1 AND a.delegate_id = w.delegate_id
-            ORDER BY a.delegate_id FOR UPDATE OF a""",
-        conference_id,
-        delegate_ids,
-    )
-
-
 async def insert_attendances(
     conn: asyncpg.Connection, conference_id: int, rows: list[tuple[Any, ...]]
 ) -> None:
@@ -192,7 +194,7 @@ async def update_attendances(
     await conn.execute(
         f"""UPDATE attendances a SET {sets}, updated_at = now()
               FROM unnest({_unnest(_ATTENDANCE_TYPES)}) AS u({", ".join(ATTENDANCE_COLUMNS)})
-             WHERE a.conference_id = $1 AND a.delegate_id = u.delegate_id""",
+             WHERE a.delegate_id = u.delegate_id AND a.conference_id = $1""",
         conference_id,
         *_columns(rows, len(ATTENDANCE_COLUMNS)),
     )

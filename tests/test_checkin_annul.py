@@ -1,0 +1,135 @@
+"""Annulling a mistaken check-in: the counts follow, the scans stay (stamped), the person
+can check in again, the audit log says who and why; and a site's scans for the technician."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.checkin_world import World, build_world, scan
+from tests.factory import Factory, bearer
+from tests.problems import assert_problem
+
+
+@pytest.fixture
+async def world(factory: Factory, db: asyncpg.Connection) -> World:
+    return await build_world(factory, db)
+
+
+async def send(client: TestClient, world: World, site: str, *scans: dict) -> list[dict]:
+    resp = await client.post(
+        "/api/v1/checkins", json={"scans": list(scans)}, headers=world.kiosk(site)
+    )
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["results"]
+
+
+def annul_url(scan_id: str) -> str:
+    return f"/api/v1/conferences/HN1/checkins/{scan_id}/annul"
+
+
+async def test_an_annulled_check_in_leaves_the_counts_and_can_be_made_again(
+    client: TestClient, world: World, factory: Factory
+) -> None:
+    tech = bearer(await factory.token("technician", unit="LC", label="KT"))
+    qr = await world.qr("LC-01-0")
+    first = scan(qr)
+    await send(client, world, "LC-02", first)  # scanned at the wrong hall by mistake
+    assert (await world.tally("LC-02"))["checked_in_member"] == 1
+    resp = await client.post(
+        annul_url(first["scan_id"]), json={"reason": "quét nhầm điểm cầu"}, headers=tech
+    )
+    body = await resp.json()
+    assert resp.status == 200, body
+    assert body["voided"] == [first["scan_id"]]
+    after = await world.tally("LC-02")
+    assert after["checked_in_member"] == 0 and after["moved_in"] == 0 and after["present"] == 0
+    assert (await world.tally("LC-01"))["moved_out"] == 0
+    stamped = await world.db.fetchval(
+        "SELECT annulment_id IS NOT NULL FROM checkins WHERE scan_id = $1::uuid", first["scan_id"]
+    )
+    assert stamped
+    audit = await world.db.fetchrow("SELECT actor, after FROM audit_log WHERE action = 'annul'")
+    assert "KT" in audit["actor"] and audit["after"]["reason"] == "quét nhầm điểm cầu"
+    # The person checks in again, where they really are.
+    (again,) = await send(client, world, "LC-01", scan(qr))
+    assert again["result"] == "accepted"
+    assert (await world.tally("LC-01"))["checked_in_member"] == 1
+    # A retry of the annulled scan answers as it was answered, and counts nothing.
+    (retried,) = await send(client, world, "LC-02", first)
+    assert retried["result"] == "accepted"
+    assert (await world.tally("LC-02"))["checked_in_member"] == 0
+
+
+async def test_a_walk_in_entered_twice_is_annulled(
+    client: TestClient, world: World, organiser: dict[str, str]
+) -> None:
+    one, two = (
+        scan(full_name="Khách A", category="guest"),
+        scan(full_name="Khách A", category="guest"),
+    )
+    await send(client, world, "LC-01", one, two)
+    resp = await client.post(
+        annul_url(two["scan_id"]), json={"reason": "nhập trùng"}, headers=organiser
+    )
+    assert resp.status == 200
+    tally = await world.tally("LC-01")
+    assert tally["walk_ins_guest"] == 1 and tally["present"] == 1
+    resp = await client.post(
+        annul_url(two["scan_id"]), json={"reason": "lần nữa"}, headers=organiser
+    )
+    await assert_problem(resp, 409, "conflict")
+
+
+async def test_what_cannot_be_annulled(
+    client: TestClient, world: World, organiser: dict[str, str], factory: Factory
+) -> None:
+    refused = scan("junk")
+    await send(client, world, "LC-01", refused)
+    resp = await client.post(annul_url(refused["scan_id"]), json={"reason": "x"}, headers=organiser)
+    await assert_problem(resp, 409, "conflict")
+    resp = await client.post(annul_url("not-a-uuid"), json={"reason": "x"}, headers=organiser)
+    await assert_problem(resp, 404, "not_found")
+    resp = await client.post(
+        annul_url("00000000-0000-4000-8000-000000000000"), json={"reason": "x"}, headers=organiser
+    )
+    await assert_problem(resp, 404, "not_found")
+    resp = await client.post(annul_url(refused["scan_id"]), json={}, headers=organiser)
+    await assert_problem(resp, 422, "validation_failed")
+    # A technician of another unit cannot tell the scan exists.
+    await factory.unit("HG", parent="VN")
+    outsider = bearer(await factory.token("technician", unit="HG"))
+    qr = await world.qr("LC-01-1")
+    counted = scan(qr)
+    await send(client, world, "LC-01", counted)
+    resp = await client.post(annul_url(counted["scan_id"]), json={"reason": "x"}, headers=outsider)
+    await assert_problem(resp, 404, "not_found")
+
+
+async def test_a_signed_off_conference_annuls_nothing(
+    client: TestClient, world: World, organiser: dict[str, str]
+) -> None:
+    qr = await world.qr("LC-01-0")
+    counted = scan(qr)
+    await send(client, world, "LC-01", counted)
+    await world.db.execute("UPDATE conferences SET signed_off_at = now()")
+    resp = await client.post(annul_url(counted["scan_id"]), json={"reason": "x"}, headers=organiser)
+    await assert_problem(resp, 409, "locked")
+
+
+async def test_a_site_s_scans_newest_first(
+    client: TestClient, world: World, organiser: dict[str, str]
+) -> None:
+    qr = await world.qr("LC-01-0")
+    await send(client, world, "LC-01", scan(qr), scan(qr), scan("junk"))
+    url = "/api/v1/conferences/HN1/sites/LC-01/checkins"
+    resp = await client.get(url, params={"limit": "2"}, headers=organiser)
+    page = await resp.json()
+    assert [i["result"] for i in page["items"]] == ["invalid", "duplicate"]
+    assert page["items"][1]["full_name"] == "Nguyễn Văn An"
+    resp = await client.get(url, params={"cursor": page["next"]}, headers=organiser)
+    rest = await resp.json()
+    assert [i["result"] for i in rest["items"]] == ["accepted"] and rest["next"] is None
+    resp = await client.get(url, params={"result": "duplicate"}, headers=organiser)
+    assert len((await resp.json())["items"]) == 1
