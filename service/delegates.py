@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from diemcau import audit
+from diemcau import audit, text
 from diemcau.auth import Principal
 from diemcau.conferences import ensure_writable, reload
 from diemcau.errors import Msg, Problem, field_error
@@ -41,7 +41,6 @@ CATEGORY_WORDS = {
 }
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 MAX_EXTERNAL_ID = 100
-MAX_NAME = 300
 MAX_EMAIL = 254
 
 
@@ -65,17 +64,15 @@ def check_category(value: str) -> str:
 
 
 def check_email(value: str) -> str:
-    value = value.strip()
-    if len(value) > MAX_EMAIL or not EMAIL_RE.match(value):
+    value = text.checked_text(value, MAX_EMAIL)
+    if not EMAIL_RE.match(value):
         raise ValueError("Địa chỉ thư điện tử không đúng|not an e-mail address")
     return value
 
 
 def check_external_id(value: str) -> str:
-    value = unicodedata.normalize("NFC", value).strip()
-    if not value or len(value) > MAX_EXTERNAL_ID:
-        raise ValueError("Mã đại biểu rỗng hoặc quá dài|empty or longer than 100 characters")
-    return value
+    """An external id as stored, by the rule the roster import applies (text.checked_text)."""
+    return text.required_text(value, MAX_EXTERNAL_ID)
 
 
 Category = Annotated[str, AfterValidator(check_category)]

@@ -14,12 +14,12 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from diemcau import audit, suggest
+from diemcau import audit, suggest, text
 from diemcau.auth import Principal
 from diemcau.errors import Msg, validation_failed
 from diemcau.phones import normalise_phone
 from diemcau.queries import sites as q
-from diemcau.search import decode_cursor, encode_cursor, like_patterns, nfc, search_text
+from diemcau.search import decode_cursor, encode_cursor, like_patterns, search_text
 from diemcau.units import Code, Level, Name, target_unit
 from diemcau.validation import FREE_TEXT
 
@@ -40,26 +40,38 @@ def normalise_protocol(value: str) -> str:
     return word
 
 
+MAX_TEXT = 1000
+
+
 def check_uri(value: str) -> str:
-    value = value.strip()
+    value = text.checked_text(value, MAX_TEXT)
     if not value or _SPACE.search(value):
         raise ValueError("Địa chỉ kết nối không được rỗng hay có dấu cách|no spaces, not empty")
     return value
 
 
 def optional_text(value: str) -> str | None:
-    """Trimmed NFC text; empty means "none"."""
-    return nfc(value).strip() or None
+    """One line of text as stored (see text.checked_text); empty means "none"."""
+    return text.checked_text(value, MAX_TEXT) or None
 
 
+def free_text(value: str) -> str | None:
+    """Like optional_text, where line breaks and tabs belong (an address, a note)."""
+    return text.checked_text(value, MAX_TEXT, allow_newlines=True) or None
+
+
+# Lengths are checked after NFC by the validators; the schema still states them.
+_MAX_TEXT_SCHEMA = Field(json_schema_extra={"maxLength": MAX_TEXT})
 Phone = Annotated[str, AfterValidator(normalise_phone)]
 Protocol = Annotated[str, AfterValidator(normalise_protocol)]
-Uri = Annotated[str, Field(max_length=1000), AfterValidator(check_uri)]
-Text = Annotated[str, Field(max_length=1000), AfterValidator(optional_text)]
+Uri = Annotated[str, AfterValidator(check_uri), _MAX_TEXT_SCHEMA]
+Text = Annotated[str, AfterValidator(optional_text), _MAX_TEXT_SCHEMA]
 # Free text (an address, a note): the one kind of field that keeps tabs and newlines;
 # marked so for the request check (validation.FREE_TEXT) and in the OpenAPI document.
 FreeText = Annotated[
-    str, Field(max_length=1000, json_schema_extra=FREE_TEXT), AfterValidator(optional_text)
+    str,
+    AfterValidator(free_text),
+    Field(json_schema_extra={"maxLength": MAX_TEXT, **FREE_TEXT}),
 ]
 Capacity = Annotated[int, Field(ge=0, le=1_000_000)]
 

@@ -33,12 +33,12 @@ from diemcau.delegates import (
     EMAIL_RE,
     MAX_EMAIL,
     MAX_EXTERNAL_ID,
-    MAX_NAME,
     category_of,
 )
 from diemcau.errors import Msg, Problem
 from diemcau.phones import normalise_phone
 from diemcau.tabular import MAX_ERRORS, import_failed, row_error
+from diemcau.units import MAX_NAME
 
 COLUMNS = ("external_id", "full_name", "category", "site_code", "unit_code", "phone", "email")
 REQUIRED = ("external_id", "full_name", "category", "site_code")

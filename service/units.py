@@ -16,13 +16,12 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from diemcau import audit, suggest
+from diemcau import audit, suggest, text
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import units as q
-from diemcau.search import decode_cursor, encode_cursor, fold, nfc
+from diemcau.search import decode_cursor, encode_cursor, fold
 from diemcau.tabular import import_failed, read_rows, row_error
-from diemcau.text import CONTROL_MESSAGE, forbidden_character
 
 LEVELS = ("national", "province", "district", "commune", "agency")
 # Spreadsheets are typed by people: accept the Vietnamese words for the levels too.
@@ -65,20 +64,20 @@ def normalise_level(value: str) -> str:
     return level
 
 
+MAX_NAME = 300
+
+
 def clean_text(value: str) -> str:
-    """Trimmed NFC text, never empty, on one line and with no control character (a name
-    is stored and printed; check-in takes walk-ins' names through this type too)."""
-    if forbidden_character(value) is not None:
-        raise ValueError(f"{CONTROL_MESSAGE.vi}|{CONTROL_MESSAGE.en}")
-    value = nfc(value).strip()
-    if not value:
-        raise ValueError("Không được để trống|must not be empty")
-    return value
+    """A name as stored (NFC, invisible characters stripped, trimmed, one line, no control
+    character): never empty, never invisible-only, at most MAX_NAME characters counted
+    after NFC. Imports share it, and check-in takes walk-ins' names through it."""
+    return text.required_text(value, MAX_NAME)
 
 
 Code = Annotated[str, AfterValidator(check_code)]
 Level = Annotated[str, AfterValidator(normalise_level)]
-Name = Annotated[str, Field(max_length=300), AfterValidator(clean_text)]
+# The length is checked by clean_text after NFC, not on the raw input; the schema says it.
+Name = Annotated[str, AfterValidator(clean_text), Field(json_schema_extra={"maxLength": MAX_NAME})]
 
 
 class UnitIn(BaseModel):
