@@ -15,10 +15,12 @@ from aiohttp import WSCloseCode, web
 from diemcau.appkeys import (
     CONFIG,
     ENROLL_LIMITER,
+    IMPORT_POOL,
     INGESTOR,
     KIOSK_LIMITER,
     METRICS,
     POOL,
+    RENDER_POOL,
     ROUTES,
     TOKEN_CACHE,
     WEBSOCKETS,
@@ -28,6 +30,7 @@ from diemcau.checkin.batcher import Ingestor
 from diemcau.config import Config
 from diemcau.db import create_pool
 from diemcau.errors import Msg, Problem, constraint_problem
+from diemcau.executors import ImportPool, RenderPool
 from diemcau.handlers import all_routes
 from diemcau.handlers.common import dumps, language, refuse_caller, request_text_errors
 from diemcau.handlers.credentials import credentials_ctx
@@ -195,6 +198,7 @@ def create_app(config: Config) -> web.Application:
     app[KIOSK_LIMITER] = RateLimiter(config.kiosk_rate, 2 * config.kiosk_rate)
     app[ENROLL_LIMITER] = RateLimiter(10 / 60, 10)  # 10 tries, then one every 6 s
     app.on_shutdown.append(_close_websockets)
+    app.cleanup_ctx.append(_executors_ctx)
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(credentials_ctx)  # after the pool: it checks the stored keys
     app.cleanup_ctx.append(_ingestor_ctx)
@@ -228,3 +232,11 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     app[METRICS].watch_pool(None)
     await pool.close()
+
+
+async def _executors_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[RENDER_POOL] = RenderPool()
+    app[IMPORT_POOL] = ImportPool()
+    yield
+    app[IMPORT_POOL].shutdown()
+    app[RENDER_POOL].shutdown()

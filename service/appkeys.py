@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from diemcau.auth import TokenCache
     from diemcau.checkin.batcher import Ingestor
     from diemcau.config import Config
-    from diemcau.handlers.credentials import RenderPool
+    from diemcau.executors import ImportPool, RenderPool
     from diemcau.handlers.kiosk_ws import KioskSockets
     from diemcau.keystore import Keystore
     from diemcau.metrics import Metrics
@@ -36,3 +36,5 @@ KIOSK_LIMITER: web.AppKey[RateLimiter] = web.AppKey("kiosk_limiter")
 ENROLL_LIMITER: web.AppKey[RateLimiter] = web.AppKey("enroll_limiter")
 TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 KIOSK_SOCKETS: web.AppKey[KioskSockets] = web.AppKey("kiosk_sockets")
+# Uploaded files are read and checked here, never in the default executor QR codes use.
+IMPORT_POOL: web.AppKey[ImportPool] = web.AppKey("import_pool")

@@ -83,9 +83,7 @@ async def test_name_length_is_counted_after_nfc(client: Any, organiser: Any, tre
     assert [e["field"] for e in body["errors"]] == ["name"]
 
 
-async def test_line_breaks_belong_in_addresses_only(
-    client: Any, factory: Any, tree: Any
-) -> None:
+async def test_line_breaks_belong_in_addresses_only(client: Any, factory: Any, tree: Any) -> None:
     headers = bearer(await factory.token("organiser"))
     site = {"code": "S1", "name": "Hội trường", "unit_code": "LC", "level": "commune"}
     resp = await client.post(
@@ -116,7 +114,9 @@ async def test_delegate_names_and_ids_follow_the_same_rules(
     body = await assert_problem(resp, 422, "validation_failed")
     assert sorted(e["field"] for e in body["errors"]) == ["external_id", "full_name"]
     resp = await client.post(
-        url, json=person | {"external_id": "A1\u200b", "full_name": "Lò\u200b Thị Mai"}, headers=headers
+        url,
+        json=person | {"external_id": "A1\u200b", "full_name": "Lò\u200b Thị Mai"},
+        headers=headers,
     )
     assert resp.status == 201, await resp.text()
     created = await resp.json()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -64,7 +62,6 @@ async def credentials_ctx(app: web.Application) -> AsyncIterator[None]:
     keys. A wrong secret is logged plainly; only signing answers 503 until it is fixed, so
     check-ins (public keys only) go on."""
     app[KEYSTORE] = None
-    app[RENDER_POOL] = RenderPool()
     try:
         app[KEYSTORE] = await asyncio.to_thread(Keystore.from_config, app[CONFIG])
     except KeystoreError as exc:
@@ -75,7 +72,6 @@ async def credentials_ctx(app: web.Application) -> AsyncIterator[None]:
             if not await keystore.check_secret(conn, store):
                 log.error("signing disabled: %s", keystore.secret_mismatch().detail)
     yield
-    app[RENDER_POOL].shutdown()
 
 
 def _store(request: web.Request) -> Keystore:
@@ -102,30 +98,6 @@ async def _render_pdf(
         return await _off_loop(badges.badges_pdf, sheet, items)
     pool = app[RENDER_POOL].get()
     return await asyncio.get_running_loop().run_in_executor(pool, badges.badges_pdf, sheet, items)
-
-
-class RenderPool:
-    """One process for big badge PDFs, started on first need: most workers never render one."""
-
-    def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
-
-    def get(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn, not fork: this process has threads (the default executor), and a
-            # lock held by one of them at fork time would hang the child.
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        return self._pool
-
-    @property
-    def started(self) -> bool:
-        return self._pool is not None
-
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
 
 
 def _binary(body: bytes, content_type: str, filename: str | None = None) -> web.Response:
