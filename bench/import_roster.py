@@ -38,6 +38,7 @@ from diemcau.db import connect
 from diemcau.embedded import EmbeddedPostgres
 from diemcau.migrate import migrate
 from diemcau.queries.conferences import fetch_conference
+from diemcau.tabular import CSV, Sheet
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 HO = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Lò Hà Triệu".split()
@@ -115,7 +116,7 @@ async def through_domain(dsn: str, path: Path, rows: int, label: str) -> list[di
             print(f"{label}: {run} import through the domain function", file=sys.stderr)
             bar = ProgressBar()
             started = time.perf_counter()
-            result = await roster.import_roster(conn, CLI, conference, path, "csv", bar)
+            result = await roster.import_roster(conn, CLI, conference, Sheet(path, CSV), bar)
             elapsed = time.perf_counter() - started
             bar.finish()
             results.append(_row(label, f"domain, {run}", rows, elapsed, result))

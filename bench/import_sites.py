@@ -27,7 +27,7 @@ from bench.common import FAMILY, GIVEN, MIDDLE, bench_database, running_service,
 from diemcau import auth
 from diemcau.db import connect
 from diemcau.site_import import parse_sites, write_sites
-from diemcau.tabular import CSV
+from diemcau.tabular import CSV, Sheet
 
 PLACES = "Bản Bo, Bình Lư, Nà Tăm, Sơn Bình, Hồ Thầu, Khun Há, Thèn Sin, Tả Lèng, Giang Ma, Nùng Nàng, Phìn Hồ, Sì Lở Lầu, Đông Phong, Pa Tần, Nậm Tăm, Chăn Nưa, Mường Kim, Tà Hừa, Pắc Ta, Hua Nà".split(
     ", "
@@ -98,7 +98,7 @@ async def reset(conn: Any, units: list[tuple]) -> None:
 
 async def time_domain(conn: Any, csv: Path) -> dict[str, float]:
     started = time.perf_counter()
-    parsed = await asyncio.get_running_loop().run_in_executor(None, parse_sites, csv, CSV)
+    parsed = await asyncio.get_running_loop().run_in_executor(None, parse_sites, Sheet(csv, CSV))
     parsed_at = time.perf_counter()
     counts = await write_sites(conn, auth.CLI, parsed)
     done = time.perf_counter()

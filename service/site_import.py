@@ -11,11 +11,10 @@ clears it): a file of codes and phones only updates the phones.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,23 @@ from diemcau.auth import Principal
 from diemcau.errors import Msg
 from diemcau.phones import normalise_phone
 from diemcau.queries.units import subtree_pattern
-from diemcau.registry import URL_PROTOCOLS, check_uri, normalise_protocol
+from diemcau.registry import (
+    URL_PROTOCOLS,
+    check_uri,
+    free_text,
+    normalise_protocol,
+    optional_text,
+)
 from diemcau.search import search_text
-from diemcau.tabular import import_failed, read_rows, row_error
-from diemcau.units import check_code, normalise_level
+from diemcau.tabular import (
+    MAX_REGISTRY_ROWS,
+    Sheet,
+    check_limits,
+    import_failed,
+    read_rows,
+    row_error,
+)
+from diemcau.units import check_code, clean_text, normalise_level
 
 COLUMNS = (
     "code",
@@ -48,7 +60,6 @@ REQUIRED = ("code", "name", "unit_code", "level")
 OPTIONAL = tuple(c for c in COLUMNS if c not in REQUIRED)
 STAGE_COLUMNS = ("row", *COLUMNS, "search_text")
 _CAPACITY = re.compile(r"^\d{1,3}([.,]\d{3})+$|^\d+$")  # 120, 1.200 or 1,200 (thousands)
-_MAX_TEXT = 1000
 
 
 @dataclass
@@ -71,24 +82,19 @@ def _capacity(value: str) -> int:
     return int(re.sub(r"[.,]", "", text))
 
 
-def _text(value: str) -> str:
-    if len(value) > _MAX_TEXT:
-        raise ValueError(f"Quá dài (tối đa {_MAX_TEXT} ký tự)|too long (max {_MAX_TEXT})")
-    return value
-
-
+# The API's own field rules (registry.SiteIn), so a file and a form agree on every value.
 _CHECKS: dict[str, Callable[[str], Any]] = {
     "code": check_code,
-    "name": _text,
+    "name": clean_text,
     "unit_code": check_code,
     "level": normalise_level,
-    "address": _text,
+    "address": free_text,
     "capacity": _capacity,
-    "technician_name": _text,
+    "technician_name": optional_text,
     "technician_phone": normalise_phone,
     "endpoint_protocol": normalise_protocol,
     "endpoint_uri": check_uri,
-    "endpoint_provider": _text,
+    "endpoint_provider": optional_text,
 }
 _MISSING = Msg("Thiếu giá trị bắt buộc", "required value missing")
 
@@ -116,11 +122,18 @@ def check_row(number: int, cells: dict[str, str]) -> tuple[dict[str, Any], list[
     return values, errors
 
 
-def parse_sites(path: Path, kind: str) -> Parsed:
-    """Read and check every row (runs in a worker thread: no database, no event loop)."""
-    parsed = Parsed(sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()  # streamed, not read whole
+
+
+def parse_sites(sheet: Sheet) -> Parsed:
+    """Read and check every row (runs in an import thread: no database, no event loop)."""
+    sheet = replace(sheet, max_rows=MAX_REGISTRY_ROWS)
+    check_limits(sheet)
+    parsed = Parsed(sha256=_sha256(sheet.path))
     first_row: dict[str, int] = {}
-    for number, cells in read_rows(path, kind, COLUMNS, REQUIRED):
+    for number, cells in read_rows(sheet, COLUMNS, REQUIRED):
         # Short CSV lines drop trailing cells, so a column counts as present when any
         # row has it.
         parsed.columns.update(cells)
@@ -254,12 +267,3 @@ async def write_sites(conn: asyncpg.Connection, principal: Principal, parsed: Pa
         summary = {**counts, "rows": len(parsed.records), "sha256": parsed.sha256}
         await audit.record(conn, principal, "import", "site", "import", None, summary)
     return counts
-
-
-async def import_sites(
-    conn: asyncpg.Connection, principal: Principal, path: Path, kind: str
-) -> dict[str, int]:
-    """Upsert every row of the file by code, or none: `{imported, updated}`."""
-    loop = asyncio.get_running_loop()
-    parsed = await loop.run_in_executor(None, parse_sites, path, kind)
-    return await write_sites(conn, principal, parsed)

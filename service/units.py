@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
@@ -21,7 +21,14 @@ from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import units as q
 from diemcau.search import decode_cursor, encode_cursor, fold
-from diemcau.tabular import import_failed, read_rows, row_error
+from diemcau.tabular import (
+    MAX_REGISTRY_ROWS,
+    Sheet,
+    check_limits,
+    import_failed,
+    read_rows,
+    row_error,
+)
 
 LEVELS = ("national", "province", "district", "commune", "agency")
 # Spreadsheets are typed by people: accept the Vietnamese words for the levels too.
@@ -219,12 +226,14 @@ def _row_message(exc: ValueError) -> Msg:
     return Msg(vi, en or vi)
 
 
-def parse_units(path: Path, kind: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict]]:
-    """Every row of a unit file, checked on its own (a worker thread: no database)."""
+def parse_units(sheet: Sheet) -> tuple[list[tuple[int, dict[str, Any]]], list[dict]]:
+    """Every row of a unit file, checked on its own (an import thread: no database)."""
     rows: list[tuple[int, dict[str, Any]]] = []
     errors: list[dict] = []
     seen: dict[str, int] = {}
-    for number, cells in read_rows(path, kind, UNIT_COLUMNS, UNIT_REQUIRED):
+    sheet = replace(sheet, max_rows=MAX_REGISTRY_ROWS)
+    check_limits(sheet)
+    for number, cells in read_rows(sheet, UNIT_COLUMNS, UNIT_REQUIRED):
         values: dict[str, Any] = {}
         before = len(errors)
         for column in UNIT_COLUMNS:
@@ -328,9 +337,9 @@ async def write_units(
 
 
 async def import_units(
-    conn: asyncpg.Connection, principal: Principal, path: Path, kind: str
+    conn: asyncpg.Connection, principal: Principal, sheet: Sheet
 ) -> dict[str, int]:
-    """Create or rename every unit of the file, or none: `{imported, updated}`."""
-    loop = asyncio.get_running_loop()
-    rows, errors = await loop.run_in_executor(None, parse_units, path, kind)
+    """Create or rename every unit of the file, or none: `{imported, updated}` (the CLI's
+    way in; the API reads the file in its import threads, then calls write_units)."""
+    rows, errors = await asyncio.to_thread(parse_units, sheet)
     return await write_units(conn, principal, rows, errors)

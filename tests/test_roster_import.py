@@ -15,7 +15,10 @@ from openpyxl import Workbook, load_workbook
 from diemcau import roster
 from diemcau.auth import CLI
 from diemcau.errors import Problem
+from diemcau.executors import ImportPool
+from diemcau.roster import checking, worker
 from diemcau.routing import XLSX
+from diemcau.tabular import Sheet
 from tests.factory import bearer
 from tests.problems import assert_problem
 
@@ -207,7 +210,7 @@ async def test_xlsx_roster_over_many_sites(db: Any, factory: Any, tmp_path: Path
     book.save(path)
     seen: list[tuple[str, int]] = []
     result = await roster.import_roster(
-        db, CLI, conference, path, "xlsx", lambda s, n, t: seen.append((s, n))
+        db, CLI, conference, Sheet(path, "xlsx"), lambda s, n, t: seen.append((s, n))
     )
     assert result["imported"] == 1187
     assert await db.fetchval("SELECT count(DISTINCT site_id) FROM delegates") == 145
@@ -266,23 +269,23 @@ async def test_fresh_roster_written_chunk_by_chunk_is_all_or_none(
     """A new roster goes into `delegates` chunk by chunk; a repeated id or a bad row in a
     later chunk still leaves nothing behind, and every problem is reported."""
     _, conference = await _world(factory)
-    monkeypatch.setattr(roster, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(checking, "CHUNK_ROWS", 3)
     lines = [f"F{i},Người Số {i},member,S{1 + i % 2},,," for i in range(10)]
     path = tmp_path / "r.csv"
     path.write_text(HEADER + "\n".join([*lines, "F2,Trùng Mã,member,S1,,,"]) + "\n")
     with pytest.raises(Problem) as failed:
-        await roster.import_roster(db, CLI, conference, path, "csv")
+        await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
     errors = failed.value.errors
     assert [(e["row"], e["field"]) for e in errors] == [(11, "external_id")]
     assert "3" in str(errors[0]["message"])  # names row 3, where F2 first appeared
     assert await db.fetchval("SELECT count(*) FROM delegates") == 0
     path.write_text(HEADER + "\n".join([*lines, "F10,,member,S1,,,"]) + "\n")
     with pytest.raises(Problem) as failed:
-        await roster.import_roster(db, CLI, conference, path, "csv")
+        await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
     assert [(e["row"], e["field"]) for e in failed.value.errors] == [(11, "full_name")]
     assert await db.fetchval("SELECT count(*) FROM delegates") == 0
     path.write_text(HEADER + "\n".join(lines) + "\n")
-    result = await roster.import_roster(db, CLI, conference, path, "csv")
+    result = await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
     assert result == {"imported": 10, "updated": 0, "unchanged": 0, "rows": 10}
     assert await db.fetchval("SELECT count(DISTINCT site_id) FROM delegates") == 2
 
@@ -293,13 +296,13 @@ async def test_fresh_roster_reports_a_repeat_after_a_bad_row(
     """Chunks written before a bad row are rolled back, yet a later row repeating their
     ids is still reported, with the row it repeats (the ids are read again)."""
     _, conference = await _world(factory)
-    monkeypatch.setattr(roster, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(checking, "CHUNK_ROWS", 3)
     lines = [f"F{i},Người Số {i},member,S1,,," for i in range(10)]
     lines[4] = "F4,,member,S1,,,"  # chunk 2: empty name
     path = tmp_path / "r.csv"
     path.write_text(HEADER + "\n".join([*lines, "F1,Trùng Mã,member,S2,,,"]) + "\n")
     with pytest.raises(Problem) as failed:
-        await roster.import_roster(db, CLI, conference, path, "csv")
+        await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
     errors = failed.value.errors
     assert [(e["row"], e["field"]) for e in errors] == [(5, "full_name"), (11, "external_id")]
     assert "2" in str(errors[1]["message"])  # F1 first appeared on row 2
@@ -313,29 +316,27 @@ async def test_a_big_file_is_checked_in_its_own_process(
     """Above PROCESS_BYTES the rows are checked in a worker process: the same rows
     written, the same errors reported, a header problem raised as itself."""
     _, conference = await _world(factory)
-    monkeypatch.setattr(roster, "PROCESS_BYTES", 1)
+    monkeypatch.setattr(worker, "PROCESS_BYTES", 1)
     path = tmp_path / "r.csv"
     nfd = unicodedata.normalize("NFD", "Người Hai")
     path.write_text(HEADER + f"P1,Người Một,member,S1,,,\nP2,{nfd},guest,S2,,,\n")
-    checking = roster.checking_for(
-        roster.Checker(roster.Maps({}, {}, frozenset(), {})), path, "csv"
-    )
-    assert isinstance(checking, roster.ProcessChecking)
-    checking.close()
-    result = await roster.import_roster(db, CLI, conference, path, "csv")
+    checker = checking.Checker(checking.Maps({}, {}, frozenset(), {}))
+    async with worker.checking_for(checker, Sheet(path, "csv"), ImportPool()) as found:
+        assert isinstance(found, worker.ProcessChecking)
+    result = await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
     assert result == {"imported": 2, "updated": 0, "unchanged": 0, "rows": 2}
     names = await db.fetch("SELECT full_name FROM delegates ORDER BY external_id")
     assert [r["full_name"] for r in names] == ["Người Một", "Người Hai"]  # NFC
     path.write_text(HEADER + "P1,Người Một,member,S1,,,\nP3,,member,NOPE,,,\n")
     with pytest.raises(Problem) as failed:
-        await roster.import_roster(db, CLI, conference, path, "csv")
+        await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
     assert [(e["row"], e["field"]) for e in failed.value.errors] == [
         (2, "full_name"),
         (2, "site_code"),
     ]
     path.write_text("external_id,full_name\nP4,Người Bốn\n")
     with pytest.raises(Problem) as failed:
-        await roster.import_roster(db, CLI, conference, path, "csv")
+        await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
     assert failed.value.code == "import_failed"
     assert {e["field"] for e in failed.value.errors} == {"category", "site_code"}
     assert await db.fetchval("SELECT count(*) FROM delegates") == 2
@@ -355,15 +356,53 @@ async def test_not_utf8_names_the_line_of_the_bad_byte(client: Any, factory: Any
 async def test_names_with_copy_specials_arrive_intact(
     db: Any, factory: Any, tmp_path: Path
 ) -> None:
-    """Rows reach the database through COPY's text format: backslashes, tabs and line
-    breaks inside a quoted cell must be stored as they were written."""
+    """Rows reach the database through COPY's text format: backslashes must be stored as
+    they were written, and `\\N` as text, not NULL."""
     _, conference = await _world(factory)
     path = tmp_path / "r.csv"
-    path.write_text(HEADER + 'E1,"Lê\\Văn\tA\nB",member,S1,,,\nE2,\\N,member,S1,,,\n')
-    result = await roster.import_roster(db, CLI, conference, path, "csv")
+    path.write_text(HEADER + "E1,Lê\\Văn\\tA,member,S1,,,\nE2,\\N,member,S1,,,\n")
+    result = await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
     assert result["imported"] == 2
     names = await db.fetch("SELECT full_name FROM delegates ORDER BY external_id")
-    assert [r["full_name"] for r in names] == ["Lê\\Văn\tA\nB", "\\N"]
+    assert [r["full_name"] for r in names] == ["Lê\\Văn\\tA", "\\N"]
+
+
+async def test_control_characters_in_cells_are_row_errors(
+    db: Any, factory: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A NUL (PostgreSQL refuses it: a 500 before) or another control character, a tab or
+    a line break in a cell is an error naming the row and the field; in a roster being
+    re-imported (staged) as in a new one (written straight), in any chunk."""
+    _, conference = await _world(factory)
+    monkeypatch.setattr(checking, "CHUNK_ROWS", 2)
+    path = tmp_path / "r.csv"
+    path.write_text(
+        HEADER
+        + "N1,Lê Văn An,member,S1,,,\n"
+        + "N2,Lê\x00Văn Bình,member,S1,,,\n"  # NUL in a name
+        + "N3\x1b,Lê Văn Cúc,member,S1,,,\n"  # ESC in an id
+        + 'N4,"Lê Văn\tDũng",member,S1,,,\n'  # a tab in a name
+        + 'N5,"Lê Văn\nE",member,S1,,,\n'  # a line break in a name
+        + "N6,Lê Văn Giang,member,S1,,,g\x85@x.vn\n"  # a C1 control in an e-mail
+        + "N7,Lê Văn Hà,member,S1,,,\n"
+    )
+    expected = [
+        (2, "full_name"),
+        (3, "external_id"),
+        (4, "full_name"),
+        (5, "full_name"),
+        (6, "email"),
+    ]
+    with pytest.raises(Problem) as failed:
+        await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
+    assert [(e["row"], e["field"]) for e in failed.value.errors] == expected
+    assert "control" in failed.value.errors[0]["message"].en
+    assert await db.fetchval("SELECT count(*) FROM delegates") == 0
+    await factory.delegate(conference["id"], site="S1", external_id="OLD")
+    with pytest.raises(Problem) as failed:
+        await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
+    assert [(e["row"], e["field"]) for e in failed.value.errors] == expected
+    assert await db.fetchval("SELECT array_agg(external_id) FROM delegates") == ["OLD"]
 
 
 async def test_reimport_without_a_column_keeps_what_is_stored(

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from diemcau import delegates, roster
+from diemcau import delegates, roster, tabular
 from diemcau.auth import CLI
 from diemcau.cli.common import (
     add_conference,
@@ -138,8 +138,8 @@ async def _import(args: argparse.Namespace) -> int:
     try:
         async with database(load_config()) as conn:
             found = await conference(conn, args.conference)
-            kind = file_kind(args.file)
-            result = await roster.import_roster(conn, CLI, found, args.file, kind, bar)
+            sheet = tabular.Sheet(args.file, file_kind(args.file))
+            result = await roster.import_roster(conn, CLI, found, sheet, bar)
     except Problem as problem:
         bar.finish()
         return report_problem(problem)

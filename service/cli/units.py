@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from diemcau import units
+from diemcau import tabular, units
 from diemcau.auth import CLI
 from diemcau.cli.common import database, file_kind, load_config, refuse_file, report_problem
 from diemcau.cli.output import Column, Listing, add_format, write_all
@@ -94,7 +94,8 @@ async def _import(args: argparse.Namespace) -> int:
         return refused
     try:
         async with database(load_config()) as conn:
-            counts = await units.import_units(conn, CLI, args.file, file_kind(args.file))
+            sheet = tabular.Sheet(args.file, file_kind(args.file))
+            counts = await units.import_units(conn, CLI, sheet)
     except Problem as problem:
         return report_problem(problem)
     err(imported(counts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from diemcau import auth, tabular
-from diemcau.appkeys import CONFIG, POOL, TOKEN_CACHE, WEBSOCKETS
+from diemcau.appkeys import CONFIG, IMPORT_POOL, POOL, TOKEN_CACHE, WEBSOCKETS
 from diemcau.auth import Principal
 from diemcau.conferences import may_see, not_found
 from diemcau.errors import Msg, Problem, field_error
@@ -130,11 +131,13 @@ def rate_limit(limiter: RateLimiter, key: object) -> None:
 
 
 @asynccontextmanager
-async def upload(request: web.Request) -> AsyncIterator[tuple[Path, str]]:
-    """Stream the request body to a temporary file; yield its path and kind (csv or xlsx).
+async def upload(request: web.Request) -> AsyncIterator[tabular.Sheet]:
+    """Stream the request body to a temporary file; yield it as a sheet to read.
 
     Imports can be hundreds of megabytes, so the body never sits whole in memory; the
-    limit is DIEMCAU_MAX_IMPORT_MB (413 past it). The file is removed afterwards.
+    limit is DIEMCAU_MAX_IMPORT_MB (413 past it). The file is removed afterwards. While
+    it is read, a client that goes away cancels the handler: nobody waits for the answer,
+    and the import's reader stops (ImportPool.run sets the sheet's stop flag).
     """
     limit = request.app[CONFIG].max_import_mb * 1024 * 1024
     with tempfile.NamedTemporaryFile(prefix="diemcau-import-", suffix=".upload") as fh:
@@ -163,7 +166,40 @@ async def upload(request: web.Request) -> AsyncIterator[tuple[Path, str]]:
                 ),
                 errors=[{"field": "body", "message": Msg("Tệp trống", "empty file")}],
             )
-        yield Path(fh.name), tabular.kind_of(request.headers.get("Content-Type", ""), head)
+        kind = tabular.kind_of(request.headers.get("Content-Type", ""), head)
+        async with _cancelled_when_client_leaves(request):
+            yield tabular.Sheet(Path(fh.name), kind)
+
+
+# How often a long import looks whether its client is still there.
+CLIENT_CHECK_SECONDS = 0.25
+
+
+@asynccontextmanager
+async def _cancelled_when_client_leaves(request: web.Request) -> AsyncIterator[None]:
+    # aiohttp does not cancel a handler when its client disconnects (handler_cancellation
+    # is off, as it should be for the check-in path), so an import watches for itself.
+    task = asyncio.current_task()
+    assert task is not None
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(CLIENT_CHECK_SECONDS)
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                task.cancel()
+                return
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield
+    finally:
+        watcher.cancel()
+
+
+async def run_import(request: web.Request, sheet: tabular.Sheet, func: Any, *args: Any) -> Any:
+    """`func(sheet, *args)` in the import threads, stopped if the client goes away."""
+    return await request.app[IMPORT_POOL].run(sheet.stop, func, sheet, *args)
 
 
 async def conference_for(request: web.Request, *roles: str) -> tuple[Principal, asyncpg.Record]:

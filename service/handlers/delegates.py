@@ -6,8 +6,14 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from diemcau import delegates, roster
-from diemcau.appkeys import POOL
-from diemcau.handlers.common import conference_for, json_response, read_body, read_query, upload
+from diemcau.appkeys import IMPORT_POOL, POOL
+from diemcau.handlers.common import (
+    conference_for,
+    json_response,
+    read_body,
+    read_query,
+    upload,
+)
 from diemcau.routing import XLSX, Route
 
 ORGANISER = ("organiser",)
@@ -47,9 +53,10 @@ def _delegate(data: dict, status: int = 200) -> web.Response:
 
 async def import_delegates(request: web.Request) -> web.Response:
     caller, conference = await conference_for(request, *ORGANISER)
-    async with upload(request) as (path, kind):
-        async with request.app[POOL].acquire() as conn:
-            result = await roster.import_roster(conn, caller, conference, path, kind)
+    async with upload(request) as sheet, request.app[POOL].acquire() as conn:
+        result = await roster.import_roster(
+            conn, caller, conference, sheet, imports=request.app[IMPORT_POOL]
+        )
     return json_response(RosterImported.model_validate(result))
 
 
@@ -107,7 +114,14 @@ routes = [
         roles=ORGANISER,
         body_media=IMPORT_MEDIA,
         response=RosterImported,
-        errors=("not_found", "import_failed", "unsupported_media_type", "locked", "conflict"),
+        errors=(
+            "not_found",
+            "import_failed",
+            "payload_too_large",
+            "unsupported_media_type",
+            "locked",
+            "conflict",
+        ),
     ),
     Route(
         "GET",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from aiohttp import web
@@ -10,7 +9,14 @@ from pydantic import Field
 
 from diemcau import readiness, registry, site_import, units
 from diemcau.appkeys import POOL
-from diemcau.handlers.common import json_response, principal, read_body, read_query, upload
+from diemcau.handlers.common import (
+    json_response,
+    principal,
+    read_body,
+    read_query,
+    run_import,
+    upload,
+)
 from diemcau.handlers.units import IMPORT_MEDIA, STAFF, ImportResult, Page
 from diemcau.routing import Route
 
@@ -73,11 +79,9 @@ async def update_site(request: web.Request) -> web.Response:
 
 async def import_sites(request: web.Request) -> web.Response:
     caller = await principal(request, *STAFF)
-    async with upload(request) as (path, kind):
+    async with upload(request) as sheet:
         # Parse and check off the event loop, before taking a database connection.
-        parsed = await asyncio.get_running_loop().run_in_executor(
-            None, site_import.parse_sites, path, kind
-        )
+        parsed = await run_import(request, sheet, site_import.parse_sites)
     async with request.app[POOL].acquire() as conn:
         counts = await site_import.write_sites(conn, caller, parsed)
     return json_response(ImportResult.model_validate(counts))
@@ -141,7 +145,7 @@ routes = [
         roles=STAFF,
         body_media=IMPORT_MEDIA,
         response=ImportResult,
-        errors=("import_failed", "unsupported_media_type"),
+        errors=("import_failed", "payload_too_large", "unsupported_media_type"),
     ),
     Route(
         "GET",

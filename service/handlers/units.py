@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from aiohttp import web
@@ -10,7 +9,14 @@ from pydantic import BaseModel, Field
 
 from diemcau import readiness, units
 from diemcau.appkeys import POOL
-from diemcau.handlers.common import json_response, principal, read_body, read_query, upload
+from diemcau.handlers.common import (
+    json_response,
+    principal,
+    read_body,
+    read_query,
+    run_import,
+    upload,
+)
 from diemcau.routing import XLSX, Route
 from diemcau.tabular import CSV_MEDIA
 
@@ -73,10 +79,8 @@ async def list_unit_children(request: web.Request) -> web.Response:
 
 async def import_units(request: web.Request) -> web.Response:
     caller = await principal(request, "organiser")
-    async with upload(request) as (path, kind):
-        rows, errors = await asyncio.get_running_loop().run_in_executor(
-            None, units.parse_units, path, kind
-        )
+    async with upload(request) as sheet:
+        rows, errors = await run_import(request, sheet, units.parse_units)
     async with request.app[POOL].acquire() as conn:
         counts = await units.write_units(conn, caller, rows, errors)
     return json_response(ImportResult.model_validate(counts))
@@ -125,7 +129,7 @@ routes = [
         roles=("organiser",),
         body_media=IMPORT_MEDIA,
         response=ImportResult,
-        errors=("import_failed", "unsupported_media_type"),
+        errors=("import_failed", "payload_too_large", "unsupported_media_type"),
     ),
     Route(
         "GET",

@@ -1,0 +1,78 @@
+"""Named SQL for the roster import: the maps rows are checked against, the staging
+tables, the set-based checks over a whole file, and the writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+FETCH_SITE_MAP = """
+    SELECT s.code, s.id, s.unit_id, cs.site_id IS NOT NULL AS taking_part
+      FROM sites s
+      LEFT JOIN conference_sites cs ON cs.site_id = s.id AND cs.conference_id = $1
+"""
+FETCH_UNIT_MAP = "SELECT code, id, path FROM units"
+HAS_DELEGATES = "SELECT EXISTS (SELECT 1 FROM delegates WHERE conference_id = $1)"
+
+CREATE_STAGING = """
+    CREATE TEMP TABLE roster_staging (row integer, external_id text, full_name text,
+        category text, site_id bigint, unit_id bigint, phone text, email text)
+    ON COMMIT DROP
+"""
+
+# Rows whose external_id appeared on an earlier row of the same file.
+CREATE_REPEATS = """
+    CREATE TEMP TABLE roster_dups ON COMMIT DROP AS
+    SELECT external_id, min(row) AS first, count(*) AS n FROM roster_staging
+     WHERE external_id IS NOT NULL GROUP BY external_id HAVING count(*) > 1
+"""
+COUNT_REPEATS = "SELECT coalesce(sum(n - 1), 0) FROM roster_dups"
+FETCH_REPEATS = """
+    SELECT st.row, st.external_id, d.first FROM roster_staging st
+      JOIN roster_dups d USING (external_id)
+     WHERE st.row <> d.first ORDER BY st.row LIMIT $1
+"""
+
+# A column the file leaves out ($2 unit_code, $3 phone, $4 email absent) keeps what is
+# stored; an empty cell in a column the file has clears it.
+_NEW_UNIT = "CASE WHEN $2 THEN st.unit_id ELSE d.unit_id END"
+_NEW_PHONE = "CASE WHEN $3 THEN st.phone ELSE d.phone END"
+_NEW_EMAIL = "CASE WHEN $4 THEN st.email ELSE d.email END"
+UPDATE_EXISTING = f"""
+    UPDATE delegates d
+       SET full_name = st.full_name, category = st.category, site_id = st.site_id,
+           unit_id = {_NEW_UNIT}, phone = {_NEW_PHONE}, email = {_NEW_EMAIL},
+           credential_version = d.credential_version + (d.site_id <> st.site_id)::int,
+           updated_at = now()
+      FROM roster_staging st
+     WHERE d.conference_id = $1 AND d.external_id = st.external_id
+       AND (d.full_name, d.category, d.site_id, d.unit_id, d.phone, d.email)
+           IS DISTINCT FROM (st.full_name, st.category, st.site_id, {_NEW_UNIT}, {_NEW_PHONE},
+                             {_NEW_EMAIL})
+"""
+INSERT_NEW = """
+    INSERT INTO delegates (conference_id, external_id, full_name, category, site_id, unit_id,
+                           phone, email)
+    SELECT $1, st.external_id, st.full_name, st.category, st.site_id, st.unit_id, st.phone,
+           st.email
+      FROM roster_staging st
+     WHERE NOT EXISTS (SELECT 1 FROM delegates d
+                        WHERE d.conference_id = $1 AND d.external_id = st.external_id)
+"""
+
+
+async def copy_records(
+    conn: asyncpg.Connection, table: str, columns: Sequence[str], data: bytes
+) -> int:
+    """COPY text records into `table`: how many rows."""
+    # A buffer, not a file object, which asyncpg reads through the thread pool: each read
+    # then waits for the GIL the checking thread holds. (Not bytes: asyncpg takes those
+    # for a path.)
+    status = await conn.copy_to_table(table, source=memoryview(data), columns=columns)
+    return count_of(status)
+
+
+def count_of(status: str) -> int:
+    """The row count of a command status ('INSERT 0 12' -> 12)."""
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,155 @@
+"""A roster's checked rows into the database, and the checks that need all of them.
+
+A conference with no delegates yet gets each clean chunk copied straight into
+`delegates` (the unique index catches an external_id the file repeats; a later bad row
+still rolls it all back). A roster being re-imported is copied into a temporary staging
+table instead, checked for repeated ids with one set-based query, and written with one
+UPDATE and one INSERT ... SELECT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import asyncpg
+
+from diemcau import text
+from diemcau.delegates import MAX_EXTERNAL_ID
+from diemcau.errors import Msg
+from diemcau.executors import ImportPool
+from diemcau.queries import roster as q
+from diemcau.roster import checking
+from diemcau.roster.checking import clean_id, copy_line
+from diemcau.roster.worker import Checking
+from diemcau.tabular import MAX_ERRORS, Sheet, row_error
+
+RECORD_COLUMNS = ("external_id", "full_name", "category", "site_id", "unit_id", "phone", "email")
+STAGING_COLUMNS = ("row", *RECORD_COLUMNS)
+FRESH_COLUMNS = ("conference_id", *RECORD_COLUMNS)  # straight into `delegates`
+
+# stage ("parsed", "validated", "written"), rows done, rows expected (None if unknown)
+Progress = Callable[[str, int, int | None], None]
+Found = tuple[list[dict[str, Any]], int]  # the first MAX_ERRORS found, and how many in all
+
+
+async def stage(
+    conn: asyncpg.Connection, checking_: Checking, progress: Progress, expected: int | None
+) -> tuple[int, bool]:
+    """Check rows off the event loop while the loop writes the previous chunk.
+
+    A fresh roster (`checker.conference_id` set) is copied into `delegates` chunk by chunk
+    while the next chunk is checked, so the server's index work overlaps the Python work
+    (one core each); after the first bad row or repeated external_id nothing more is
+    written, as the import will fail. Otherwise each chunk goes to `roster_staging`.
+    Answers (delegates written, whether a chunk repeated an external_id).
+    """
+    checker = checking_.checker
+    fresh = checker.conference_id is not None
+    pending = asyncio.ensure_future(checking_.next())
+    written, repeated = 0, False
+    try:
+        while (records := await pending) is not None:
+            clean = checker.error_count == 0  # counted up to this chunk, before the next
+            pending = asyncio.ensure_future(checking_.next())
+            if not fresh:
+                await q.copy_records(conn, "roster_staging", STAGING_COLUMNS, records)
+            elif clean and not repeated:
+                done = await _copy_fresh(conn, records)
+                repeated = done is None
+                written += done or 0
+            # A chunk comes back checked; on a new roster it is written too.
+            progress("parsed", checker.rows, expected)
+            progress("validated", checker.rows, expected)
+            if written:
+                progress("written", written, expected)
+    finally:
+        # Never leave the worker reading the file after a failure (or a cancellation):
+        # wait for it and drop what it found, so no exception is left unretrieved.
+        if not pending.done():
+            await asyncio.wait([pending])
+        if pending.done() and not pending.cancelled():
+            pending.exception()
+    return written, repeated
+
+
+async def _copy_fresh(conn: asyncpg.Connection, records: bytes) -> int | None:
+    """COPY one checked chunk into `delegates`: how many rows, or None on a repeated id.
+
+    COPY rather than INSERT ... SELECT from a staging table: rows go in page by page
+    without a second copy. A repeated external_id rolls back this chunk only (a
+    savepoint); the caller then stops writing and reports the repeats.
+    """
+    try:
+        async with conn.transaction():
+            return await q.copy_records(conn, "delegates", FRESH_COLUMNS, records)
+    except asyncpg.UniqueViolationError:
+        return None
+
+
+def stored_id(value: str) -> str | None:
+    """An external_id as the checker stores it, or None where it refuses it."""
+    value = clean_id(value)
+    if text.unusual_character(value) is not None:
+        try:
+            value = text.required_text(value, MAX_EXTERNAL_ID)
+        except ValueError:
+            return None
+    return value if value and len(value) <= MAX_EXTERNAL_ID else None
+
+
+def _ids_chunk(rows: Iterator[tuple[int, Sequence[str]]]) -> bytes | None:
+    """The next CHUNK_ROWS (row, external_id) records, ids as the checker stores them."""
+    out = []
+    for number, cells in rows:
+        if cells and (ext := stored_id(cells[0])) is not None:
+            out.append(copy_line((number, ext)))
+        if len(out) >= checking.CHUNK_ROWS:
+            break
+    return "".join(out).encode() if out else None
+
+
+async def stage_ids(
+    conn: asyncpg.Connection, imports: ImportPool, sheet: Sheet, rows: Iterator
+) -> None:
+    """Read the file again for its external_ids only, into `roster_staging`.
+
+    Only a new roster that failed needs this: its chunks went straight into `delegates`
+    (and are rolled back), so the repeats are found here instead, with their rows.
+    """
+    while (records := await imports.run(sheet.stop, _ids_chunk, rows)) is not None:
+        await q.copy_records(conn, "roster_staging", ("row", "external_id"), records)
+
+
+async def repeated_ids(conn: asyncpg.Connection) -> Found:
+    """Rows whose external_id appeared on an earlier row of the same file."""
+    await conn.execute(q.CREATE_REPEATS)
+    total = await conn.fetchval(q.COUNT_REPEATS)
+    if not total:
+        return [], 0
+    rows = await conn.fetch(q.FETCH_REPEATS, MAX_ERRORS)
+    errors = [
+        row_error(
+            r["row"],
+            "external_id",
+            Msg(
+                f"Mã {r['external_id']} trùng với dòng {r['first']}",
+                f"{r['external_id']} repeats row {r['first']}",
+            ),
+        )
+        for r in rows
+    ]
+    return errors, int(total)
+
+
+async def write(
+    conn: asyncpg.Connection, conference_id: int, present: frozenset[str]
+) -> tuple[int, int]:
+    """Update the delegates already in the roster, insert the new ones: (imported, updated)."""
+    # Separate statements rather than INSERT ... ON CONFLICT: that locks and rewrites every
+    # existing row even when nothing changed (27 s for an unchanged 2,500,000-row file).
+    flags = ("unit_code" in present, "phone" in present, "email" in present)
+    updated = q.count_of(await conn.execute(q.UPDATE_EXISTING, conference_id, *flags))
+    imported = q.count_of(await conn.execute(q.INSERT_NEW, conference_id))
+    return imported, updated

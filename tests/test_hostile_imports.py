@@ -1,0 +1,178 @@
+"""Hostile spreadsheets, over HTTP, on all three imports: each is refused in seconds with
+bounded memory, naming the limit, while the service keeps serving; imports run in their
+own threads, so busy imports never keep a QR code waiting; an import whose client went
+away stops reading."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from diemcau import tabular, units
+from diemcau.tabular import limits
+from tests.factory import bearer
+from tests.problems import assert_problem
+from tests.sheets import MAIN, inline_row, row, sheet_xml, xlsx
+
+XLSX = tabular.XLSX_MEDIA
+IMPORTS = (
+    ("/api/v1/units/import", ("code", "name", "level", "parent_code")),
+    ("/api/v1/sites/import", ("code", "name", "unit_code", "level")),
+    (
+        "/api/v1/conferences/HN/delegates/import",
+        ("external_id", "full_name", "category", "site_code"),
+    ),
+)
+# Generous, never reached by a working service: the old reader took nine minutes.
+PATIENCE = 60
+
+
+def declared_grid(header: tuple[str, ...]) -> bytes:
+    """2 KB: a sheet declaring A1:XFD1048576, a header, and one value in the far corner."""
+    far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    return xlsx(sheet_xml(inline_row(1, *header) + far, "A1:XFD1048576"))
+
+
+def huge_string() -> bytes:
+    """A few hundred KB holding a shared string past the shared strings' limit."""
+
+    def strings() -> Any:
+        yield f'<?xml version="1.0"?><sst xmlns="{MAIN}"><si><t>'.encode()
+        for _ in range((limits.MAX_SHARED_STRINGS_BYTES >> 20) + 1):
+            yield b"A" * (1 << 20)
+        yield b"</t></si></sst>"
+
+    return xlsx(sheet_xml(row(1, "A:0")), strings())
+
+
+async def _world(factory: Any) -> tuple[dict[str, str], str]:
+    await factory.unit("VN", level="national")
+    await factory.site("S1", unit="VN")
+    conference = await factory.conference("HN", sites=["S1"])
+    delegate = await factory.delegate(conference["id"], site="S1")
+    qr = f"/api/v1/conferences/HN/delegates/{delegate['id']}/qr.png"
+    return bearer(await factory.token("organiser")), qr
+
+
+async def test_hostile_files_are_refused_quickly_while_qr_codes_keep_coming(
+    client: Any, factory: Any
+) -> None:
+    headers, qr = await _world(factory)
+    upload = headers | {"Content-Type": XLSX}
+    bomb = huge_string()
+    started = time.monotonic()
+
+    async def post(url: str, data: bytes) -> Any:
+        return await client.post(url, data=data, headers=upload)
+
+    calls = [post(url, declared_grid(header)) for url, header in IMPORTS]
+    calls += [post(url, bomb) for url, _ in IMPORTS]
+    tracemalloc.start()
+    try:
+        *answers, image = await asyncio.wait_for(
+            asyncio.gather(*calls, client.get(qr, headers=headers)), PATIENCE
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert image.status == 200 and image.content_type == "image/png"
+    # Units and sites hold at most 100,000 rows: row 1,048,576 is past that already. A
+    # roster may be longer: there the far value is past the 64 columns read.
+    for resp in answers[:2]:
+        body = await assert_problem(resp, 413, "payload_too_large")
+        assert (body["limit"], body["max"]) == ("rows", 100_000)
+    body = await assert_problem(answers[2], 422, "import_failed")
+    assert body["errors"][0]["field"] == "XFD" and "64" in body["errors"][0]["message"]
+    for resp in answers[3:]:
+        body = await assert_problem(resp, 413, "payload_too_large")
+        assert body["limit"] == "shared_strings_bytes" and "128 MiB" in body["detail"]
+    # Three 129 MiB strings were never decompressed: the whole exchange stayed small.
+    assert peak < 64 << 20, f"peak {peak >> 20} MiB"
+    assert time.monotonic() - started < PATIENCE
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_busy_imports_never_keep_a_qr_code_waiting(
+    client: Any, factory: Any, monkeypatch: Any
+) -> None:
+    """Imports have threads of their own: with more imports in flight than the default
+    executor has threads, a QR code (rendered there) still answers at once."""
+    headers, qr = await _world(factory)
+    release = threading.Event()
+
+    def stuck(sheet: tabular.Sheet) -> Any:
+        release.wait(PATIENCE)
+        return [], []
+
+    monkeypatch.setattr(units, "parse_units", stuck)
+    text = b"code,name,level\nX,Y,commune\n"
+    imports = [
+        asyncio.ensure_future(
+            client.post(
+                "/api/v1/units/import", data=text, headers=headers | {"Content-Type": "text/csv"}
+            )
+        )
+        for _ in range(12)
+    ]
+    try:
+        image = await asyncio.wait_for(client.get(qr, headers=headers), 20)
+        assert image.status == 200
+    finally:
+        release.set()
+    for resp in await asyncio.gather(*imports):
+        assert resp.status == 200, await resp.text()
+
+
+def _units_csv(path: Path, rows: int) -> None:
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["code", "name", "level", "parent_code"])
+        out.writerows([f"U{i}", f"Xã {i}", "commune", "VN"] for i in range(rows))
+
+
+async def test_an_import_stops_reading_when_its_client_goes_away(
+    client: Any, factory: Any, monkeypatch: Any, tmp_path: Path
+) -> None:
+    headers, _ = await _world(factory)
+    rows = 40_000
+    path = tmp_path / "units.csv"
+    await asyncio.to_thread(_units_csv, path, rows)
+    loop = asyncio.get_running_loop()
+    started = asyncio.Event()
+    read = []
+    outcome: list[str] = []
+    finished = threading.Event()
+
+    def slow(sheet: tabular.Sheet) -> Any:
+        try:
+            for number, _ in tabular.read_rows(sheet, units.UNIT_COLUMNS, ()):
+                if not read:
+                    loop.call_soon_threadsafe(started.set)
+                read.append(number)
+                time.sleep(0.0005)  # 20 s or more for the whole file
+            outcome.append("read to the end")
+        except tabular.Stopped:
+            outcome.append("stopped")
+        finally:
+            finished.set()
+        return [], []
+
+    monkeypatch.setattr(units, "parse_units", slow)
+    call = asyncio.ensure_future(
+        client.post(
+            "/api/v1/units/import",
+            data=io.BytesIO(path.read_bytes()),  # big bytes would warn
+            headers=headers | {"Content-Type": "text/csv"},
+        )
+    )
+    await asyncio.wait_for(started.wait(), PATIENCE)
+    call.cancel()  # the client hangs up
+    assert await asyncio.to_thread(finished.wait, PATIENCE)
+    assert outcome == ["stopped"]
+    assert len(read) < rows / 2
