@@ -22,6 +22,7 @@ from diemcau.tabular import Sheet
 from tests.factory import bearer
 from tests.problems import assert_problem
 
+NO_WARNINGS: dict[str, Any] = {"warnings": [], "warning_count": 0}
 HEADER = "external_id,full_name,category,site_code,unit_code,phone,email\n"
 URL = "/api/v1/conferences/HN/delegates"
 
@@ -53,7 +54,13 @@ async def test_csv_import_stores_nfc_and_normalises(client: Any, factory: Any, d
     )
     resp = await _post_csv(client, token, text, bom=True)
     assert resp.status == 200, await resp.text()
-    assert await resp.json() == {"imported": 3, "updated": 0, "unchanged": 0, "rows": 3}
+    assert await resp.json() == {
+        "imported": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "rows": 3,
+        **NO_WARNINGS,
+    }
     rows = await db.fetch(
         """SELECT d.external_id, d.full_name, d.category, d.phone, d.email, u.code AS unit
              FROM delegates d LEFT JOIN units u ON u.id = d.unit_id ORDER BY external_id"""
@@ -133,7 +140,13 @@ async def test_reimport_updates_and_bumps_version_on_move(
         "A3,Đỗ Minh Quân,member,S1,,,\n"  # new
     )
     resp = await _post_csv(client, token, again)
-    assert await resp.json() == {"imported": 1, "updated": 1, "unchanged": 1, "rows": 3}
+    assert await resp.json() == {
+        "imported": 1,
+        "updated": 1,
+        "unchanged": 1,
+        "rows": 3,
+        **NO_WARNINGS,
+    }
     rows = await db.fetch(
         """SELECT external_id, s.code, credential_version FROM delegates d
              JOIN sites s ON s.id = d.site_id ORDER BY external_id"""
@@ -168,7 +181,13 @@ async def test_xlsx_round_trip_keeps_vietnamese_names(client: Any, factory: Any)
     resp = await client.post(
         f"{URL}/import", data=data, headers=bearer(token) | {"Content-Type": XLSX}
     )
-    assert await resp.json() == {"imported": 3, "updated": 0, "unchanged": 0, "rows": 3}
+    assert await resp.json() == {
+        "imported": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "rows": 3,
+        **NO_WARNINGS,
+    }
     listed = await (await client.get(URL, headers=bearer(token))).json()
     got = [(d["full_name"], d["category"], d["phone"]) for d in listed["items"]]
     assert got == [
@@ -189,7 +208,13 @@ async def test_xlsx_round_trip_keeps_vietnamese_names(client: Any, factory: Any)
         f"{URL}/import", data=out.getvalue(), headers=bearer(token) | {"Content-Type": XLSX}
     )
     # The file has no phone column now: the stored phones stay, so nothing changes.
-    assert await resp.json() == {"imported": 0, "updated": 0, "unchanged": 3, "rows": 3}
+    assert await resp.json() == {
+        "imported": 0,
+        "updated": 0,
+        "unchanged": 3,
+        "rows": 3,
+        **NO_WARNINGS,
+    }
     again = await (await client.get(URL, headers=bearer(token))).json()
     assert [(d["full_name"], d["category"], d["phone"]) for d in again["items"]] == got
 
@@ -286,7 +311,7 @@ async def test_fresh_roster_written_chunk_by_chunk_is_all_or_none(
     assert await db.fetchval("SELECT count(*) FROM delegates") == 0
     path.write_text(HEADER + "\n".join(lines) + "\n")
     result = await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
-    assert result == {"imported": 10, "updated": 0, "unchanged": 0, "rows": 10}
+    assert result == {"imported": 10, "updated": 0, "unchanged": 0, "rows": 10, **NO_WARNINGS}
     assert await db.fetchval("SELECT count(DISTINCT site_id) FROM delegates") == 2
 
 
@@ -324,7 +349,7 @@ async def test_a_big_file_is_checked_in_its_own_process(
     async with worker.checking_for(checker, Sheet(path, "csv"), ImportPool()) as found:
         assert isinstance(found, worker.ProcessChecking)
     result = await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
-    assert result == {"imported": 2, "updated": 0, "unchanged": 0, "rows": 2}
+    assert result == {"imported": 2, "updated": 0, "unchanged": 0, "rows": 2, **NO_WARNINGS}
     names = await db.fetch("SELECT full_name FROM delegates ORDER BY external_id")
     assert [r["full_name"] for r in names] == ["Người Một", "Người Hai"]  # NFC
     path.write_text(HEADER + "P1,Người Một,member,S1,,,\nP3,,member,NOPE,,,\n")
@@ -418,7 +443,13 @@ async def test_reimport_without_a_column_keeps_what_is_stored(
     assert (await _post_csv(client, token, first)).status == 200
     without = "external_id,full_name,category,site_code\nA1,Lê Văn Cường,member,S2\nA2,Phạm Thu Hà,guest,S1\n"
     resp = await _post_csv(client, token, without)
-    assert await resp.json() == {"imported": 0, "updated": 1, "unchanged": 1, "rows": 2}
+    assert await resp.json() == {
+        "imported": 0,
+        "updated": 1,
+        "unchanged": 1,
+        "rows": 2,
+        **NO_WARNINGS,
+    }
     rows = await db.fetch("SELECT external_id, phone, email FROM delegates ORDER BY external_id")
     assert [tuple(r) for r in rows] == [("A1", "0912345678", "a@x.vn"), ("A2", "0987654321", None)]
     emptied = "external_id,full_name,category,site_code,phone\nA1,Lê Văn Cường,member,S2,\n"

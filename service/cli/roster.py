@@ -20,7 +20,7 @@ from diemcau.cli.common import (
     refuse_file,
 )
 from diemcau.cli.output import Column, Listing, add_format, write_all
-from diemcau.cli.say import count, err, imported, number, report_problem, t, when, word
+from diemcau.cli.say import count, err, imported, number, report_problem, t, text, when, word
 from diemcau.cli.units import print_pairs
 from diemcau.errors import Msg, Problem
 from diemcau.queries import conferences as q
@@ -145,7 +145,18 @@ async def _import(args: argparse.Namespace) -> int:
         return report_problem(problem)
     bar.finish()
     err(imported(result))
+    _warnings(result["warnings"], result["warning_count"])
     return 0
+
+
+def _warnings(warnings: list[dict[str, Any]], total: int) -> None:
+    """Rows imported all the same but worth a look (namesakes), listed like errors."""
+    if not total:
+        return
+    err(t(f"{number(total)} cảnh báo (vẫn được nhập):", f"{number(total)} warnings (imported):"))
+    for w in warnings:
+        row = number(w["row"])
+        err(f"  - {t(f'dòng {row}', f'row {row}')}, {w['field']}: {text(w['message'])}")
 
 
 async def _list(args: argparse.Namespace) -> int:

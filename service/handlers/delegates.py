@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from diemcau import delegates, roster
 from diemcau.appkeys import IMPORT_POOL, POOL
 from diemcau.handlers.common import (
     conference_for,
     json_response,
+    language,
     read_body,
     read_query,
     upload,
@@ -39,11 +40,22 @@ class DelegateList(BaseModel):
     next: str | None
 
 
+class RowWarning(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
 class RosterImported(BaseModel):
     imported: int
     updated: int
     unchanged: int
     rows: int
+    warnings: list[RowWarning] = Field(
+        description="rows imported, but worth a look (a new delegate with the same name and "
+        "site as one already in the roster); at most 1,000 listed"
+    )
+    warning_count: int = Field(description="every warning, listed or not")
 
 
 def _delegate(data: dict, status: int = 200) -> web.Response:
@@ -57,7 +69,12 @@ async def import_delegates(request: web.Request) -> web.Response:
         result = await roster.import_roster(
             conn, caller, conference, sheet, imports=request.app[IMPORT_POOL]
         )
+    result["warnings"] = [_localised(w, language(request)) for w in result["warnings"]]
     return json_response(RosterImported.model_validate(result))
+
+
+def _localised(warning: dict, lang: str) -> dict:
+    return {**warning, "message": warning["message"].text(lang)}
 
 
 async def list_delegates(request: web.Request) -> web.Response:

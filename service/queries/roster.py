@@ -34,6 +34,63 @@ FETCH_REPEATS = """
      WHERE st.row <> d.first ORDER BY st.row LIMIT $1
 """
 
+# The staged rows that add a delegate (no exact external_id in the roster): what the
+# leading-zero and namesake checks look at, and what is inserted.
+CREATE_NEW_ROWS = """
+    CREATE TEMP TABLE roster_new ON COMMIT DROP AS
+    SELECT st.* FROM roster_staging st
+     WHERE st.external_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM delegates d
+                        WHERE d.conference_id = $1 AND d.external_id = st.external_id)
+"""
+
+# All-digit ids equal once leading zeros are dropped ('000123' and '123'): a new row
+# against the roster...
+FETCH_ZEROS_IN_ROSTER = """
+    SELECT n.row, n.external_id, d.external_id AS existing, d.full_name AS existing_name,
+           count(*) OVER () AS total
+      FROM roster_new n
+      JOIN delegates d ON d.conference_id = $1 AND d.external_id ~ '^[0-9]+$'
+                      AND ltrim(d.external_id, '0') = ltrim(n.external_id, '0')
+     WHERE n.external_id ~ '^[0-9]+$'
+     ORDER BY n.row, d.external_id LIMIT $2
+"""
+# ... and rows of one file (roster_new, or roster_staging for a new roster) against the
+# first row with the same digits. Exact repeats are FETCH_REPEATS' to report.
+FETCH_ZEROS_IN_FILE = """
+    WITH digits AS (
+        SELECT row, external_id, ltrim(external_id, '0') AS bare FROM {table}
+         WHERE external_id ~ '^[0-9]+$'),
+    firsts AS (
+        SELECT DISTINCT ON (bare) bare, row AS first, external_id AS first_id
+          FROM digits ORDER BY bare, row)
+    SELECT d.row, d.external_id, f.first, f.first_id, count(*) OVER () AS total
+      FROM digits d JOIN firsts f USING (bare)
+     WHERE d.external_id <> f.first_id
+     ORDER BY d.row LIMIT $1
+"""
+# Whether a roster written straight from a file holds such ids (then the file's rows
+# are staged again, to report them by row).
+HAS_ZEROS = """
+    SELECT EXISTS (SELECT 1 FROM delegates
+                    WHERE conference_id = $1 AND external_id ~ '^[0-9]+$'
+                    GROUP BY ltrim(external_id, '0') HAVING count(DISTINCT external_id) > 1)
+"""
+
+# New rows with the same name and site as a delegate already in the roster, each with
+# the first such delegate.
+FETCH_NAMESAKES = """
+    WITH found AS (
+        SELECT DISTINCT ON (n.row) n.row, n.full_name, s.code AS site_code,
+               d.external_id AS existing
+          FROM roster_new n
+          JOIN delegates d ON d.conference_id = $1 AND d.site_id = n.site_id
+                          AND d.full_name = n.full_name
+          JOIN sites s ON s.id = n.site_id
+         ORDER BY n.row, d.external_id)
+    SELECT *, count(*) OVER () AS total FROM found ORDER BY row LIMIT $2
+"""
+
 # A column the file leaves out ($2 unit_code, $3 phone, $4 email absent) keeps what is
 # stored; an empty cell in a column the file has clears it.
 _NEW_UNIT = "CASE WHEN $2 THEN st.unit_id ELSE d.unit_id END"
@@ -54,11 +111,8 @@ UPDATE_EXISTING = f"""
 INSERT_NEW = """
     INSERT INTO delegates (conference_id, external_id, full_name, category, site_id, unit_id,
                            phone, email)
-    SELECT $1, st.external_id, st.full_name, st.category, st.site_id, st.unit_id, st.phone,
-           st.email
-      FROM roster_staging st
-     WHERE NOT EXISTS (SELECT 1 FROM delegates d
-                        WHERE d.conference_id = $1 AND d.external_id = st.external_id)
+    SELECT $1, n.external_id, n.full_name, n.category, n.site_id, n.unit_id, n.phone, n.email
+      FROM roster_new n
 """
 
 

@@ -8,7 +8,9 @@ the database and runs the checks that need the whole file.
 
 Any bad row: nothing is written and every bad row is reported (row, field, message).
 Re-importing updates by external_id; a delegate moved to another site gets a new
-credential version.
+credential version. A new delegate whose all-digit id is an existing one's but for
+leading zeros is a bad row (a spreadsheet dropped the zeros); one with the same name and
+site as an existing delegate is a warning in the answer (`warnings`, `warning_count`).
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ async def import_roster(
     progress: Progress | None = None,
     imports: ImportPool | None = None,
 ) -> dict[str, Any]:
-    """Import a roster file: {imported, updated, unchanged, rows}; 422 `import_failed`,
-    413 `payload_too_large`.
+    """Import a roster file: {imported, updated, unchanged, rows, warnings,
+    warning_count}; 422 `import_failed`, 413 `payload_too_large`.
 
     `imports` is the service's import pool; the CLI, with none, gets one of its own.
     """
@@ -96,16 +98,18 @@ async def _import(
         if fresh:
             found = await _file_problems(conn, imports, sheet, checker, repeated_id)
         else:
-            found = await writing.repeated_ids(conn)
+            found = await _reimport_problems(conn, conference_id)
         if checker.error_count or found[1]:
             errors = sorted(checker.errors + found[0], key=lambda e: (e["row"], e["field"]))
             raise import_failed(errors[:MAX_ERRORS], checker.error_count + found[1])
         if checker.rows == 0:
             raise import_failed([row_error(1, "", Msg("Tệp không có dòng dữ liệu", "no rows"))])
         report("validated", checker.rows, checker.rows)
+        warnings: Found = ([], 0)
         if fresh:
             imported, updated = written, 0
         else:
+            warnings = await writing.namesakes(conn, conference_id)
             present = await imports.run(sheet.stop, tabular.read_header, sheet, COLUMNS, REQUIRED)
             imported, updated = await writing.write(conn, conference_id, frozenset(present))
         result = {
@@ -116,7 +120,7 @@ async def _import(
         }
         await audit.record(conn, principal, "import", "delegates", locked["code"], after=result)
     report("written", checker.rows, checker.rows)
-    return result
+    return result | {"warnings": warnings[0], "warning_count": warnings[1]}
 
 
 async def _file_problems(
@@ -126,17 +130,20 @@ async def _file_problems(
     checker: Checker,
     repeated_id: bool,
 ) -> Found:
-    """A new roster's repeated ids, by row.
+    """A new roster's repeated ids and ids equal but for leading zeros, by row.
 
     Its chunks went straight into `delegates`; when something is wrong there (a bad row
-    stopped the writing, a repeated id) the file's ids are read again into
-    `roster_staging`, and the repeats found there by row.
+    stopped the writing, a repeated id, two ids equal but for leading zeros) the file's
+    ids are read again into `roster_staging`, and the problems found there by row.
     """
-    if not (checker.error_count or repeated_id):
+    conference_id = checker.conference_id
+    zeros = checker.zero_led and await conn.fetchval(q.HAS_ZEROS, conference_id)
+    if not (checker.error_count or repeated_id or zeros):
         return [], 0
     await writing.stage_ids(conn, imports, sheet, roster_records(sheet))
     repeats, repeated = await writing.repeated_ids(conn)
-    if not (checker.error_count or repeated):
+    zero_errors, zero_count = await writing.zeros_in_file(conn, "roster_staging")
+    if not (checker.error_count or repeated or zero_count):
         # Roster writes hold the conference's lock, so this is not expected; but never
         # report success on a partial write.
         raise Problem(
@@ -146,4 +153,15 @@ async def _file_problems(
                 "the roster changed during the import; import again",
             ),
         )
-    return repeats, repeated
+    return repeats + zero_errors, repeated + zero_count
+
+
+async def _reimport_problems(conn: asyncpg.Connection, conference_id: int) -> Found:
+    """A re-imported file's repeated ids, and the new rows whose all-digit id is another's
+    (in the roster, or earlier in the file) but for leading zeros."""
+    repeats, repeated = await writing.repeated_ids(conn)
+    await conn.execute(q.CREATE_NEW_ROWS, conference_id)
+    await conn.execute("ANALYZE roster_new")
+    in_roster, in_roster_count = await writing.zeros_in_roster(conn, conference_id)
+    in_file, in_file_count = await writing.zeros_in_file(conn, "roster_new")
+    return repeats + in_roster + in_file, repeated + in_roster_count + in_file_count

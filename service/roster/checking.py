@@ -54,12 +54,19 @@ def clean_id(value: str) -> str:
     return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
+def zero_led(external_id: str) -> bool:
+    """All ASCII digits and a leading zero: a spreadsheet may have dropped the zeros."""
+    return external_id[:1] == "0" and external_id.isascii() and external_id.isdigit()
+
+
 @dataclass
 class Checker:
     """Checks rows one by one into COPY records; keeps the first errors, counts all.
 
     A record leads with its row number (STAGING_COLUMNS), or with `conference_id` when
     given (FRESH_COLUMNS, for a roster written straight into `delegates`).
+    `zero_led` counts the ids with a leading zero: without one, no two ids of the file can
+    differ only by leading zeros, and the import skips looking for them.
     """
 
     maps: Maps
@@ -67,6 +74,7 @@ class Checker:
     errors: list[dict[str, Any]] = field(default_factory=list)
     error_count: int = 0
     rows: int = 0
+    zero_led: int = 0
 
     def fail(self, number: int, name: str, message: Msg | str) -> None:
         self.error_count += 1
@@ -107,6 +115,8 @@ class Checker:
                 except ValueError as exc:
                     self.fail(number, name, _message(exc))
                     values[at] = None
+        if values[1] is not None and zero_led(values[1]) and not zero_led(record[1]):
+            self.zero_led += 1
         if values[_EMAIL_AT] is not None:
             try:
                 values[_EMAIL_AT] = text.checked_text(values[_EMAIL_AT], MAX_EMAIL) or None
@@ -146,6 +156,8 @@ class Checker:
         ):
             self.fail(number, "external_id", _TOO_LONG)
             return None
+        if value[0] == "0" and zero_led(value):
+            self.zero_led += 1
         return value
 
     def _name(self, number: int, value: str) -> str | None:

@@ -66,8 +66,10 @@ class ProcessChecking(Checking):
     async def next(self) -> bytes | None:
         loop = asyncio.get_running_loop()
         known = len(self.checker.errors)
-        records, rows, count, errors = await loop.run_in_executor(self._pool, _check_next, known)
-        self.checker.rows, self.checker.error_count = rows, count
+        records, rows, count, zeros, errors = await loop.run_in_executor(
+            self._pool, _check_next, known
+        )
+        self.checker.rows, self.checker.error_count, self.checker.zero_led = rows, count, zeros
         self.checker.errors.extend(errors)
         return records
 
@@ -84,12 +86,12 @@ def _start_checking(maps: Maps, conference_id: int | None, path: str, kind: str)
     _WORK = (Checker(maps, conference_id), roster_records(Sheet(Path(path), kind)))
 
 
-def _check_next(known: int) -> tuple[bytes | None, int, int, list[dict[str, Any]]]:
+def _check_next(known: int) -> tuple[bytes | None, int, int, int, list[dict[str, Any]]]:
     """In the checking process: the next chunk, the counts, the errors after `known`."""
     assert _WORK is not None
     checker, rows = _WORK
     records = checker.chunk(rows)
-    return records, checker.rows, checker.error_count, checker.errors[known:]
+    return records, checker.rows, checker.error_count, checker.zero_led, checker.errors[known:]
 
 
 @asynccontextmanager

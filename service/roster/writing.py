@@ -3,8 +3,8 @@
 A conference with no delegates yet gets each clean chunk copied straight into
 `delegates` (the unique index catches an external_id the file repeats; a later bad row
 still rolls it all back). A roster being re-imported is copied into a temporary staging
-table instead, checked for repeated ids with one set-based query, and written with one
-UPDATE and one INSERT ... SELECT.
+table instead, checked set-based (repeated ids, ids that differ only by leading zeros,
+namesakes), and written with one UPDATE and one INSERT ... SELECT.
 """
 
 from __future__ import annotations
@@ -115,8 +115,9 @@ async def stage_ids(
 ) -> None:
     """Read the file again for its external_ids only, into `roster_staging`.
 
-    Only a new roster that failed needs this: its chunks went straight into `delegates`
-    (and are rolled back), so the repeats are found here instead, with their rows.
+    Only a new roster that failed, or holds ids with leading zeros, needs this: its
+    chunks went straight into `delegates` (and are rolled back), so the file's own
+    problems are found here instead, with their rows.
     """
     while (records := await imports.run(sheet.stop, _ids_chunk, rows)) is not None:
         await q.copy_records(conn, "roster_staging", ("row", "external_id"), records)
@@ -141,6 +142,72 @@ async def repeated_ids(conn: asyncpg.Connection) -> Found:
         for r in rows
     ]
     return errors, int(total)
+
+
+_DROPPED_ZEROS = (
+    "; có thể bảng tính đã bỏ các số 0 ở đầu",
+    "; a spreadsheet may have dropped the leading zeros",
+)
+
+
+async def zeros_in_roster(conn: asyncpg.Connection, conference_id: int) -> Found:
+    """New rows whose all-digit id is a delegate's already in the roster, leading zeros
+    aside ('123' where '000123' is): the same person, not a new one."""
+    rows = await conn.fetch(q.FETCH_ZEROS_IN_ROSTER, conference_id, MAX_ERRORS)
+    errors = [
+        row_error(
+            r["row"],
+            "external_id",
+            Msg(
+                f"Mã {r['external_id']} trùng mã {r['existing']} của đại biểu "
+                f"{r['existing_name']} đã có nếu bỏ các số 0 ở đầu{_DROPPED_ZEROS[0]}",
+                f"{r['external_id']} is {r['existing']} ({r['existing_name']}), already in "
+                f"the roster, once leading zeros are ignored{_DROPPED_ZEROS[1]}",
+            ),
+        )
+        for r in rows
+    ]
+    return errors, int(rows[0]["total"]) if rows else 0
+
+
+async def zeros_in_file(conn: asyncpg.Connection, table: str) -> Found:
+    """Rows of the file whose all-digit id is an earlier row's, leading zeros aside."""
+    assert table in ("roster_new", "roster_staging")
+    rows = await conn.fetch(q.FETCH_ZEROS_IN_FILE.format(table=table), MAX_ERRORS)
+    errors = [
+        row_error(
+            r["row"],
+            "external_id",
+            Msg(
+                f"Mã {r['external_id']} trùng mã {r['first_id']} ở dòng {r['first']} nếu bỏ "
+                f"các số 0 ở đầu{_DROPPED_ZEROS[0]}",
+                f"{r['external_id']} is {r['first_id']} of row {r['first']} once leading "
+                f"zeros are ignored{_DROPPED_ZEROS[1]}",
+            ),
+        )
+        for r in rows
+    ]
+    return errors, int(rows[0]["total"]) if rows else 0
+
+
+async def namesakes(conn: asyncpg.Connection, conference_id: int) -> Found:
+    """Warnings: new delegates with the same name and site as one already in the roster.
+    Not errors: namesakes are common in Vietnam, but so is one person entered twice."""
+    rows = await conn.fetch(q.FETCH_NAMESAKES, conference_id, MAX_ERRORS)
+    warnings = [
+        row_error(
+            r["row"],
+            "full_name",
+            Msg(
+                f"Cùng họ tên và điểm cầu {r['site_code']} với đại biểu mã {r['existing']} "
+                "đã có; hãy kiểm tra đây là hai người",
+                f"same name and site ({r['site_code']}) as delegate {r['existing']}, already "
+                "in the roster; check these are two people",
+            ),
+        )
+        for r in rows
+    ]
+    return warnings, int(rows[0]["total"]) if rows else 0
 
 
 async def write(
