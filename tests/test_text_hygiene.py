@@ -121,3 +121,62 @@ async def test_delegate_names_and_ids_follow_the_same_rules(
     assert resp.status == 201, await resp.text()
     created = await resp.json()
     assert (created["external_id"], created["full_name"]) == ("A1", "Lò Thị Mai")
+
+
+async def _import(client: Any, headers: dict[str, str], url: str, text_: str) -> Any:
+    media = {"Content-Type": "text/csv"}
+    return await client.post(url, data=text_.encode(), headers=headers | media)
+
+
+async def test_files_follow_the_same_rules(client: Any, factory: Any, tree: Any, db: Any) -> None:
+    """A NUL in a cell answered 500; a file and a form now agree on every value."""
+    headers = bearer(await factory.token("organiser"))
+    resp = await _import(
+        client,
+        headers,
+        "/api/v1/units/import",
+        "code,name,level,parent_code\nX1,Bản\x00Bo,commune,LC\n",
+    )
+    body = await assert_problem(resp, 422, "import_failed")
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(1, "name")]
+    sites = "code,name,unit_code,level,address\n"
+    resp = await _import(
+        client,
+        headers,
+        "/api/v1/sites/import",
+        sites + 'S1,"Hội\ntrường",LC,commune,\nS2,' + INVISIBLE + ",LC,commune,\n",
+    )
+    body = await assert_problem(resp, 422, "import_failed")
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(1, "name"), (2, "name")]
+    resp = await _import(
+        client, headers, "/api/v1/sites/import", sites + 'S1,Hội trường,LC,commune,"Số 1\nBản Bo"\n'
+    )
+    assert resp.status == 200, await resp.text()
+    conference = await factory.conference("HN", sites=["S1"])
+    decomposed = unicodedata.normalize("NFD", "ê" * 299)
+    roster = "external_id,full_name,category,site_code\n"
+    resp = await _import(
+        client,
+        headers,
+        "/api/v1/conferences/HN/delegates/import",
+        roster
+        + f"A1,{INVISIBLE},member,S1\n"
+        + f"A2,{'ê' * 301},member,S1\n"
+        + "A3\u200b,Lò\u200b Thị\u202e Mai,member,S1\n"
+        + f"A4,{decomposed},member,S1\n",
+    )
+    body = await assert_problem(resp, 422, "import_failed")
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(1, "full_name"), (2, "full_name")]
+    assert "vô hình" in body["errors"][0]["message"]
+    resp = await _import(
+        client,
+        headers,
+        "/api/v1/conferences/HN/delegates/import",
+        roster + f"A3\u200b,Lò\u200b Thị\u202e Mai,member,S1\nA4,{decomposed},member,S1\n",
+    )
+    assert resp.status == 200, await resp.text()
+    stored = await db.fetch(
+        "SELECT external_id, full_name FROM delegates WHERE conference_id = $1 ORDER BY 1",
+        conference["id"],
+    )
+    assert [tuple(r) for r in stored] == [("A3", "Lò Thị Mai"), ("A4", "ê" * 299)]

@@ -4,8 +4,8 @@ Not openpyxl, which trusts a file: it pads every row to the sheet's declared siz
 2 KB file declaring A1:XFD1048576 kept a thread busy for nine minutes) and loads every
 shared string at once (a 1 MB file holding one 1 GiB string grew the service by 2 GB).
 Here the zip's table of contents and each part's uncompressed size are checked before
-anything is decompressed; XML is parsed as a stream by expat with no DTD allowed (so no
-entity expansion); rows come as the sheet has them, a gap costing nothing; shared
+anything is decompressed, and XML is parsed as a stream (xlsxzip.py); rows come as the
+sheet has them, a gap costing nothing; shared
 strings are parsed only as far as a cell needs, into one compact buffer; and cells,
 columns, rows and tag lengths are counted as they are read (limits.py).
 
@@ -16,39 +16,29 @@ the serial number it is stored as: no unit, site or roster column holds one.
 
 from __future__ import annotations
 
-import posixpath
 import re
-import struct
 import threading
 import zipfile
 from array import array
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import IO, Any
-from xml.parsers import expat
 
-from diemcau.errors import Msg, Problem
 from diemcau.tabular.limits import (
     MAX_CELL_CHARS,
     MAX_COLUMNS,
-    MAX_PART_BYTES,
     MAX_ROWS,
     MAX_SHARED_STRINGS_BYTES,
     MAX_SHEET_BYTES,
-    MAX_XML_TOKEN_BYTES,
-    MAX_ZIP_DIRECTORY_BYTES,
     CellLimit,
     Stopped,
     too_large,
 )
-from diemcau.tabular.problems import file_error
+from diemcau.tabular.xlsxzip import Feed, locate, member, not_xlsx, open_zip, xml_parser
 
-_BLOCK = 1 << 16
 _MAIN = (
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "http://purl.oclc.org/ooxml/spreadsheetml/main",  # "strict" OOXML
 )
-_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _SHEET_TAGS = ("row", "c", "v", "is", "t", "rPh", "si")
 # expat names namespaced elements "<uri>}<local>": one lookup finds what a tag is.
 _TAGS = {f"{ns}}}{local}": local for ns in _MAIN for local in _SHEET_TAGS} | {
@@ -63,148 +53,6 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
 
 
-def _not_xlsx(reason: str) -> Problem:
-    return file_error(
-        Msg(f"Không đọc được tệp XLSX: {reason}", f"cannot read the XLSX file: {reason}")
-    )
-
-
-def _parser() -> Any:
-    parser = expat.ParserCreate(namespace_separator="}")
-    parser.buffer_text = True
-    if hasattr(parser, "SetReparseDeferralEnabled"):
-        parser.SetReparseDeferralEnabled(False)  # keep CurrentByteIndex close to what is fed
-
-    def no_dtd(*_: Any) -> None:
-        # A spreadsheet never has one; a DTD is where entity bombs live.
-        raise _not_xlsx("DTD")
-
-    parser.StartDoctypeDeclHandler = no_dtd
-    return parser
-
-
-def _directory_size(fh: IO[bytes]) -> int | None:
-    """The size of the zip's central directory, from its end record (zip64 too)."""
-    fh.seek(0, 2)
-    size = fh.tell()
-    fh.seek(max(0, size - (22 + 65535)))
-    tail = fh.read()
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) < at + 22:
-        return None  # not a zip: zipfile says so
-    entries, directory = struct.unpack("<HL", tail[at + 10 : at + 16])
-    if entries != 0xFFFF and directory != 0xFFFFFFFF:
-        return int(directory)
-    locator = tail[at - 20 : at]
-    if len(locator) < 20 or locator[:4] != b"PK\x06\x07":
-        return None
-    (offset,) = struct.unpack("<Q", locator[8:16])
-    fh.seek(offset)
-    record = fh.read(56)
-    if len(record) < 56 or record[:4] != b"PK\x06\x06":
-        return None
-    return int(struct.unpack("<Q", record[40:48])[0])
-
-
-def open_zip(fh: IO[bytes]) -> zipfile.ZipFile:
-    """The zip, once its table of contents is known to be small (zipfile reads all of it
-    into memory: a 1 GB upload of empty entries would cost ten times that)."""
-    directory = _directory_size(fh)
-    if directory is not None and directory > MAX_ZIP_DIRECTORY_BYTES:
-        raise too_large("zip_directory_bytes", MAX_ZIP_DIRECTORY_BYTES)
-    fh.seek(0)
-    try:
-        return zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _not_xlsx(str(exc)) from None
-
-
-def _member(book: zipfile.ZipFile, name: str, limit: str, maximum: int) -> zipfile.ZipInfo:
-    try:
-        info = book.getinfo(name)
-    except KeyError:
-        raise _not_xlsx(f"{name} missing") from None
-    if info.file_size > maximum:
-        raise too_large(limit, maximum)
-    # zipfile bounds what deflate gives back per read; bzip2 and lzma it does not.
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise _not_xlsx(f"{name}: compression method {info.compress_type}")
-    return info
-
-
-def _small_part(book: zipfile.ZipFile, name: str) -> list[tuple[str, dict[str, str]]]:
-    """Every element of a small XML part (workbook, relationships): (local name, attrs)."""
-    info = _member(book, name, "part_bytes", MAX_PART_BYTES)
-    found: list[tuple[str, dict[str, str]]] = []
-    parser = _parser()
-    parser.StartElementHandler = lambda tag, attrs: found.append((tag.rpartition("}")[2], attrs))
-    try:
-        parser.Parse(book.read(info), True)
-    except (expat.ExpatError, zipfile.BadZipFile, OSError) as exc:
-        raise _not_xlsx(f"{name}: {exc}") from None
-    return found
-
-
-def _relationships(book: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
-    """A part's relationships: id -> (type's last word, target part name)."""
-    folder, base = posixpath.split(part)
-    rels = posixpath.join(folder, "_rels", base + ".rels")
-    if rels not in book.NameToInfo:
-        return {}
-    out = {}
-    for tag, attrs in _small_part(book, rels):
-        if tag == "Relationship" and "Target" in attrs and attrs.get("TargetMode") != "External":
-            target = attrs["Target"]
-            name = target[1:] if target.startswith("/") else posixpath.join(folder, target)
-            out[attrs.get("Id", "")] = (
-                attrs.get("Type", "").rpartition("/")[2],
-                posixpath.normpath(name),
-            )
-    return out
-
-
-def locate(book: zipfile.ZipFile) -> tuple[str, str | None]:
-    """The first worksheet's part and the shared strings' (None when there are none)."""
-    office = [t for kind, t in _relationships(book, "").values() if kind == "officeDocument"]
-    workbook = office[0] if office else "xl/workbook.xml"
-    rels = _relationships(book, workbook)
-    for tag, attrs in _small_part(book, workbook):
-        if tag != "sheet":
-            continue
-        rid = next((v for k, v in attrs.items() if k.rpartition("}")[2] == "id"), None)
-        kind, target = rels.get(rid or "", ("", ""))
-        if kind == "worksheet":
-            strings = [t for k, t in rels.values() if k == "sharedStrings"]
-            return target, strings[0] if strings else None
-    raise _not_xlsx("no worksheet")
-
-
-class _Feed:
-    """One zip part, fed to an expat parser block by block, within its limits."""
-
-    def __init__(self, book: zipfile.ZipFile, info: zipfile.ZipInfo, parser: Any) -> None:
-        self.stream = book.open(info)
-        self.parser = parser
-        self.fed = 0
-        self.done = False
-
-    def next(self) -> None:
-        """Parse one more block; raise if one tag has gone on for too long."""
-        try:
-            block = self.stream.read(_BLOCK)
-            self.fed += len(block)
-            self.parser.Parse(block, not block)
-        except (expat.ExpatError, zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise _not_xlsx(str(exc)) from None
-        self.done = not block
-        # Past the last complete event, expat holds the unfinished tag in memory.
-        if self.fed - self.parser.CurrentByteIndex > MAX_XML_TOKEN_BYTES:
-            raise too_large("xml_token_bytes", MAX_XML_TOKEN_BYTES)
-
-    def close(self) -> None:
-        self.stream.close()
-
-
 class SharedStrings:
     """The workbook's shared strings, parsed only as far as the cells ask, kept as one
     UTF-8 buffer and an array of ends (a Python string each would cost 50 bytes more)."""
@@ -216,21 +64,21 @@ class SharedStrings:
         self._parts: list[str] | None = None
         self._size = 0
         self._phonetic = 0
-        self._feed: _Feed | None = None
+        self._feed: Feed | None = None
         if name is not None:
-            info = _member(book, name, "shared_strings_bytes", MAX_SHARED_STRINGS_BYTES)
-            parser = _parser()
+            info = member(book, name, "shared_strings_bytes", MAX_SHARED_STRINGS_BYTES)
+            parser = xml_parser()
             parser.StartElementHandler = self._start
             parser.EndElementHandler = self._end
             parser.CharacterDataHandler = self._chars
-            self._feed = _Feed(book, info, parser)
+            self._feed = Feed(book, info, parser)
 
     def get(self, index: int) -> str:
         """The string at `index`; CellLimit when it is over MAX_CELL_CHARS."""
         while index >= len(self._ends) and self._feed is not None and not self._feed.done:
             self._feed.next()
         if not 0 <= index < len(self._ends):
-            raise _not_xlsx(f"shared string {index} missing")
+            raise not_xlsx(f"shared string {index} missing")
         if self._too_long and index in self._too_long:
             raise CellLimit()
         start = self._ends[index - 1] if index else 0
@@ -268,7 +116,7 @@ class SharedStrings:
 
 def _row_index(ref: str) -> int:
     if not (ref.isascii() and ref.isdigit()) or len(ref) > 9:
-        raise _not_xlsx(f"row {ref[:20]!r}")
+        raise not_xlsx(f"row {ref[:20]!r}")
     return int(ref)
 
 
@@ -281,7 +129,7 @@ def _column(ref: str) -> int:
     found = _COLUMNS.get(letters)
     if found is None:
         if not letters.isascii() or not letters.isalpha() or not letters.isupper():
-            raise _not_xlsx(f"cell {ref[:20]!r}")
+            raise not_xlsx(f"cell {ref[:20]!r}")
         if len(letters) > 3:
             return 1 << 20
         found = 0
@@ -316,12 +164,12 @@ class _SheetReader:
         stop: threading.Event,
         max_rows: int,
     ) -> None:
-        info = _member(book, name, "sheet_bytes", MAX_SHEET_BYTES)
-        parser = _parser()
+        info = member(book, name, "sheet_bytes", MAX_SHEET_BYTES)
+        parser = xml_parser()
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._chars
-        self._feed = _Feed(book, info, parser)
+        self._feed = Feed(book, info, parser)
         self._strings = strings
         self._stop = stop
         self._max_rows = max_rows
@@ -368,7 +216,7 @@ class _SheetReader:
             ref = attrs.get("r")
             index = _row_index(ref) if ref else self._index + 1
             if index <= self._index:
-                raise _not_xlsx(f"row {index} out of order")
+                raise not_xlsx(f"row {index} out of order")
             if index > self._max_rows + 1:
                 raise too_large("rows", self._max_rows)
             self._index, self._row, self._column = index, [], 0
@@ -402,7 +250,7 @@ class _SheetReader:
         kind = self._type
         if kind == "s":
             if not (raw.isascii() and raw.isdigit()):
-                raise _not_xlsx(f"shared string {raw[:20]!r}")
+                raise not_xlsx(f"shared string {raw[:20]!r}")
             try:
                 return self._strings.get(int(raw))
             except CellLimit:
@@ -437,9 +285,9 @@ def check_xlsx(path: Path) -> None:
     their limits, before a byte is decompressed."""
     with open(path, "rb") as fh, open_zip(fh) as book:
         sheet, strings = locate(book)
-        _member(book, sheet, "sheet_bytes", MAX_SHEET_BYTES)
+        member(book, sheet, "sheet_bytes", MAX_SHEET_BYTES)
         if strings is not None:
-            _member(book, strings, "shared_strings_bytes", MAX_SHARED_STRINGS_BYTES)
+            member(book, strings, "shared_strings_bytes", MAX_SHARED_STRINGS_BYTES)
 
 
 def xlsx_rows(
