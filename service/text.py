@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from diemcau.errors import Msg
 
@@ -58,14 +59,44 @@ def ascii_number(text: str, max_digits: int = 18) -> int | None:
     return None
 
 
-_INVISIBLE_CLASS = (
-    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
-    "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
-)
-_INVISIBLE = re.compile(f"[{_INVISIBLE_CLASS}]")
-# Either kind, in one pass: what bulk checks (a roster's chunk of rows) look for first.
-_UNUSUAL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE_CLASS}]")
+# Invisible characters, as (first, last) code points: soft hyphen, combining grapheme
+# joiner, Arabic letter mark, Hangul fillers, Khmer inherent vowels, Mongolian selectors,
+# zero-width space/joiners and direction marks, direction embeddings and overrides, word
+# joiner and invisible operators, direction isolates, variation selectors, BOM,
+# interlinear annotation marks, musical format characters, tags.
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x2064), (0x2066, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF9, 0xFFFB), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE007F), (0xE0100, 0xE01EF),
+)  # fmt: skip
+_CONTROL_RANGES = ((0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F))  # all but tab and newline
+
+
+def _char_class(ranges: Iterable[tuple[int, int]]) -> str:
+    return "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
+def _bmp_complement(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The BMP code points outside `ranges` (and outside the surrogates)."""
+    out, start = [], 0
+    for a, b in sorted([*ranges, (0xD800, 0xDFFF)]):
+        if a > 0xFFFF:
+            break
+        if a > start:
+            out.append((start, a - 1))
+        start = max(start, b + 1)
+    if start <= 0xFFFF:
+        out.append((start, 0xFFFF))
+    return out
+
+
+_INVISIBLE = re.compile(f"[{_char_class(_INVISIBLE_RANGES)}]")
+# For a bulk test, the characters that may pass, negated: over Vietnamese text this runs
+# twice as fast as listing the rare ones, and takes any character beyond U+FFFF as
+# unusual too (an emoji: the value-by-value pass then looks closer and finds it fine).
+_UNUSUAL = re.compile(f"[^{_char_class(_bmp_complement(_CONTROL_RANGES + _INVISIBLE_RANGES))}]")
 
 INVISIBLE_ONLY = Msg(
     "Chỉ có ký tự vô hình (ví dụ dấu cách độ rộng 0)",
@@ -79,8 +110,8 @@ def strip_invisible(text: str) -> str:
 
 
 def unusual_character(text: str) -> int | None:
-    """The position of the first control (tab and newline allowed) or invisible character:
-    a cheap test over much text at once, before any field is looked at one by one."""
+    """The position of the first control (tab and newline allowed), invisible or astral
+    character: a cheap test over much text at once, before any value is looked at."""
     found = _UNUSUAL.search(text)
     return None if found is None else found.start()
 

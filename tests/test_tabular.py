@@ -191,11 +191,13 @@ def test_csv_limits(tmp_path: Path) -> None:
     path.write_text("code,name\n" + '"\n",' * 300_000 + "\n")
     with pytest.raises(Problem) as failed:
         _rows(path, "csv")
-    assert (failed.value.status, failed.value.extra["limit"]) == (413, "row_chars")
-    path.write_text("code,name\n" + "," * (limits.MAX_ROW_CHARS * 4 + 1) + "\n")
-    with pytest.raises(Problem) as failed:
-        tabular.check_limits(Sheet(path, "csv"))
-    assert failed.value.extra["limit"] == "row_chars"
+    assert (failed.value.status, failed.value.extra["limit"]) == (413, "row_bytes")
+    # One endless line, refused before a row is read.
+    path.write_text("code,name\n" + "," * (limits.MAX_ROW_BYTES + 1) + "\n")
+    for check in (tabular.check_limits, lambda sheet: list(tabular.read_rows(sheet, COLUMNS, ()))):
+        with pytest.raises(Problem) as failed:
+            check(Sheet(path, "csv"))
+        assert failed.value.extra["limit"] == "row_bytes"
     path.write_text("code,name\n" + "LC,Lai Châu\n" * 11)
     with pytest.raises(Problem) as failed:
         tabular.check_limits(Sheet(path, "csv", max_rows=10))

@@ -19,7 +19,8 @@ MAX_ROWS = 5_000_000  # rows (CSV lines, XLSX rows) of a roster: twice the natio
 MAX_REGISTRY_ROWS = 100_000
 MAX_COLUMNS = 64  # columns read; a value further right is an error
 MAX_CELL_CHARS = 32_767  # one cell: the most Excel itself holds
-MAX_ROW_CHARS = 1 << 20  # one CSV line, or one record spread over lines by quotes
+# One CSV line in bytes; a record spread over lines by quotes, in characters.
+MAX_ROW_BYTES = 1 << 20
 MAX_SHARED_STRINGS_BYTES = 128 << 20  # an XLSX's shared-strings part, uncompressed
 MAX_SHEET_BYTES = 1 << 30  # an XLSX's sheet part, uncompressed
 MAX_PART_BYTES = 1 << 20  # any other XLSX part read (workbook, relationships)
@@ -57,7 +58,7 @@ def _mib(n: int) -> str:
 _WHAT: dict[str, tuple[str, str]] = {
     # limit name: (Vietnamese, English), each with {n} for the limit
     "rows": ("Tệp có hơn {n} dòng", "the file has more than {n} rows"),
-    "row_chars": ("Một dòng dài hơn {n} ký tự", "a row is longer than {n} characters"),
+    "row_bytes": ("Một dòng dài hơn {n}", "a row is longer than {n}"),
     "shared_strings_bytes": (
         "Phần chuỗi dùng chung của tệp XLSX lớn hơn {n}",
         "the XLSX file's shared strings are over {n}",
