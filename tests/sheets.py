@@ -1,6 +1,7 @@
 """XLSX files built by hand, part by part: what Excel and LibreOffice write (shared
 strings, rich text, escapes) and what an attacker would (a sheet declaring the whole
-grid, a gigantic shared string, a zip of thousands of entries)."""
+grid, a gigantic shared string, a zip of thousands of entries). openpyxl opens them
+too, so the attacks are the ones the old reader fell for."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ _TYPES = """<?xml version="1.0" encoding="UTF-8"?>
 <Default Extension="xml" ContentType="application/xml"/>
 <Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
 <Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
-<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>
-</Types>"""
+{strings}</Types>"""
+_STRINGS_TYPE = '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+
 _ROOT_RELS = f"""<?xml version="1.0" encoding="UTF-8"?>
 <Relationships xmlns="{PKG}"><Relationship Id="rId1" Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>"""
 _WORKBOOK = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -69,7 +71,8 @@ def xlsx(sheet: str | bytes, strings: str | bytes | Iterable[bytes] | None = Non
     (written as a stream, so a test can build a part far bigger than its memory)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
-        book.writestr("[Content_Types].xml", _TYPES)
+        types = _TYPES.format(strings=_STRINGS_TYPE if strings is not None else "")
+        book.writestr("[Content_Types].xml", types)
         book.writestr("_rels/.rels", _ROOT_RELS)
         book.writestr("xl/workbook.xml", _WORKBOOK)
         book.writestr("xl/_rels/workbook.xml.rels", _book_rels(strings is not None))
