@@ -294,7 +294,22 @@ EXAMPLES: dict[str, Example] = {
     "import_delegates": Example(
         CONF + "/delegates/import",
         request=ROSTER_CSV,
-        response={"imported": 1, "updated": 0, "unchanged": 0, "rows": 1},
+        response={
+            "imported": 1,
+            "updated": 0,
+            "unchanged": 0,
+            "rows": 1,
+            # A namesake already at the site: imported, but worth a look.
+            "warnings": [
+                {
+                    "row": 1,
+                    "field": "full_name",
+                    "message": "Cùng họ tên và điểm cầu LC-TD-BB với đại biểu mã LC-0000917 "
+                    "đã có; hãy kiểm tra đây là hai người",
+                }
+            ],
+            "warning_count": 1,
+        },
     ),
     "list_delegates": Example(
         CONF + "/delegates?site=LC-TD-BB&category=member&q=phuong%20thao",
