@@ -150,64 +150,59 @@ _DROPPED_ZEROS = (
 )
 
 
+def _found(rows: list[asyncpg.Record], field: str, message: Callable[[Any], Msg]) -> Found:
+    """Row errors (or warnings) on `field` from a query's rows, and its `total` found."""
+    return [row_error(r["row"], field, message(r)) for r in rows], (
+        int(rows[0]["total"]) if rows else 0
+    )
+
+
 async def zeros_in_roster(conn: asyncpg.Connection, conference_id: int) -> Found:
     """New rows whose all-digit id is a delegate's already in the roster, leading zeros
     aside ('123' where '000123' is): the same person, not a new one."""
     rows = await conn.fetch(q.FETCH_ZEROS_IN_ROSTER, conference_id, MAX_ERRORS)
-    errors = [
-        row_error(
-            r["row"],
-            "external_id",
-            Msg(
-                f"Mã {r['external_id']} trùng mã {r['existing']} của đại biểu "
-                f"{r['existing_name']} đã có nếu bỏ các số 0 ở đầu{_DROPPED_ZEROS[0]}",
-                f"{r['external_id']} is {r['existing']} ({r['existing_name']}), already in "
-                f"the roster, once leading zeros are ignored{_DROPPED_ZEROS[1]}",
-            ),
-        )
-        for r in rows
-    ]
-    return errors, int(rows[0]["total"]) if rows else 0
+    return _found(
+        rows,
+        "external_id",
+        lambda r: Msg(
+            f"Mã {r['external_id']} trùng mã {r['existing']} của đại biểu "
+            f"{r['existing_name']} đã có nếu bỏ các số 0 ở đầu{_DROPPED_ZEROS[0]}",
+            f"{r['external_id']} is {r['existing']} ({r['existing_name']}), already in "
+            f"the roster, once leading zeros are ignored{_DROPPED_ZEROS[1]}",
+        ),
+    )
 
 
 async def zeros_in_file(conn: asyncpg.Connection, table: str) -> Found:
     """Rows of the file whose all-digit id is an earlier row's, leading zeros aside."""
     assert table in ("roster_new", "roster_staging")
     rows = await conn.fetch(q.FETCH_ZEROS_IN_FILE.format(table=table), MAX_ERRORS)
-    errors = [
-        row_error(
-            r["row"],
-            "external_id",
-            Msg(
-                f"Mã {r['external_id']} trùng mã {r['first_id']} ở dòng {r['first']} nếu bỏ "
-                f"các số 0 ở đầu{_DROPPED_ZEROS[0]}",
-                f"{r['external_id']} is {r['first_id']} of row {r['first']} once leading "
-                f"zeros are ignored{_DROPPED_ZEROS[1]}",
-            ),
-        )
-        for r in rows
-    ]
-    return errors, int(rows[0]["total"]) if rows else 0
+    return _found(
+        rows,
+        "external_id",
+        lambda r: Msg(
+            f"Mã {r['external_id']} trùng mã {r['first_id']} ở dòng {r['first']} nếu bỏ "
+            f"các số 0 ở đầu{_DROPPED_ZEROS[0]}",
+            f"{r['external_id']} is {r['first_id']} of row {r['first']} once leading "
+            f"zeros are ignored{_DROPPED_ZEROS[1]}",
+        ),
+    )
 
 
 async def namesakes(conn: asyncpg.Connection, conference_id: int) -> Found:
     """Warnings: new delegates with the same name and site as one already in the roster.
     Not errors: namesakes are common in Vietnam, but so is one person entered twice."""
     rows = await conn.fetch(q.FETCH_NAMESAKES, conference_id, MAX_ERRORS)
-    warnings = [
-        row_error(
-            r["row"],
-            "full_name",
-            Msg(
-                f"Cùng họ tên và điểm cầu {r['site_code']} với đại biểu mã {r['existing']} "
-                "đã có; hãy kiểm tra đây là hai người",
-                f"same name and site ({r['site_code']}) as delegate {r['existing']}, already "
-                "in the roster; check these are two people",
-            ),
-        )
-        for r in rows
-    ]
-    return warnings, int(rows[0]["total"]) if rows else 0
+    return _found(
+        rows,
+        "full_name",
+        lambda r: Msg(
+            f"Cùng họ tên và điểm cầu {r['site_code']} với đại biểu mã {r['existing']} "
+            "đã có; hãy kiểm tra đây là hai người",
+            f"same name and site ({r['site_code']}) as delegate {r['existing']}, already "
+            "in the roster; check these are two people",
+        ),
+    )
 
 
 async def write(

@@ -33,7 +33,7 @@ from diemcau.tabular.limits import (
     Stopped,
     too_large,
 )
-from diemcau.tabular.xlsxzip import Feed, locate, member, not_xlsx, open_zip, xml_parser
+from diemcau.tabular.xlsxzip import Feed, feed_part, locate, member, not_xlsx, open_zip
 
 _MAIN = (
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -66,12 +66,9 @@ class SharedStrings:
         self._phonetic = 0
         self._feed: Feed | None = None
         if name is not None:
-            info = member(book, name, "shared_strings_bytes", MAX_SHARED_STRINGS_BYTES)
-            parser = xml_parser()
-            parser.StartElementHandler = self._start
-            parser.EndElementHandler = self._end
-            parser.CharacterDataHandler = self._chars
-            self._feed = Feed(book, info, parser)
+            handlers = (self._start, self._end, self._chars)
+            limit = ("shared_strings_bytes", MAX_SHARED_STRINGS_BYTES)
+            self._feed = feed_part(book, name, *limit, handlers)
 
     def get(self, index: int) -> str:
         """The string at `index`; CellLimit when it is over MAX_CELL_CHARS."""
@@ -164,12 +161,8 @@ class _SheetReader:
         stop: threading.Event,
         max_rows: int,
     ) -> None:
-        info = member(book, name, "sheet_bytes", MAX_SHEET_BYTES)
-        parser = xml_parser()
-        parser.StartElementHandler = self._start
-        parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self._chars
-        self._feed = Feed(book, info, parser)
+        handlers = (self._start, self._end, self._chars)
+        self._feed = feed_part(book, name, "sheet_bytes", MAX_SHEET_BYTES, handlers)
         self._strings = strings
         self._stop = stop
         self._max_rows = max_rows

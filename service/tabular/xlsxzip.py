@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 import struct
 import zipfile
+from collections.abc import Callable
 from typing import IO, Any
 from xml.parsers import expat
 
@@ -144,6 +145,23 @@ def locate(book: zipfile.ZipFile) -> tuple[str, str | None]:
             strings = [t for k, t in rels.values() if k == "sharedStrings"]
             return target, strings[0] if strings else None
     raise not_xlsx("no worksheet")
+
+
+def feed_part(
+    book: zipfile.ZipFile,
+    name: str,
+    limit: str,
+    maximum: int,
+    handlers: tuple[
+        Callable[[str, dict[str, str]], None], Callable[[str], None], Callable[[str], None]
+    ],
+) -> Feed:
+    """Part `name`, checked against its limit, to be fed to a parser calling `handlers`
+    (start of an element, its end, character data)."""
+    info = member(book, name, limit, maximum)
+    parser = xml_parser()
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = handlers
+    return Feed(book, info, parser)
 
 
 class Feed:
