@@ -205,6 +205,9 @@ def test_csv_limits(tmp_path: Path) -> None:
     with pytest.raises(Problem) as failed:
         list(tabular.read_rows(Sheet(path, "csv", max_rows=10), COLUMNS, ()))
     assert failed.value.extra["limit"] == "rows"
+    # Lines ended by CR alone ("CSV (Macintosh)"): a long file of short lines.
+    path.write_bytes(b"code,name\r" + b"LC,Lai Chau\r" * 100_000)
+    assert len(_rows(path, "csv")) == 100_000
     path.write_text(",".join(f"c{i}" for i in range(65)) + "\n")
     with pytest.raises(Problem) as failed:
         _rows(path, "csv")

@@ -43,16 +43,19 @@ def scan_csv(path: Path, max_rows: int = MAX_ROWS) -> Scan:
     MAX_ROW_BYTES; note whether the file has quotes at all."""
     lines = longest = since = 0
     quoted = False
+    end = b"\n"
     with open(path, "rb") as fh:
         # Blocks no bigger than the line limit: a line inside one block is short enough,
         # so only the lines that cross blocks need measuring.
         while block := fh.read(MAX_ROW_BYTES):
-            ends = block.count(b"\n")
+            if not lines and not since and end not in block and b"\r" in block:
+                end = b"\r"  # "CSV (Macintosh)" from an old Excel ends lines so
+            ends = block.count(end)
             if ends == 0:
                 since += len(block)
             else:
-                longest = max(longest, since + block.find(b"\n"))
-                since = len(block) - block.rfind(b"\n") - 1
+                longest = max(longest, since + block.find(end))
+                since = len(block) - block.rfind(end) - 1
             if max(longest, since) > MAX_ROW_BYTES:
                 raise too_large("row_bytes", MAX_ROW_BYTES)
             lines += ends
