@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -95,6 +96,11 @@ async def observe(request: web.Request, handler):
         status = response.status
         response.headers["X-Request-Id"] = rid
         return response
+    except asyncio.CancelledError:
+        # The client went away first (an import stops then): no answer was sent, and
+        # nothing failed. 499 is nginx's number for it.
+        status = 499
+        raise
     finally:
         elapsed = time.perf_counter() - started
         resource = request.match_info.route.resource

@@ -176,3 +176,8 @@ async def test_an_import_stops_reading_when_its_client_goes_away(
     assert await asyncio.to_thread(finished.wait, PATIENCE)
     assert outcome == ["stopped"]
     assert len(read) < rows / 2
+    # Counted as the client's doing, not as a failure of ours.
+    metrics = await (await client.get("/metrics")).text()
+    imports = [m for m in metrics.splitlines() if "/api/v1/units/import" in m and "_total" in m]
+    assert any('status="499"' in m for m in imports), imports
+    assert not any('status="500"' in m for m in imports), imports
