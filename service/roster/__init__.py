@@ -99,11 +99,7 @@ async def _import(
             found = await _file_problems(conn, imports, sheet, checker, repeated_id)
         else:
             found = await _reimport_problems(conn, conference_id)
-        if checker.error_count or found[1]:
-            errors = sorted(checker.errors + found[0], key=lambda e: (e["row"], e["field"]))
-            raise import_failed(errors[:MAX_ERRORS], checker.error_count + found[1])
-        if checker.rows == 0:
-            raise import_failed([row_error(1, "", Msg("Tệp không có dòng dữ liệu", "no rows"))])
+        _refuse_if_bad(checker, found)
         report("validated", checker.rows, checker.rows)
         warnings: Found = ([], 0)
         if fresh:
@@ -121,6 +117,15 @@ async def _import(
         await audit.record(conn, principal, "import", "delegates", locked["code"], after=result)
     report("written", checker.rows, checker.rows)
     return result | {"warnings": warnings[0], "warning_count": warnings[1]}
+
+
+def _refuse_if_bad(checker: Checker, found: Found) -> None:
+    """422 with every bad row, the checker's and the set-based checks' together."""
+    if checker.error_count or found[1]:
+        errors = sorted(checker.errors + found[0], key=lambda e: (e["row"], e["field"]))
+        raise import_failed(errors[:MAX_ERRORS], checker.error_count + found[1])
+    if checker.rows == 0:
+        raise import_failed([row_error(1, "", Msg("Tệp không có dòng dữ liệu", "no rows"))])
 
 
 async def _file_problems(
