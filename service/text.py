@@ -106,6 +106,7 @@ EMPTY = Msg("Không được để trống", "must not be empty")
 
 
 def strip_invisible(text: str) -> str:
+    """`text` without its invisible characters."""
     return _INVISIBLE.sub("", text) if _INVISIBLE.search(text) else text
 
 

@@ -34,6 +34,8 @@ _EVERY = 4096  # rows between two looks at the stop flag
 
 @dataclass(frozen=True)
 class Scan:
+    """What a byte scan of a CSV found."""
+
     lines: int
     quoted: bool  # whether any quote appears: only then may a record span lines
 

@@ -88,6 +88,7 @@ def open_zip(fh: IO[bytes]) -> zipfile.ZipFile:
 
 
 def member(book: zipfile.ZipFile, name: str, limit: str, maximum: int) -> zipfile.ZipInfo:
+    """Part `name` of the zip, refused (413 naming `limit`) past `maximum` bytes unpacked."""
     try:
         info = book.getinfo(name)
     except KeyError:
