@@ -11,9 +11,9 @@ from aiohttp import web
 if TYPE_CHECKING:
     from diemcau.auth import TokenCache
     from diemcau.checkin.batcher import Ingestor
+    from diemcau.checkin.sockets import KioskSockets
     from diemcau.config import Config
     from diemcau.executors import ImportPool, RenderPool
-    from diemcau.handlers.kiosk_ws import KioskSockets
     from diemcau.keystore import Keystore
     from diemcau.metrics import Metrics
     from diemcau.ratelimit import RateLimiter

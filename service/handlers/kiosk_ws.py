@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +29,7 @@ from aiohttp import WSMsgType, web
 from diemcau.appkeys import CONFIG, INGESTOR, KIOSK_LIMITER, KIOSK_SOCKETS, POOL
 from diemcau.checkin.model import scans_from
 from diemcau.checkin.records import Job, Kiosk
+from diemcau.checkin.sockets import KioskSockets
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import (
     dumps,
@@ -44,28 +44,6 @@ from diemcau.routing import Route
 log = logging.getLogger("diemcau.kiosk_ws")
 REVOKED = 4401  # application close code: this kiosk's token was revoked
 ROSTER_POLL_SECONDS = 10.0
-
-
-class KioskSockets:
-    """The open kiosk sockets of this worker, by kiosk and by site."""
-
-    def __init__(self) -> None:
-        self.by_token: dict[int, set[web.WebSocketResponse]] = defaultdict(set)
-        self.by_site: dict[tuple[int, int], set[web.WebSocketResponse]] = defaultdict(set)
-        self.versions: dict[tuple[int, int], int] = {}
-
-    def add(self, kiosk: Kiosk, ws: web.WebSocketResponse) -> None:
-        self.by_token[kiosk.token_id].add(ws)
-        self.by_site[(kiosk.conference_id, kiosk.site_id)].add(ws)
-
-    def remove(self, kiosk: Kiosk, ws: web.WebSocketResponse) -> None:
-        self.by_token[kiosk.token_id].discard(ws)
-        if not self.by_token[kiosk.token_id]:
-            del self.by_token[kiosk.token_id]
-        site = (kiosk.conference_id, kiosk.site_id)
-        self.by_site[site].discard(ws)
-        if not self.by_site[site]:
-            del self.by_site[site]
 
 
 # Messages of one kiosk being answered at once: a kiosk may send its next batch before
