@@ -58,7 +58,7 @@ class Ingestor:
     """The worker's queue of check-in jobs and the runner that commits them."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, parallel: int = 4, max_scans: int = 2000, gather: int = 200
+        self, pool: asyncpg.Pool, *, parallel: int = 4, max_scans: int = 2000, gather: int = 32
     ):
         self.pool = pool
         self.liveness = Liveness()

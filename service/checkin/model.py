@@ -32,6 +32,8 @@ _LAST_DAY = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def check_scan_time(value: datetime) -> datetime:
+    if 1 < value.year < 9999:  # every real clock: only the calendar's edges can overflow
+        return value
     try:
         inside = _FIRST_DAY <= value.astimezone(UTC) <= _LAST_DAY
     except OverflowError:

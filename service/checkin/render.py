@@ -7,6 +7,7 @@ duplicate the first entry it named then (not the one that counts now).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -17,6 +18,7 @@ import asyncpg
 
 from diemcau.checkin import messages
 from diemcau.checkin.rules import Window
+from diemcau.errors import Msg
 from diemcau.queries import checkins as q
 
 
@@ -64,6 +66,12 @@ def brief(person: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _message(text: Msg) -> dict[str, str]:
+    """The answer's `message` (the same few texts answer most scans: made once each)."""
+    return {"vi": text.vi, "en": text.en}
+
+
 class Renderer:
     def __init__(self, zone: ZoneInfo, window: Window, delegates: Mapping[Any, Any]) -> None:
         self.zone = zone
@@ -99,7 +107,7 @@ class Renderer:
             "skewed": row.skewed,
             "delegate": brief(person) if person is not None else None,
             "first": None,
-            "message": {"vi": text.vi, "en": text.en},
+            "message": _message(text),
         }
         if first is not None:
             out["first"] = {
