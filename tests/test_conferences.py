@@ -308,3 +308,12 @@ async def test_cli_creates_and_lists(config: Any, factory: Any, db: Any, capsys:
     assert "CLI-1" in capsys.readouterr().out
     actor = await db.fetchval("SELECT actor FROM audit_log WHERE entity = 'conference'")
     assert actor == "organiser cli"
+
+
+async def test_an_unknown_conference_suggests_the_nearest_one_an_organiser_sees(
+    client: Any, factory: Any, organiser: dict[str, str]
+) -> None:
+    await factory.conference("HN-NQ14")
+    resp = await client.get("/api/v1/conferences/hn-nq14", headers=organiser)
+    body = await assert_problem(resp, 404, "not_found")
+    assert body["suggestion"] == "HN-NQ14"

@@ -15,7 +15,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel
 
-from diemcau import auth, tabular
+from diemcau import auth, suggest, tabular
 from diemcau.appkeys import CONFIG, IMPORT_POOL, POOL, TOKEN_CACHE, WEBSOCKETS
 from diemcau.auth import Principal
 from diemcau.conferences import may_see, not_found
@@ -214,6 +214,12 @@ async def conference_for(request: web.Request, *roles: str) -> tuple[Principal, 
         # The one scope check for every conference path (an organiser limited to a unit
         # subtree, a technician whose subtree takes no part): conferences.may_see.
         if conference is None or not await may_see(conn, caller, conference):
+            if caller.role == "organiser":
+                # "did you mean" among the conferences this organiser sees (the same
+                # answer whether the code is unknown or out of scope: nothing revealed)
+                raise await suggest.not_found(
+                    conn, caller, "conferences", request.match_info["code"]
+                )
             raise not_found()
     return caller, conference
 
