@@ -13,9 +13,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from diemcau.errors import Msg
+
 
 class ConfigError(ValueError):
-    """A setting has a value the service cannot use; the message names the variable."""
+    """A setting has a value the service cannot use; the message names the variable.
+
+    Carries its message in both languages (`message`); `str()` is the English one, for
+    logs. The command line prints it in the language it speaks.
+    """
+
+    def __init__(self, message: str | Msg) -> None:
+        self.message = message if isinstance(message, Msg) else Msg(message, message)
+        super().__init__(self.message.en)
 
 
 @dataclass(frozen=True)
@@ -29,9 +39,19 @@ def _positive_int(name: str, raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(
+            Msg(
+                f"{name} phải là số nguyên, không phải {raw!r}",
+                f"{name} must be a whole number, got {raw!r}",
+            )
+        ) from None
     if value < 1:
-        raise ConfigError(f"{name} must be at least 1, got {value}")
+        raise ConfigError(
+            Msg(
+                f"{name} phải từ 1 trở lên, không phải {value}",
+                f"{name} must be at least 1, got {value}",
+            )
+        )
     return value
 
 
@@ -39,25 +59,45 @@ def _timezone(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name} is not a known time zone: {raw!r}") from None
+        raise ConfigError(
+            Msg(
+                f"{name} không phải múi giờ đã biết: {raw!r}",
+                f"{name} is not a known time zone: {raw!r}",
+            )
+        ) from None
     return raw
 
 
 def _language(name: str, raw: str) -> str:
     if raw not in ("vi", "en"):
-        raise ConfigError(f"{name} must be 'vi' or 'en', got {raw!r}")
+        raise ConfigError(
+            Msg(
+                f"{name} phải là 'vi' hoặc 'en', không phải {raw!r}",
+                f"{name} must be 'vi' or 'en', got {raw!r}",
+            )
+        )
     return raw
 
 
 def _url(name: str, raw: str) -> str:
     if not re.match(r"^https?://[^/\s]+$", raw.rstrip("/")):
-        raise ConfigError(f"{name} must look like https://host[:port], got {raw!r}")
+        raise ConfigError(
+            Msg(
+                f"{name} phải có dạng https://máy[:cổng], không phải {raw!r}",
+                f"{name} must look like https://host[:port], got {raw!r}",
+            )
+        )
     return raw.rstrip("/")
 
 
 def _dsn(name: str, raw: str) -> str:
     if not raw.startswith(("postgres://", "postgresql://")):
-        raise ConfigError(f"{name} must start with postgresql://, got {mask_dsn(raw)!r}")
+        raise ConfigError(
+            Msg(
+                f"{name} phải bắt đầu bằng postgresql://, không phải {mask_dsn(raw)!r}",
+                f"{name} must start with postgresql://, got {mask_dsn(raw)!r}",
+            )
+        )
     return raw
 
 
@@ -135,10 +175,20 @@ class Config:
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
         if "secret_key" in values and len(values["secret_key"]) < 32:
-            raise ConfigError("DIEMCAU_SECRET_KEY must be at least 32 characters long")
+            raise ConfigError(
+                Msg(
+                    "DIEMCAU_SECRET_KEY phải dài ít nhất 32 ký tự",
+                    "DIEMCAU_SECRET_KEY must be at least 32 characters long",
+                )
+            )
         level = str(values.get("log_level", "INFO")).upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigError(f"DIEMCAU_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {level!r}")
+            raise ConfigError(
+                Msg(
+                    f"DIEMCAU_LOG_LEVEL phải là DEBUG, INFO, WARNING hoặc ERROR: {level!r}",
+                    f"DIEMCAU_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {level!r}",
+                )
+            )
         values["log_level"] = level
         return cls(**values)
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from diemcau.config import Config, ConfigError, mask_dsn
 from diemcau.embedded import EmbeddedPostgres
+from diemcau.errors import Msg
 
 T = TypeVar("T")
 
@@ -39,12 +40,19 @@ async def _reach(dsn: str, opening: Awaitable[T]) -> T:
         return await opening
     except ValueError:  # asyncpg's ClientConfigurationError is one too
         raise ConfigError(
-            f"DATABASE_URL cannot be read as a PostgreSQL URL: {mask_dsn(dsn)}"
+            Msg(
+                f"DATABASE_URL không đọc được như một địa chỉ PostgreSQL: {mask_dsn(dsn)}",
+                f"DATABASE_URL cannot be read as a PostgreSQL URL: {mask_dsn(dsn)}",
+            )
         ) from None
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        why = reason or type(exc).__name__
         raise DatabaseUnreachable(
-            f"cannot reach PostgreSQL at {mask_dsn(dsn)}: {reason or type(exc).__name__}"
+            Msg(
+                f"không kết nối được PostgreSQL tại {mask_dsn(dsn)}: {why}",
+                f"cannot reach PostgreSQL at {mask_dsn(dsn)}: {why}",
+            )
         ) from None
 
 

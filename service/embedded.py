@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from diemcau.errors import Msg
+
 log = logging.getLogger("diemcau.embedded")
 
 # PostgreSQL's stock settings (128MB cache, a checkpoint every 1GB of WAL) make a
@@ -42,7 +44,12 @@ _INCLUDE = f"include_if_exists = '{SETTINGS_FILE}'  # added by diemcau"
 
 
 class EmbeddedError(RuntimeError):
-    """The embedded PostgreSQL could not be started; the message says what to do."""
+    """The embedded PostgreSQL could not be started; the message says what to do, in
+    both languages (`message`; `str()` is the English one, for logs)."""
+
+    def __init__(self, message: Msg) -> None:
+        self.message = message
+        super().__init__(message.en)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -114,8 +121,12 @@ class EmbeddedPostgres:
                 return pgserver.get_server(self.pgdata, cleanup_mode="stop")
             except Exception as exc:  # pgserver raises bare subprocess errors
                 raise EmbeddedError(
-                    f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}; "
-                    f"see {self.pgdata / 'log'}"
+                    Msg(
+                        f"không khởi động được PostgreSQL nhúng trong {self.pgdata}: {exc}; "
+                        f"xem {self.pgdata / 'log'}",
+                        f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}; "
+                        f"see {self.pgdata / 'log'}",
+                    )
                 ) from exc
 
     @staticmethod
@@ -148,13 +159,22 @@ class EmbeddedPostgres:
         initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
         if not (initdb and pg_ctl):
             raise EmbeddedError(
-                "no PostgreSQL available: install the 'pgserver' package (pip install pgserver), "
-                "put initdb and pg_ctl on PATH, or set DATABASE_URL to an existing server"
+                Msg(
+                    "không có PostgreSQL: cài gói 'pgserver' (pip install pgserver), đặt initdb "
+                    "và pg_ctl vào PATH, hoặc đặt DATABASE_URL trỏ tới một máy chủ có sẵn",
+                    "no PostgreSQL available: install the 'pgserver' package (pip install "
+                    "pgserver), put initdb and pg_ctl on PATH, or set DATABASE_URL to an "
+                    "existing server",
+                )
             )
         if os.geteuid() == 0:
             raise EmbeddedError(
-                "PostgreSQL from PATH refuses to run as root: install the 'pgserver' package "
-                "(it runs PostgreSQL as its own user) or set DATABASE_URL"
+                Msg(
+                    "PostgreSQL trong PATH không chạy dưới quyền root: cài gói 'pgserver' "
+                    "(nó chạy PostgreSQL bằng người dùng riêng) hoặc đặt DATABASE_URL",
+                    "PostgreSQL from PATH refuses to run as root: install the 'pgserver' "
+                    "package (it runs PostgreSQL as its own user) or set DATABASE_URL",
+                )
             )
         sockets = self.data_dir / "run"
         sockets.mkdir(exist_ok=True)
@@ -225,7 +245,8 @@ class EmbeddedPostgres:
     def _run(cmd: list[str]) -> None:
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise EmbeddedError(f"{Path(cmd[0]).name} failed: {done.stderr.strip()}")
+            name, said = Path(cmd[0]).name, done.stderr.strip()
+            raise EmbeddedError(Msg(f"{name} lỗi: {said}", f"{name} failed: {said}"))
 
 
 def write_settings(pgdata: Path) -> bool:

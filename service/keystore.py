@@ -55,9 +55,16 @@ def _read_secret(path: Path) -> bytes:
     try:
         secret = path.read_bytes().strip()
     except OSError as exc:
-        raise KeystoreError(f"cannot read {path}: {exc.strerror}") from None
+        raise KeystoreError(
+            Msg(f"không đọc được {path}: {exc.strerror}", f"cannot read {path}: {exc.strerror}")
+        ) from None
     if len(secret) < 32:
-        raise KeystoreError(f"{path} holds no usable secret (under 32 characters)")
+        raise KeystoreError(
+            Msg(
+                f"{path} không chứa khóa bí mật dùng được (dưới 32 ký tự)",
+                f"{path} holds no usable secret (under 32 characters)",
+            )
+        )
     return secret
 
 
@@ -85,8 +92,12 @@ def _secret_file(data_dir: Path) -> bytes:
             tmp.unlink(missing_ok=True)
     except OSError as exc:
         raise KeystoreError(
-            f"cannot create {path} ({exc.strerror}): make {data_dir} writable "
-            "or set DIEMCAU_SECRET_KEY"
+            Msg(
+                f"không tạo được {path} ({exc.strerror}): cho phép ghi vào {data_dir} "
+                "hoặc đặt DIEMCAU_SECRET_KEY",
+                f"cannot create {path} ({exc.strerror}): make {data_dir} writable "
+                "or set DIEMCAU_SECRET_KEY",
+            )
         ) from None
     return _read_secret(path)
 
@@ -129,7 +140,7 @@ class Keystore:
                 sealed[:12], sealed[12:], self._aad(row["conference_id"], row["kid"])
             )
         except InvalidTag:
-            raise KeystoreError(_MISMATCH.en) from None
+            raise KeystoreError(_MISMATCH) from None
         return SigningKey(row["kid"], Ed25519PrivateKey.from_private_bytes(raw))
 
 

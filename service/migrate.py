@@ -15,6 +15,8 @@ from importlib import resources
 
 import asyncpg
 
+from diemcau.errors import Msg
+
 log = logging.getLogger("diemcau.migrate")
 
 # Any constant works; it only has to be the same in every diemcau process.
@@ -23,7 +25,12 @@ _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
 class MigrationError(RuntimeError):
-    """The database and the packaged migrations disagree; the message says how."""
+    """The database and the packaged migrations disagree; the message says how, in both
+    languages (`message`; `str()` is the English one, for logs)."""
+
+    def __init__(self, message: Msg) -> None:
+        self.message = message
+        super().__init__(message.en)
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,12 @@ def packaged_migrations() -> list[Migration]:
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
-        raise MigrationError(f"two migration files share a number: {versions}")
+        raise MigrationError(
+            Msg(
+                f"hai tệp migration trùng số: {versions}",
+                f"two migration files share a number: {versions}",
+            )
+        )
     return found
 
 
@@ -70,11 +82,18 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None =
             row = applied.get(m.version)
             if row is not None:
                 if row["checksum"] != m.checksum:
+                    was, now = row["checksum"][:12], m.checksum[:12]
                     raise MigrationError(
-                        f"sql/{m.name} was changed after it was applied to this database "
-                        f"(recorded as {row['name']}, checksum {row['checksum'][:12]}…, "
-                        f"file now {m.checksum[:12]}…). Applied migrations are history: "
-                        "restore the file and put the change in a new numbered file."
+                        Msg(
+                            f"sql/{m.name} đã bị sửa sau khi áp dụng vào cơ sở dữ liệu này "
+                            f"(ghi là {row['name']}, checksum {was}…, tệp bây giờ {now}…). "
+                            "Migration đã áp dụng là lịch sử: trả lại tệp cũ và đưa thay "
+                            "đổi vào một tệp số mới.",
+                            f"sql/{m.name} was changed after it was applied to this database "
+                            f"(recorded as {row['name']}, checksum {was}…, file now {now}…). "
+                            "Applied migrations are history: restore the file and put the "
+                            "change in a new numbered file.",
+                        )
                     )
                 continue
             async with conn.transaction():

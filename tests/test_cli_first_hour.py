@@ -307,3 +307,13 @@ async def test_piping_into_head_prints_no_traceback(config: Config, db: Any) -> 
     assert done.stdout.splitlines()[0].split() == ["code", "level", "parent", "name"]
     assert len(done.stdout.splitlines()) == 2
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_a_bad_setting_is_told_in_the_command_line_s_language(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DIEMCAU_POOL_SIZE", "nhiều")
+    assert main(["token", "list"]) == 2
+    assert "DIEMCAU_POOL_SIZE phải là số nguyên" in capsys.readouterr().err
+    assert main(["--lang", "en", "token", "list"]) == 2
+    assert "DIEMCAU_POOL_SIZE must be a whole number" in capsys.readouterr().err

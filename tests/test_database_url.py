@@ -31,7 +31,12 @@ def _free_port() -> int:
 
 
 def _run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, "DIEMCAU_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DIEMCAU_LOG_LEVEL": "WARNING",
+        "DIEMCAU_LANGUAGE": "en",
+    }
     return subprocess.run(
         [sys.executable, "-m", "diemcau", *args],
         env=env,

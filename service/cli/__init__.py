@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except (ConfigError, EmbeddedError, MigrationError) as exc:
-        print(f"diemcau: {exc}", file=sys.stderr)
+        print(f"diemcau: {exc.message.text(say.language())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
