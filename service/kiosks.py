@@ -13,13 +13,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from diemcau import audit, auth, keystore
 from diemcau.auth import Principal
 from diemcau.conferences import ensure_writable
+from diemcau.conferences.access import schedule_out
 from diemcau.errors import Msg, Problem
 from diemcau.queries import kiosks as q
 
@@ -126,19 +126,9 @@ async def enroll(conn: asyncpg.Connection, text: str, device_name: str) -> dict[
 
 
 def conference_brief(row: Any) -> dict[str, Any]:
-    """What a kiosk needs of its conference (times with the conference's offset)."""
-    zone = ZoneInfo(row["timezone"])
-    return {
-        "id": row["id"],  # the number codes carry, for an offline kiosk to compare
-        "code": row["code"],
-        "title": row["title"],
-        "starts_at": row["starts_at"].astimezone(zone),
-        "ends_at": row["ends_at"].astimezone(zone),
-        "checkin_opens_at": row["checkin_opens_at"].astimezone(zone),
-        "timezone": row["timezone"],
-        "status": row["status"],
-        "policy": {"other_site": row["policy_other_site"]},
-    }
+    """What a kiosk needs of its conference (times with the conference's offset), and
+    its number, which codes carry, for an offline kiosk to compare."""
+    return {"id": row["id"], **schedule_out(row)}
 
 
 def site_brief(row: Any) -> dict[str, Any]:

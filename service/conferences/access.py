@@ -61,20 +61,28 @@ def ensure_writable(conference: Any) -> None:
         )
 
 
-def conference_out(row: Any, counts: Any = None) -> dict[str, Any]:
-    """The contract shape; times shown with their offset in the conference's zone."""
+def schedule_out(row: Any) -> dict[str, Any]:
+    """Code, title, schedule, status and policy, times with the conference's offset."""
     zone = ZoneInfo(row["timezone"])
-    out = {
+    return {
         "code": row["code"],
         "title": row["title"],
         "starts_at": row["starts_at"].astimezone(zone),
         "ends_at": row["ends_at"].astimezone(zone),
         "checkin_opens_at": row["checkin_opens_at"].astimezone(zone),
         "timezone": row["timezone"],
-        "host_site": row["host_site"],
-        "policy": {"other_site": row["policy_other_site"]},
-        "targets": row["targets"],
         "status": row["status"],
+        "policy": {"other_site": row["policy_other_site"]},
+    }
+
+
+def conference_out(row: Any, counts: Any = None) -> dict[str, Any]:
+    """The contract shape; times shown with their offset in the conference's zone."""
+    zone = ZoneInfo(row["timezone"])
+    out = {
+        **schedule_out(row),
+        "host_site": row["host_site"],
+        "targets": row["targets"],
         "unit_code": row["unit_code"],
         "signed_off_at": row["signed_off_at"] and row["signed_off_at"].astimezone(zone),
         "created_at": row["created_at"].astimezone(zone),
