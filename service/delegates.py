@@ -268,6 +268,15 @@ async def delete_delegate(
         row = await q.fetch_delegate(conn, conference["id"], delegate_id)
         if row is None:
             raise not_found()
+        if await q.has_attendance(conn, delegate_id):
+            # Their scans and the counts stand on them: annul the check-in first.
+            raise Problem(
+                "conflict",
+                Msg(
+                    "Đại biểu đã điểm danh; hãy hủy lượt điểm danh trước khi xóa",
+                    "the delegate has checked in: annul the check-in before deleting them",
+                ),
+            )
         await conn.execute("DELETE FROM delegates WHERE id = $1", delegate_id)
         before = delegate_out(row, True)
         await audit.record(conn, principal, "delete", "delegate", _key(conference, before), before)

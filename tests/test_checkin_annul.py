@@ -133,3 +133,16 @@ async def test_a_site_s_scans_newest_first(
     assert [i["result"] for i in rest["items"]] == ["accepted"] and rest["next"] is None
     resp = await client.get(url, params={"result": "duplicate"}, headers=organiser)
     assert len((await resp.json())["items"]) == 1
+
+
+async def test_a_checked_in_delegate_is_deleted_only_after_the_annulment(
+    client: TestClient, world: World, organiser: dict[str, str]
+) -> None:
+    qr = await world.qr("LC-01-0")
+    counted = scan(qr)
+    await send(client, world, "LC-01", counted)
+    url = f"/api/v1/conferences/HN1/delegates/{world.delegates['LC-01-0']['id']}"
+    await assert_problem(await client.delete(url, headers=organiser), 409, "conflict")
+    resp = await client.post(annul_url(counted["scan_id"]), json={"reason": "x"}, headers=organiser)
+    assert resp.status == 200
+    assert (await client.delete(url, headers=organiser)).status == 204

@@ -207,3 +207,12 @@ async def fetch_category_counts(conn: asyncpg.Connection, conference_id: int) ->
     )
     found = {r["category"]: r["n"] for r in rows}
     return {c: found.get(c, 0) for c in ("member", "non_member", "guest")}
+
+
+async def has_attendance(conn: asyncpg.Connection, delegate_id: int) -> bool:
+    """Whether the delegate has valid scans on record (an attendance row)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM attendances WHERE delegate_id = $1)", delegate_id
+        )
+    )
