@@ -258,9 +258,11 @@ async function draw() {
   $("exit-banner").hidden = direction !== "out";
   $("mode-in").setAttribute("aria-pressed", String(direction === "in"));
   $("mode-out").setAttribute("aria-pressed", String(direction === "out"));
+  // Read first, then draw in one go: the queue's length and the recent answers never
+  // show two different moments (a reader between the two would see both).
   const queued = await kiosk.store.byIndex("scans", "state", "queued");
-  renderStatus(kiosk, pendingCounts(queued));
   const recent = await kiosk.store.latest("scans", RECENT);
+  renderStatus(kiosk, pendingCounts(queued));
   renderRecent(recent);
   notice(recent);
 }
