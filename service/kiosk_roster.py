@@ -19,7 +19,7 @@ from diemcau import keystore
 from diemcau.errors import Msg, Problem, validation_failed
 from diemcau.queries import kiosk_roster as q
 from diemcau.queries.conferences import fold
-from diemcau.text import ascii_number
+from diemcau.text import ascii_number, vn_int
 
 MAX_ROSTER = 100_000
 SEARCH_LIMIT = 20
@@ -73,9 +73,8 @@ async def snapshot(
             raise Problem(
                 "roster_too_large",
                 Msg(
-                    f"Phạm vi có {size:,} đại biểu, quá {MAX_ROSTER:,}; máy này điểm danh trực tuyến".replace(
-                        ",", "."
-                    ),
+                    f"Phạm vi có {vn_int(size)} đại biểu, quá {vn_int(MAX_ROSTER)}; "
+                    "máy này điểm danh trực tuyến",
                     f"the scope holds {size:,} delegates, over {MAX_ROSTER:,}; check in online",
                 ),
                 size=size,

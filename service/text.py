@@ -159,3 +159,8 @@ def spreadsheet_safe(value: str) -> str:
     """A text cell for a CSV/XLSX the service writes: a leading formula character is
     neutralised with an apostrophe, as OWASP advises, so the cell shows as text."""
     return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def vn_int(n: int) -> str:
+    """11873 -> '11.873': a whole number as Vietnamese readers group it."""
+    return f"{n:,}".replace(",", ".")

@@ -133,6 +133,8 @@ async def test_a_site_s_scans_newest_first(
     assert [i["result"] for i in rest["items"]] == ["accepted"] and rest["next"] is None
     resp = await client.get(url, params={"result": "duplicate"}, headers=organiser)
     assert len((await resp.json())["items"]) == 1
+    resp = await client.get(url, params={"result": "acepted"}, headers=organiser)
+    await assert_problem(resp, 422, "validation_failed")
 
 
 async def test_a_checked_in_delegate_is_deleted_only_after_the_annulment(

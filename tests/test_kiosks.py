@@ -246,6 +246,7 @@ async def test_a_scope_too_large_for_an_offline_copy_is_refused(
     resp = await client.get("/api/v1/kiosk/roster", headers=world.kiosk("LC-01"))
     body = await assert_problem(resp, 422, "roster_too_large")
     assert body["size"] == 3 and body["limit"] == 2
+    assert body["detail"] == "Phạm vi có 3 đại biểu, quá 2; máy này điểm danh trực tuyến"
 
 
 async def test_name_search_ignores_accents_and_case(client: TestClient, world: World) -> None:

@@ -69,6 +69,7 @@ class Ingestor:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(parallel)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._touches: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -76,7 +77,7 @@ class Ingestor:
 
     async def close(self) -> None:
         """Finish what is queued and in flight, then stop."""
-        while self._queue or self._tasks:
+        while self._queue or self._tasks or self._touches:
             self._wake.set()
             await asyncio.sleep(0.01)
         if self._runner is not None:
@@ -149,7 +150,12 @@ class Ingestor:
             return
         for (_, future), outcome in zip(items, outcomes, strict=True):
             _settle(future, outcome)
-        await self._touch({job.kiosk.token_id for job, _ in items})
+        # Liveness on its own, so the next batch need not wait for it to start.
+        touch = asyncio.get_running_loop().create_task(
+            self._touch({job.kiosk.token_id for job, _ in items})
+        )
+        self._touches.add(touch)
+        touch.add_done_callback(self._touches.discard)
 
     async def _attempt(self, conference_id: int, jobs: list[Job]) -> list[Outcome]:
         for attempt in range(1, ATTEMPTS + 1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
@@ -75,7 +75,10 @@ async def annul_checkin(request: web.Request) -> web.Response:
 
 class ScanListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    result: str | None = Field(None, max_length=20, description="only scans with this result")
+    result: (
+        Literal["accepted", "duplicate", "wrong_site", "revoked", "invalid", "not_open", "closed"]
+        | None
+    ) = Field(None, description="only scans with this result")
     cursor: str | None = None
     limit: int = Field(100, ge=1, le=1000)
 

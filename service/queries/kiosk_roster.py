@@ -6,10 +6,10 @@ import asyncpg
 
 from diemcau.queries.conferences import FOLD_FROM, FOLD_TO
 
-_ROSTER_SQL = """
-    SELECT d.id, d.external_id, d.full_name, d.category, u.code AS unit_code,
-           u.name AS unit_name,
-           s.code AS site_code, d.credential_version, d.revoked
+# A roster entry: the delegate as a kiosk keeps it offline.
+_ROSTER_FROM = """
+           d.id, d.external_id, d.full_name, d.category, u.code AS unit_code,
+           u.name AS unit_name, s.code AS site_code, d.credential_version, d.revoked
       FROM delegates d
       JOIN sites s ON s.id = d.site_id
       LEFT JOIN units u ON u.id = d.unit_id
@@ -77,7 +77,8 @@ async def fetch_roster(
 ) -> list[asyncpg.Record]:
     """The scope's delegates (changed after `after`, when given), on the site index."""
     return await conn.fetch(
-        _ROSTER_SQL
+        "SELECT"
+        + _ROSTER_FROM
         + """ WHERE d.conference_id = $1 AND d.site_id = ANY($2::bigint[])
                 AND ($3::bigint IS NULL OR d.roster_seq > $3)
               ORDER BY d.site_id, d.id""",
@@ -107,7 +108,8 @@ async def search_site(
     """One site's delegates whose folded name matches every pattern: the site index
     bounds the work to that site's delegates, never the whole roster."""
     return await conn.fetch(
-        _ROSTER_SQL.replace("SELECT d.id", "SELECT a.first_at IS NOT NULL AS checked_in, d.id")
+        "SELECT a.first_at IS NOT NULL AS checked_in,"
+        + _ROSTER_FROM
         + """ LEFT JOIN attendances a ON a.conference_id = d.conference_id
                                     AND a.delegate_id = d.id
               WHERE d.conference_id = $1 AND d.site_id = $2

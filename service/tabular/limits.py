@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from diemcau.errors import Msg, Problem
+from diemcau.text import vn_int
 
 MAX_ROWS = 5_000_000  # rows (CSV lines, XLSX rows) of a roster: twice the national one
 # Rows of a unit or site file, which are held in memory whole: the country has 21,000 to
@@ -41,10 +42,6 @@ class CellLimit(Exception):
     def __init__(self, index: int = 0, column: int = 0, wide: bool = False) -> None:
         super().__init__(index, column, wide)
         self.index, self.column, self.wide = index, column, wide
-
-
-def _vn(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
 
 
 def _en(n: int) -> str:
@@ -80,7 +77,7 @@ def too_large(limit: str, maximum: int) -> Problem:
     """The 413 for a file past one of the size limits (`_WHAT`), naming it."""
     vi, en = _WHAT[limit]
     in_bytes = limit.endswith("_bytes")
-    shown_vi, shown_en = (_mib(maximum),) * 2 if in_bytes else (_vn(maximum), _en(maximum))
+    shown_vi, shown_en = (_mib(maximum),) * 2 if in_bytes else (vn_int(maximum), _en(maximum))
     detail = Msg(
         vi.format(n=shown_vi) + " (giới hạn của một lần nhập)",
         en.format(n=shown_en) + " (the import limit)",
@@ -91,7 +88,7 @@ def too_large(limit: str, maximum: int) -> Problem:
 def cell_too_long(row: int, field: str) -> dict[str, Any]:
     """A row error for a cell over MAX_CELL_CHARS."""
     message = Msg(
-        f"Ô dài hơn {_vn(MAX_CELL_CHARS)} ký tự (giới hạn của một ô bảng tính)",
+        f"Ô dài hơn {vn_int(MAX_CELL_CHARS)} ký tự (giới hạn của một ô bảng tính)",
         f"the cell is longer than {_en(MAX_CELL_CHARS)} characters (a spreadsheet cell's limit)",
     )
     return {"row": row, "field": field, "message": message}
