@@ -60,6 +60,21 @@ CREATE TABLE live_sites (
 );
 CREATE INDEX live_sites_seq_idx ON live_sites (conference_id, seq);
 
+-- The units of the board (the participating sites' units and their ancestors) as last
+-- published by the sweep: a unit renamed by an import shows under a new `seq` too.
+CREATE TABLE live_units (
+    conference_id  BIGINT NOT NULL,
+    unit_id        BIGINT NOT NULL,
+    seq            BIGINT NOT NULL,
+    code           TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    level          TEXT NOT NULL,
+    parent_id      BIGINT,
+    path           TEXT NOT NULL,
+    CONSTRAINT live_units_pkey PRIMARY KEY (conference_id, unit_id)
+);
+CREATE INDEX live_units_seq_idx ON live_units (conference_id, seq);
+
 -- One row per conference the board has been asked about: when it was last swept (one
 -- worker sweeps at a time), which roster version its `expected_*` counts reflect, and
 -- the conference as the board shows it (title, schedule, status, targets) with its `seq`.

@@ -225,7 +225,8 @@ async def add_tallies(
     The transaction's last statement: the counter row's lock, taken first and held to the
     commit, orders the commits of one conference, so `seq` follows commit order
     (sql/0011_live.sql). Every tally and arrival row is locked after it, so two writers
-    never wait on each other in a ring here.
+    never wait on each other in a ring here. One notification per batch tells every
+    worker's live board (diemcau.live.listener); PostgreSQL delivers it at the commit.
     """
     n = len(TALLY_FIELDS)
     adds = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in TALLY_FIELDS)
@@ -256,7 +257,7 @@ async def add_tallies(
                 ON CONFLICT (conference_id, unit_id, minute) DO UPDATE
                    SET arrivals = a.arrivals + EXCLUDED.arrivals, seq = EXCLUDED.seq
                 RETURNING 1)
-            SELECT seq FROM counter""",
+            SELECT seq, pg_notify('diemcau_live', $1::text || ' ' || seq) FROM counter""",
         conference_id,
         site_ids,
         *[[v[i] for v in values] for i in range(n)],
