@@ -82,13 +82,15 @@ class Live:
         return [w for group in self.watchers.values() for w in group]
 
     async def first_message(self, watcher: Watcher, since: int | None) -> bytes:
-        """A snapshot, or the delta that brings a client at `since` up to date."""
+        """A snapshot, or the delta that brings a client at `since` up to date (read
+        after the view is brought to the database's `seq`, so nothing committed before
+        the client came back is left for later)."""
+        if since is not None:
+            await self.refresh()
         scope = watcher.scope.members(self.view)
-        if since is not None and since > self.view.seq:
-            await self.refresh()  # another worker may simply be ahead of this one
-        if since is None or since > self.view.seq:
+        seq = watcher.seq = self.view.seq
+        if since is None or since > seq:
             return snapshot_message(self.view, scope)
-        seq = self.view.seq
         async with self.hub.pool.acquire() as conn, q.snapshot_transaction(conn):
             sites = await q.fetch_changed_site_ids(conn, self.conference_id, since, seq)
             units = await q.fetch_changed_unit_ids(conn, self.conference_id, since, seq)
@@ -97,9 +99,9 @@ class Live:
             return snapshot_message(self.view, scope)
         return delta_message(self.view, scope, change, seq)
 
-    def heartbeat(self) -> bytes:
+    def heartbeat(self, seq: int) -> bytes:
         behind = time.monotonic() - self.fresh_at > self.hub.settings.behind_after
-        return heartbeat(self.flushed_seq, behind)
+        return heartbeat(max(seq, self.flushed_seq), behind)
 
     # --- following the database -----------------------------------------------------
 
@@ -188,7 +190,7 @@ class Live:
             return made[0]
 
         for watcher in list(self.watchers.get(key, ())):
-            watcher.offer(change, make)
+            watcher.offer(change, make, self.flushed_seq)
 
     async def snapshot(self, unit_id: int | None) -> bytes:
         """The live view of a scope as of now (GET .../live): swept when due, then read

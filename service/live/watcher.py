@@ -69,7 +69,8 @@ class Watcher:
         self.token_id = token_id
         self.settings = settings
         self.owed = Change()  # what it must still send, beyond `ready`
-        self.ready: tuple[bytes, Change] | None = None  # a delta made for its whole scope
+        self.ready: tuple[bytes, Change, int] | None = None  # a delta made for its scope
+        self.seq = 0  # the client holds every change up to this one (never goes back)
         self.snapshot_owed = False
         self.sending = False
         self.last_sent = 0.0
@@ -77,11 +78,13 @@ class Watcher:
         self.closed = False
         self.dropped: str | None = None
 
-    def offer(self, change: Change, make: Callable[[], bytes]) -> None:
-        """The scope's next delta (`make` builds it once for every free watcher)."""
+    def offer(self, change: Change, make: Callable[[], bytes], seq: int) -> None:
+        """The scope's next delta, at `seq` (`make` builds it once for every free
+        watcher)."""
         free = not self.sending and not self.owed and self.ready is None
-        if free and time.monotonic() - self.last_sent >= self.settings.min_interval:
-            self.ready = (make(), change)
+        fresh = seq >= self.seq  # not older than what this client was already sent
+        if free and fresh and time.monotonic() - self.last_sent >= self.settings.min_interval:
+            self.ready = (make(), change, seq)
         else:
             self.owed.merge(change)
         self.wake.set()
@@ -113,7 +116,7 @@ class Watcher:
                 self.wake.wait(), max(0.0, self.settings.heartbeat_every - since)
             )
         except TimeoutError:
-            await self._send(self.live.heartbeat())
+            await self._send(self.live.heartbeat(self.seq))
             return
         if self.closed:
             return
@@ -131,16 +134,19 @@ class Watcher:
         view = self.live.view
         if self.snapshot_owed:
             self.snapshot_owed = False
+            self.seq = view.seq
             return snapshot_message(view, self.scope.members(view))
         ready, self.ready = self.ready, None
         if ready is not None and not self.owed:
+            self.seq = ready[2]
             return ready[0]
         if ready is not None:
             self.owed.merge(ready[1])
         if not self.owed:
             return None
         owed, self.owed = self.owed, Change()
-        return delta_message(view, self.scope, owed, self.live.flushed_seq)
+        self.seq = max(self.seq, self.live.flushed_seq)
+        return delta_message(view, self.scope, owed, self.seq)
 
     async def _send(self, message: bytes) -> None:
         self.sending = True
