@@ -42,14 +42,14 @@ def upgrade_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
 
 
 async def next_message(
-    ws: ClientWebSocketResponse, kind: str | None = None, timeout: float = 5.0
+    ws: ClientWebSocketResponse, kind: str | None = None, within: float = 5.0
 ) -> dict[str, Any]:
     """The next message (of `kind`, when given: heartbeats and others are skipped)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise TimeoutError(f"no {kind or 'message'} within {timeout} s")
+            raise TimeoutError(f"no {kind or 'message'} within {within} s")
         msg = await ws.receive(timeout=left)
         if msg.type != WSMsgType.TEXT:
             raise AssertionError(f"socket ended: {msg.type} {msg.data!r} {msg.extra!r}")
@@ -58,9 +58,9 @@ async def next_message(
             return data
 
 
-async def until(ws: ClientWebSocketResponse, check: Any, timeout: float = 5.0) -> dict[str, Any]:
+async def until(ws: ClientWebSocketResponse, check: Any, within: float = 5.0) -> dict[str, Any]:
     """Deltas until one satisfies `check(delta)`; answers it."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         delta = await next_message(ws, "delta", max(0.01, deadline - time.monotonic()))
         if check(delta):
