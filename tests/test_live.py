@@ -213,7 +213,7 @@ async def test_an_unknown_unit_is_a_404(client: TestClient, world: World, org: d
 
 
 async def test_heartbeats_when_idle(
-    aiohttp_client: Any, config: Config, world: World, org: dict
+    world: World, org: dict, aiohttp_client: Any, config: Config
 ) -> None:
     app = create_app(config)
     app[LIVE_SETTINGS] = replace(FAST, heartbeat_every=0.3)

@@ -108,14 +108,20 @@ class _Sink:
     async def send(self, message: bytes) -> None:
         await self.ws.send_frame(message, WSMsgType.TEXT)
 
+    def backlog(self) -> int:
+        transport = self.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
     async def close(self, code: int, reason: str) -> None:
         try:
             async with asyncio.timeout(1):
                 await self.ws.close(code=code, message=reason.encode())
         except (TimeoutError, ConnectionError, RuntimeError):
             pass
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.abort()  # a client that reads nothing would hold a close forever
+        if self.transport is not None:
+            # A client that reads nothing would hold a closing socket (and its buffer)
+            # forever: close() waits to flush it, abort() does not.
+            self.transport.abort()
 
 
 def _limit_send_buffer(transport: Any, size: int) -> None:

@@ -240,14 +240,15 @@ class Hub:
         self._tasks.append(asyncio.get_running_loop().create_task(self._keep()))
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        """Stop every task, and wait for them: none may hold a connection past here."""
+        tasks = list(self._tasks)
         for live in self.lives.values():
-            for task in (live._refresh, live._sweeping):
-                if task is not None:
-                    task.cancel()
+            tasks += [t for t in (live._refresh, live._sweeping) if t is not None]
             if live._flush is not None:
                 live._flush.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def live(self, conference_id: int) -> Live:
         """The conference's board on this worker, read from the database the first time."""

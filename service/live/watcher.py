@@ -7,8 +7,10 @@ ids, bounded by the scope's size: never a queue of messages) and later sends one
 for all of it, built from the view's entries of that moment. So a slow client gets fewer,
 larger deltas, and costs the others nothing: its sender waits alone.
 
-A send that has not finished after `slow_after` seconds (the client stopped reading and
-the socket's buffers are full) drops the client (close code 4408). When there is
+A message is sent once the client's connection has taken it but for BACKLOG bytes; a
+client that takes nothing for `slow_after` seconds (it stopped reading, and the socket's
+bounded buffers are full) is dropped (close code 4408). A slow line that keeps taking
+is not. When there is
 nothing to send for `heartbeat_every`, a heartbeat goes.
 """
 
@@ -33,7 +35,10 @@ log = logging.getLogger("diemcau.live")
 
 TOO_SLOW = 4408  # application close code: the client stopped reading
 REVOKED = 4401  # the token behind the connection was revoked
-GONE = 4404  # the conference is gone
+# What may wait in the service's own buffer for one client once a message is "sent";
+# beyond it the sender waits for the client (and the kernel's buffer, SO_SNDBUF, bounds
+# the rest).
+BACKLOG = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class Sink(Protocol):
     """Where a watcher's messages go (the websocket, seen from the domain)."""
 
     async def send(self, message: bytes) -> None: ...
+
+    def backlog(self) -> int:
+        """Bytes written but not yet taken by the client's connection."""
+        ...
 
     async def close(self, code: int, reason: str) -> None: ...
 
@@ -149,16 +158,32 @@ class Watcher:
         return delta_message(view, self.scope, owed, self.seq)
 
     async def _send(self, message: bytes) -> None:
+        """Write the message, then wait while the client takes it: a client that takes
+        nothing of it for `slow_after` seconds is dropped."""
         self.sending = True
         try:
             async with asyncio.timeout(self.settings.slow_after):
                 await self.sink.send(message)
+            await self._drained()
         except TimeoutError:
             await self.drop(TOO_SLOW, "too slow: not reading")
             raise _Dropped from None
         finally:
             self.sending = False
         self.last_sent = time.monotonic()
+
+    async def _drained(self) -> None:
+        """Until at most BACKLOG bytes wait in the service's buffer; TimeoutError when
+        none of it moved for `slow_after` seconds (a slow line still makes progress)."""
+        left, moved, step = self.sink.backlog(), time.monotonic(), 0.005
+        while left > BACKLOG:
+            await asyncio.sleep(step)
+            step = min(step * 2, 0.1)
+            now = self.sink.backlog()
+            if now < left:
+                left, moved = now, time.monotonic()
+            elif time.monotonic() - moved > self.settings.slow_after:
+                raise TimeoutError
 
     async def drop(self, code: int, reason: str) -> None:
         """End the connection from the service's side."""
