@@ -117,3 +117,13 @@ async def build_board(factory: Any, db: Any, **options: Any) -> World:
         "UPDATE sites SET unit_id = (SELECT id FROM units WHERE code = 'HG') WHERE code = 'HG-01'"
     )
     return world
+
+
+async def eventually(check: Any, within: float = 5.0, step: float = 0.05) -> bool:
+    """Whether `check()` comes true within `within` seconds (looked at every `step`)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(step)
+    return bool(check())

@@ -26,12 +26,12 @@ from aiohttp.test_utils import TestClient
 from diemcau.appkeys import LIVE, LIVE_SETTINGS
 from tests.checkin_world import scan
 from tests.factory import Factory, bearer
-from tests.live_world import FAST, live_url, next_message, until
+from tests.live_world import FAST, eventually, live_url, next_message, until
 
 SLOW_AFTER = 3.0
 
 
-def WALK_IN() -> dict[str, Any]:  # noqa: N802
+def WALK_IN() -> dict[str, Any]:
     return {"scans": [scan(method="walk_in", full_name="Khách", category="guest")]}
 
 
@@ -89,8 +89,7 @@ async def test_a_client_that_never_reads_delays_no_one_and_is_dropped(
     slow = never_reading(client, big["org"])
     try:
         started = time.monotonic()
-        while watchers(client) < 1:
-            await asyncio.sleep(0.05)
+        assert await eventually(lambda: watchers(client) == 1)
         async with client.ws_connect(live_url("BIG"), headers=bearer(big["org"])) as ws:
             snap = await next_message(ws)
             assert len(snap["sites"]) == 600
@@ -105,9 +104,8 @@ async def test_a_client_that_never_reads_delays_no_one_and_is_dropped(
             assert delta["sites"]["B0001"]["walk_ins"] == 1
             assert waited < 1.5, f"the good client waited {waited:.2f} s"
             assert time.monotonic() - started < SLOW_AFTER  # while the slow one was there
-            while watchers(client) > 1 and time.monotonic() - started < SLOW_AFTER + 5:
-                await asyncio.sleep(0.1)
-            assert watchers(client) == 1, "the client that never read was not dropped"
+            dropped = await eventually(lambda: watchers(client) == 1, within=SLOW_AFTER + 5)
+            assert dropped, "the client that never read was not dropped"
             assert time.monotonic() - started >= SLOW_AFTER * 0.9
             # the good one goes on
             resp = await client.post(
@@ -153,8 +151,7 @@ async def test_a_slow_client_gets_one_delta_for_all_it_missed(
     kiosks = [await _kiosk(db, f"B{n:04d}") for n in range(1, 21)]
     for token in kiosks[:1]:
         await client.post("/api/v1/checkins", json=WALK_IN(), headers=bearer(token))
-    while not watcher.sending:  # the first delta is stuck on the line
-        await asyncio.sleep(0.02)
+    assert await eventually(lambda: watcher.sending)  # the first delta is stuck on the line
     for token in kiosks[1:]:  # 19 more sites change, over several intervals
         resp = await client.post("/api/v1/checkins", json=WALK_IN(), headers=bearer(token))
         assert resp.status == 200
@@ -165,8 +162,7 @@ async def test_a_slow_client_gets_one_delta_for_all_it_missed(
     owed = {live.view.sites[i].code for i in watcher.owed.sites}
     assert owed >= {f"B{n:04d}" for n in range(2, 21)}
     sink.gate.set()
-    while len(sink.sent) < 3:
-        await asyncio.sleep(0.05)
+    assert await eventually(lambda: len(sink.sent) >= 3)
     watcher.closed = True
     watcher.wake.set()
     sender.cancel()
