@@ -127,3 +127,13 @@ async def eventually(check: Any, within: float = 5.0, step: float = 0.05) -> boo
             return True
         await asyncio.sleep(step)
     return bool(check())
+
+
+async def eventually_true(check: Any, within: float = 5.0, step: float = 0.1) -> bool:
+    """Whether `await check()` comes true within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(step)
+    return False
