@@ -17,13 +17,18 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
+from diemcau import auth
+from diemcau.appkeys import LIVE_SETTINGS
 from diemcau.checkin.ingest import ingest
 from diemcau.checkin.model import scans_from
 from diemcau.checkin.records import Job, Kiosk
 from diemcau.db import connect
 from tests.checkin_world import World, build_world
-from tests.factory import Factory
+from tests.factory import Factory, bearer
+from tests.live_world import FAST, live_url, next_message, until
 
 
 @pytest.fixture
@@ -118,3 +123,52 @@ async def test_seq_is_per_conference_and_never_goes_back(
         )
     assert await db.fetchval("SELECT seq FROM live_counters WHERE conference_id = $1", cid) == 3
     assert await db.fetchval("SELECT max(seq) FROM site_tallies WHERE conference_id = $1", cid) == 3
+
+
+@pytest.fixture
+def app(app: web.Application) -> web.Application:
+    app[LIVE_SETTINGS] = FAST
+    return app
+
+
+async def test_a_resuming_dashboard_misses_no_commit(
+    client: TestClient, world: World, db: asyncpg.Connection, database_url: str
+) -> None:
+    """The same race seen by a dashboard: it gets the second transaction's site, goes
+    away, and comes back with `since` after the first one committed."""
+    cid = world.conference["id"]
+    org = bearer((await auth.create_token(db, "organiser"))[0])
+    first, second = await kiosk(db, world, "LC-01"), await kiosk(db, world, "LC-02")
+    held = uuid.uuid4()
+    blocker, one, two = [await connect(database_url) for _ in range(3)]
+    try:
+        blocker_tx = blocker.transaction()
+        await blocker_tx.start()
+        await blocker.execute(
+            """INSERT INTO checkins (conference_id, scan_id, site_id, method, direction,
+                                     scanned_at, judged_at, received_at, result,
+                                     content_digest)
+               VALUES ($1, $2, $3, 'walk_in', 'in', now(), now(), now(), 'invalid', '\\x00')""",
+            cid,
+            held,
+            first.site_id,
+        )
+        async with client.ws_connect(live_url(), headers=org) as ws:
+            await next_message(ws)
+            slow = asyncio.create_task(ingest(one, cid, [Job(first, walk_in(held, "Một"))]))
+            for _ in range(200):
+                if await waiting_on_a_lock(db):
+                    break
+                await asyncio.sleep(0.02)
+            await ingest(two, cid, [Job(second, walk_in(uuid.uuid4(), "Hai"))])
+            seen = await until(ws, lambda d: "LC-02" in d["sites"])
+        assert "LC-01" not in seen["sites"]
+        await blocker_tx.rollback()
+        await slow
+        async with client.ws_connect(live_url(since=seen["seq"]), headers=org) as ws:
+            back = await next_message(ws)
+        assert back["type"] == "delta"
+        assert back["sites"]["LC-01"]["walk_ins"] == 1, "the dashboard missed a commit"
+    finally:
+        for conn in (blocker, one, two):
+            await conn.close()
