@@ -19,6 +19,7 @@ import time
 
 import asyncpg
 
+from diemcau.live.reading import catch_up, read_view
 from diemcau.live.scopes import (
     Change,
     Scope,
@@ -130,19 +131,7 @@ class Live:
             if seq == self.view.seq:
                 self.fresh_at = time.monotonic()
                 return
-            if seq < self.view.seq:  # the database went back (a restore): start over
-                view = await _read_view(conn, cid)
-            else:
-                after = self.view.seq
-                self.view.apply(
-                    seq,
-                    await q.fetch_conference(conn, cid, after),
-                    await q.fetch_units(conn, cid, after),
-                    await q.fetch_sites_since(conn, cid, after),
-                    await q.fetch_tallies_since(conn, cid, after),
-                    await q.fetch_arrivals(conn, cid, after),
-                )
-                view = None
+            view = await catch_up(conn, self.view, seq)
         if view is not None:
             self._replace(view)
         self.fresh_at = time.monotonic()
@@ -261,7 +250,7 @@ class Hub:
                 async with self.pool.acquire() as conn:
                     await _first_sweep(conn, conference_id, self.settings.sweep_every)
                     async with q.snapshot_transaction(conn):
-                        view = await _read_view(conn, conference_id)
+                        view = await read_view(conn, conference_id)
                 found = self.lives[conference_id] = Live(self, view)
                 found.swept_at = time.monotonic()
         return found
@@ -327,19 +316,3 @@ async def _first_sweep(conn: asyncpg.Connection, conference_id: int, every: floa
     )
     if row is None or row["swept_at"] is None:
         await sweep(conn, conference_id, every, wait=True)
-
-
-async def _read_view(conn: asyncpg.Connection, conference_id: int) -> View:
-    """The whole board at the database's `seq` (inside a snapshot transaction)."""
-    seq = await q.fetch_seq(conn, conference_id)
-    view = View(conference_id, seq, await q.fetch_conference(conn, conference_id))
-    view.apply(
-        seq,
-        None,
-        await q.fetch_units(conn, conference_id),
-        await q.fetch_sites(conn, conference_id),
-        [],
-        await q.fetch_arrivals(conn, conference_id),
-    )
-    view.take_dirty()
-    return view
