@@ -16,6 +16,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
@@ -47,6 +48,72 @@ class LiveWsQuery(LiveQuery):
         "that is not a `seq` this service can resume from gets a fresh snapshot)",
     )
     ticket: str | None = Field(None, description="single-use ticket from POST /api/v1/ws-tickets")
+
+
+class ByCategory(BaseModel):
+    member: int
+    non_member: int
+    guest: int
+
+
+class SiteEntry(BaseModel):
+    """A participating site on the board (contract fields, then ours)."""
+
+    expected: ByCategory
+    checked_in: ByCategory
+    walk_ins: int
+    moved_in: int
+    moved_out: int
+    present: int
+    headcount: dict[str, Any] | None
+    capacity: int | None
+    over_capacity: bool
+    kiosk_online: bool
+    link: Literal["connected", "degraded", "lost", "unknown"]
+    last_scan_at: datetime | None
+    name: str
+    unit_code: str | None
+    status: str
+
+
+class UnitEntry(BaseModel):
+    """A unit over its subtree's participating sites."""
+
+    expected: ByCategory
+    checked_in: ByCategory
+    walk_ins: int
+    present: int
+    sites: int
+    name: str
+    level: str
+    parent_code: str | None
+
+
+class Arrivals(BaseModel):
+    from_: datetime | None = Field(alias="from", description="the first minute with arrivals")
+    per_minute: list[int] = Field(description="accepted entries in each minute from `from` on")
+
+
+class Totals(BaseModel):
+    expected: ByCategory
+    checked_in: ByCategory
+    walk_ins: int
+    present: int
+    sites: int
+    rates: dict[str, float | None]
+    targets: dict[str, float]
+    arrivals: Arrivals
+
+
+class LiveView(BaseModel):
+    """The live view (docs/live.md): the websocket's snapshot is this with `type`."""
+
+    seq: int
+    conference: dict[str, Any]
+    scope: dict[str, str | None]
+    totals: Totals
+    sites: dict[str, SiteEntry]
+    units: dict[str, UnitEntry]
 
 
 async def get_live(request: web.Request) -> web.Response:
@@ -158,6 +225,7 @@ routes = [
         "live",
         roles=access.ROLES,
         query=LiveQuery,
+        response=LiveView,
         errors=("not_found", "validation_failed"),
     ),
     Route(
