@@ -205,6 +205,16 @@ async def test_unit_limits_sites_units_and_totals_to_the_subtree(
     assert set(body["sites"]) == {"TD-01"} and set(body["units"]) == {"LC-TD"}
 
 
+async def test_a_unit_with_no_site_of_the_board_is_an_empty_board(
+    client: TestClient, world: World, org: dict, factory: Factory
+) -> None:
+    await factory.unit("QN", parent="VN", name="Quảng Ninh")
+    body = await (await client.get("/api/v1/conferences/HN1/live?unit=QN", headers=org)).json()
+    assert body["sites"] == {} and body["units"] == {}
+    assert body["totals"]["sites"] == 0 and body["totals"]["expected"]["member"] == 0
+    assert body["totals"]["rates"] == {"member": None, "non_member": None}
+
+
 async def test_an_unknown_unit_is_a_404(client: TestClient, world: World, org: dict) -> None:
     resp = await client.get("/api/v1/conferences/HN1/live?unit=NOPE", headers=org)
     await assert_problem(resp, 404, "not_found")

@@ -338,7 +338,12 @@ class View:
         key = ("totals", scope)
         if key not in self._cache:
             unit = self.units.get(scope) if scope is not None else None
+            if scope is not None and unit is None:  # a unit with no site of the board
+                unit = Unit(scope, "", "", "", None, "")
             out = self.unit_entry(unit)
+            if unit is not None:
+                for name in ("name", "level", "parent_code"):
+                    out.pop(name)
             checked, expected = out["checked_in"], out["expected"]
             out["rates"] = {
                 c: (checked[c] / expected[c] if expected[c] else None)
