@@ -288,12 +288,11 @@ class Hub:
             if now - self._revoked_at > self.settings.revoke_every:
                 self._revoked_at = now
                 await self._close_revoked(conn)
-        for cid, seq in seqs.items():
-            live = self.lives.get(cid)
-            if live is not None and seq != live.view.seq:
-                live.poke()
-            elif live is not None:
-                live.fresh_at = time.monotonic()
+        for cid, watched in list(self.lives.items()):
+            if seqs.get(cid, 0) != watched.view.seq:
+                watched.poke()
+            else:
+                watched.fresh_at = time.monotonic()
 
     async def _close_revoked(self, conn: asyncpg.Connection) -> None:
         watchers = [w for live in self.lives.values() for w in live.all_watchers()]

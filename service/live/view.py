@@ -105,6 +105,7 @@ class View:
         self.membership = 0  # moves whenever a scope's members may have changed
         self.dirty = Dirty()
         self._cache: dict[Any, bytes] = {}
+        self._chains: dict[int, tuple[int, ...]] = {}
 
     # --- moving forward -------------------------------------------------------------
 
@@ -144,6 +145,7 @@ class View:
             self.units[row["id"]] = Unit(
                 row["id"], row["code"], row["name"], row["level"], row["parent_id"], row["path"]
             )
+            self._chains.clear()  # a chain that stopped short of this unit is longer now
             self.membership += 1
             return
         unit.code, unit.name, unit.level = row["code"], row["name"], row["level"]
@@ -252,13 +254,17 @@ class View:
         self.dirty.any = True
 
     def chain(self, unit_id: int) -> tuple[int, ...]:
-        """The unit ids from the root of the tree down to this one."""
-        out = []
-        unit = self.units.get(unit_id)
-        while unit is not None and len(out) < 64:
-            out.append(unit.id)
-            unit = self.units.get(unit.parent_id) if unit.parent_id is not None else None
-        return tuple(reversed(out))
+        """The unit ids from the root of the tree down to this one (units never move, and
+        a unit's ancestors are published with it, so each is worked out once)."""
+        found = self._chains.get(unit_id)
+        if found is None:
+            out: list[int] = []
+            unit = self.units.get(unit_id)
+            while unit is not None and len(out) < 64:
+                out.append(unit.id)
+                unit = self.units.get(unit.parent_id) if unit.parent_id is not None else None
+            found = self._chains[unit_id] = tuple(reversed(out))
+        return found
 
     def take_dirty(self) -> Dirty:
         dirty, self.dirty = self.dirty, Dirty()
