@@ -243,6 +243,7 @@ class Hub:
         """The conference's board on this worker, read from the database the first time."""
         found = self.lives.get(conference_id)
         if found is not None:
+            found.idle_since = time.monotonic()  # not dropped while its caller gets going
             return found
         async with self._loading.setdefault(conference_id, asyncio.Lock()):
             found = self.lives.get(conference_id)
