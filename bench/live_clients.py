@@ -95,7 +95,8 @@ async def watch(share: Dashboards, pipe: Connection) -> tuple[list[Seen], list[f
         ]
         times = [await opened.get() for _ in share.scopes]
         pipe.send("ready")
-        pipe.recv()  # the rush is over
+        await asyncio.to_thread(pipe.recv)  # the rush is over (the loop reads on meanwhile)
+        await asyncio.sleep(1.0)  # what is still on its way
         stop.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
     failed = sum(isinstance(r, BaseException) for r in results)

@@ -331,3 +331,17 @@ async def test_a_revoked_token_closes_the_socket(
         await db.execute("UPDATE tokens SET revoked_at = now() WHERE label = 'projector'")
         msg = await ws.receive(timeout=5)
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4401
+
+
+async def test_the_http_view_is_gzipped_when_asked(
+    client: TestClient, world: World, org: dict
+) -> None:
+    plain = await client.get(
+        "/api/v1/conferences/HN1/live", headers={**org, "Accept-Encoding": "identity"}
+    )
+    assert "Content-Encoding" not in plain.headers
+    packed = await client.get(
+        "/api/v1/conferences/HN1/live", headers={**org, "Accept-Encoding": "gzip"}
+    )
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert await packed.json() == await plain.json()
