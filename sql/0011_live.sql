@@ -76,12 +76,14 @@ CREATE TABLE live_units (
 CREATE INDEX live_units_seq_idx ON live_units (conference_id, seq);
 
 -- One row per conference the board has been asked about: when it was last swept (one
--- worker sweeps at a time), which roster version its `expected_*` counts reflect, and
+-- worker sweeps at a time), which roster version its `expected_*` counts reflect, a mark
+-- of the registry (when it has not moved, only the kiosks' liveness is compared), and
 -- the conference as the board shows it (title, schedule, status, targets) with its `seq`.
 CREATE TABLE live_sweeps (
     conference_id  BIGINT PRIMARY KEY,
     swept_at       TIMESTAMPTZ,
     roster_seq     BIGINT NOT NULL DEFAULT -1,
+    registry       TEXT,   -- the registry's mark at the last sweep (queries.live_sweep)
     conference     JSONB,
     seq            BIGINT NOT NULL DEFAULT 0
 );

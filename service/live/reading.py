@@ -14,15 +14,11 @@ async def read_view(conn: asyncpg.Connection, conference_id: int) -> View:
     """The whole board at the database's `seq`."""
     seq = await q.fetch_seq(conn, conference_id)
     view = View(conference_id, seq, await q.fetch_conference(conn, conference_id))
-    view.apply(
-        seq,
-        None,
+    view.load(
         await q.fetch_units(conn, conference_id),
         await q.fetch_sites(conn, conference_id),
-        [],
         await q.fetch_arrivals(conn, conference_id),
     )
-    view.take_dirty()
     return view
 
 

@@ -56,22 +56,25 @@ async def sweep(
         row = await q.claim(conn, conference_id, wait)
         if row is None or (row["age"] is not None and row["age"].total_seconds() < every):
             return False
-        found, roster_seq = await _look(conn, conference_id, row)
+        found, marks = await _look(conn, conference_id, row)
         seq = None
         if found:
             seq = await q.advance(conn, conference_id)
             await _publish(conn, conference_id, seq, found)
         conference = found.conference if found.conference is not None else row["conference"]
-        await q.finish(
-            conn, conference_id, roster_seq, conference, seq if found.conference else None
-        )
+        await q.finish(conn, conference_id, marks, conference, seq if found.conference else None)
     return True
 
 
-async def _look(conn: asyncpg.Connection, conference_id: int, row: Any) -> tuple[Changes, int]:
-    """Everything that differs from what was published, and the roster version counted."""
+async def _look(
+    conn: asyncpg.Connection, conference_id: int, row: Any
+) -> tuple[Changes, tuple[int, str]]:
+    """Everything that differs from what was published, and the marks of what was looked
+    at (the roster's version, the registry's mark)."""
     found = Changes()
-    changed = await q.fetch_changed_sites(conn, conference_id)
+    registry = await q.fetch_registry_mark(conn, conference_id)
+    same = registry == row["registry"]
+    changed = await q.fetch_changed_sites(conn, conference_id, liveness_only=same)
     new = [r["site_id"] for r in changed if r["new"]]
     roster_seq, whole, moved = await q.fetch_roster_marks(conn, conference_id, row["roster_seq"])
     # The conference-wide version moved (a bulk import): count every site.
@@ -81,12 +84,13 @@ async def _look(conn: asyncpg.Connection, conference_id: int, row: Any) -> tuple
     for r in changed:
         found.sites.append(_site_row(r, counted.get(r["site_id"])))
     found.expected = {s: n for s, n in counted.items() if s not in in_rows}
-    found.departed = await q.fetch_departed(conn, conference_id)
-    found.units = list(await q.fetch_changed_units(conn, conference_id))
+    if not same:
+        found.departed = await q.fetch_departed(conn, conference_id)
+        found.units = list(await q.fetch_changed_units(conn, conference_id))
     facts = await q.fetch_conference_facts(conn, conference_id)
     if facts != row["conference"]:
         found.conference = facts
-    return found, roster_seq
+    return found, (roster_seq, registry)
 
 
 async def _expected(

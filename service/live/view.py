@@ -26,6 +26,13 @@ from diemcau.live.series import Series, minute_number
 CATEGORIES = ("member", "non_member", "guest")
 T = {name: i for i, name in enumerate(TALLY_FIELDS)}
 NO_TALLY: tuple[Any, ...] = (0,) * len(TALLY_FIELDS) + (None,)
+# The counts' part of a site entry (diemcau.checkin.timeline.TALLY_FIELDS begins with
+# checked_in by category, then walk-ins by category).
+assert TALLY_FIELDS[:6] == tuple(f"{k}_{c}" for k in ("checked_in", "walk_ins") for c in CATEGORIES)
+_SITE = (
+    b'%s:{%s,"checked_in":{"member":%d,"non_member":%d,"guest":%d},"walk_ins":%d,'
+    b'"moved_in":%d,"moved_out":%d,"present":%d,"over_capacity":%s,"last_scan_at":%s}'
+)
 # What a site adds to the units above it: expected ×3, checked in ×3, walk-ins, present,
 # the site itself.
 WIDTH = 9
@@ -45,6 +52,7 @@ class Site:
     link: str
     headcount: Any
     chain: tuple[int, ...] = ()
+    static: bytes | None = None  # the record's part of the entry, as JSON
     fragment: bytes | None = None
 
 
@@ -139,6 +147,27 @@ class View:
             self._put_arrivals(row["unit_id"], minute_number(row["minute"]), row["arrivals"])
         self._cache.clear()
 
+    def load(self, units: Iterable[Any], sites: Iterable[Any], arrivals: Iterable[Any]) -> None:
+        """The whole board at `seq` into an empty view: the units' roll-ups summed by
+        unit and then up the tree, not site by site (40,000 sites, a few levels)."""
+        for row in units:
+            self._put_unit(row)
+        own: dict[int, list[int]] = {}
+        for row in sites:
+            site = _site(row, self.chain(row["unit_id"]))
+            self.sites[site.id] = site
+            if row["checked_in_member"] is not None:
+                self.tallies[site.id] = _tally(row)
+            sums = own.setdefault(site.unit_id, [0] * WIDTH)
+            for i, n in enumerate(self.rollup(site)):
+                sums[i] += n
+        for unit_id, sums in own.items():
+            self._spread(self.chain(unit_id), sums)
+        for row in arrivals:
+            self._put_arrivals(row["unit_id"], minute_number(row["minute"]), row["arrivals"])
+        self.membership += 1
+        self.take_dirty()
+
     def _put_unit(self, row: Any) -> None:
         unit = self.units.get(row["id"])
         if unit is None:
@@ -168,19 +197,7 @@ class View:
         tally = _tally(row) if row["checked_in_member"] is not None else None
         if tally is not None:
             self.tallies[row["site_id"]] = tally
-        fresh = Site(
-            row["site_id"],
-            row["code"],
-            row["name"],
-            row["unit_id"],
-            row["capacity"],
-            row["status"],
-            (row["expected_member"], row["expected_non_member"], row["expected_guest"]),
-            row["kiosk_online"],
-            row["link"],
-            row["headcount"],
-            self.chain(row["unit_id"]),
-        )
+        fresh = _site(row, self.chain(row["unit_id"]))
         if site is None or site.chain != fresh.chain:
             if site is not None:  # moved to another unit: scopes change shape
                 self._drop_site(site.id, departing=False)
@@ -285,29 +302,45 @@ class View:
             1,
         ]
 
-    def site_entry(self, site: Site) -> dict[str, Any]:
-        t = self.tallies.get(site.id, NO_TALLY)
-        checked = {c: t[T[f"checked_in_{c}"]] for c in CATEGORIES}
-        walk = sum(t[T[f"walk_ins_{c}"]] for c in CATEGORIES)
-        last = t[-1]
-        over = site.capacity is not None and sum(checked.values()) + walk > site.capacity
-        return {
-            "expected": dict(zip(CATEGORIES, site.expected, strict=True)),
-            "checked_in": checked,
-            "walk_ins": walk,
-            "moved_in": t[T["moved_in"]],
-            "moved_out": t[T["moved_out"]],
-            "present": t[T["present"]],
-            "headcount": site.headcount,
-            "capacity": site.capacity,
-            "over_capacity": over,
-            "kiosk_online": site.kiosk_online,
-            "link": site.link,
-            "last_scan_at": last.astimezone(self.zone) if last is not None else None,
-            "name": site.name,
-            "unit_code": self.units[site.unit_id].code if site.unit_id in self.units else None,
-            "status": site.status,
-        }
+    def site_fragment(self, site: Site) -> bytes:
+        """`"CODE":{entry}`, made once per change: the site's record as cached JSON, its
+        counts by a bytes template (a national board has 40,000 of them to make)."""
+        if site.fragment is None:
+            if site.static is None:
+                site.static = orjson.dumps(
+                    {
+                        "expected": dict(zip(CATEGORIES, site.expected, strict=True)),
+                        "capacity": site.capacity,
+                        "kiosk_online": site.kiosk_online,
+                        "link": site.link,
+                        "headcount": site.headcount,
+                        "name": site.name,
+                        "unit_code": self.units[site.unit_id].code
+                        if site.unit_id in self.units
+                        else None,
+                        "status": site.status,
+                    }
+                )[1:-1]
+            t = self.tallies.get(site.id, NO_TALLY)
+            checked = t[0] + t[1] + t[2]
+            walk = t[3] + t[4] + t[5]
+            over = site.capacity is not None and checked + walk > site.capacity
+            last = t[-1]
+            shown = b"null" if last is None else orjson.dumps(last.astimezone(self.zone))
+            site.fragment = _SITE % (
+                orjson.dumps(site.code),
+                site.static,
+                t[0],
+                t[1],
+                t[2],
+                walk,
+                t[T["moved_in"]],
+                t[T["moved_out"]],
+                t[T["present"]],
+                b"true" if over else b"false",
+                shown,
+            )
+        return site.fragment
 
     def unit_entry(self, unit: Unit | None) -> dict[str, Any]:
         r = unit.rollup if unit is not None else self.total
@@ -326,12 +359,6 @@ class View:
                 "parent_code": parent.code if parent is not None else None,
             }
         return out
-
-    def site_fragment(self, site: Site) -> bytes:
-        """`"CODE":{entry}`, made once per change."""
-        if site.fragment is None:
-            site.fragment = orjson.dumps({site.code: self.site_entry(site)})[1:-1]
-        return site.fragment
 
     def unit_fragment(self, unit: Unit) -> bytes:
         if unit.fragment is None:
@@ -377,6 +404,22 @@ class View:
     def remember(self, key: Any, value: bytes) -> bytes:
         self._cache[key] = value
         return value
+
+
+def _site(row: Any, chain: tuple[int, ...]) -> Site:
+    return Site(
+        row["site_id"],
+        row["code"],
+        row["name"],
+        row["unit_id"],
+        row["capacity"],
+        row["status"],
+        (row["expected_member"], row["expected_non_member"], row["expected_guest"]),
+        row["kiosk_online"],
+        row["link"],
+        row["headcount"],
+        chain,
+    )
 
 
 def _tally(row: Any) -> tuple[Any, ...]:

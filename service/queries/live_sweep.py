@@ -47,7 +47,13 @@ cur AS (
       LEFT JOIN kiosk k ON k.site_id = s.id
       LEFT JOIN LATERAL (SELECT passed FROM link_tests
                           WHERE site_id = s.id ORDER BY tested_at DESC LIMIT 1) lt ON true
-     WHERE cs.conference_id = $1)
+     WHERE cs.conference_id = $1
+       -- $4: only the sites whose liveness may have moved (they have kiosks, or were
+       -- published as anything but silent and unknown)
+       AND (NOT $4 OR k.site_id IS NOT NULL OR EXISTS (
+                SELECT 1 FROM live_sites p
+                 WHERE p.conference_id = $1 AND p.site_id = s.id
+                   AND (p.kiosk_online OR p.link <> 'unknown'))))
 SELECT cur.*, l.site_id IS NULL AS new
   FROM cur
   LEFT JOIN live_sites l ON l.conference_id = $1 AND l.site_id = cur.site_id
@@ -70,15 +76,36 @@ async def claim(conn: asyncpg.Connection, conference_id: int, wait: bool) -> Any
     Without `wait`, None when another sweeper holds it."""
     lock = "FOR UPDATE" if wait else "FOR UPDATE SKIP LOCKED"
     return await conn.fetchrow(
-        f"""SELECT swept_at, roster_seq, conference, now() - swept_at AS age
+        f"""SELECT swept_at, roster_seq, registry, conference, now() - swept_at AS age
               FROM live_sweeps WHERE conference_id = $1 {lock}""",
         conference_id,
     )
 
 
-async def fetch_changed_sites(conn: asyncpg.Connection, conference_id: int) -> list[Any]:
-    """Participating sites whose record, kiosks or link differ from what was published."""
-    return await conn.fetch(CURRENT_SITES_SQL, conference_id, ONLINE_WITHIN, LOST_AFTER)
+async def fetch_changed_sites(
+    conn: asyncpg.Connection, conference_id: int, liveness_only: bool = False
+) -> list[Any]:
+    """Participating sites whose record, kiosks or link differ from what was published
+    (`liveness_only`: among the sites whose kiosks or link may have moved)."""
+    return await conn.fetch(
+        CURRENT_SITES_SQL, conference_id, ONLINE_WITHIN, LOST_AFTER, liveness_only
+    )
+
+
+async def fetch_registry_mark(conn: asyncpg.Connection, conference_id: int) -> str:
+    """Moves whenever a site or unit record, the participating sites or a link test may
+    have changed (cheap maxima and sums): the sweep compares the whole registry only
+    then, and otherwise the kiosks' liveness alone. It also moves every 30 s: a record
+    written by a transaction that started before another's but committed after it
+    carries an older `updated_at`, which no maximum shows; the 30 s pass catches it."""
+    return await conn.fetchval(
+        """SELECT concat_ws('|', extract(epoch FROM now())::bigint / 30,
+                  (SELECT max(updated_at) FROM sites),
+                  (SELECT max(updated_at) FROM units), (SELECT max(id) FROM link_tests),
+                  (SELECT count(*) || ':' || coalesce(sum(site_id), 0) FROM conference_sites
+                    WHERE conference_id = $1))""",
+        conference_id,
+    )
 
 
 async def fetch_departed(conn: asyncpg.Connection, conference_id: int) -> list[int]:
@@ -289,19 +316,19 @@ async def publish_units(
 async def finish(
     conn: asyncpg.Connection,
     conference_id: int,
-    roster_seq: int,
+    marks: tuple[int, str],
     conference: Any,
     seq: int | None,
 ) -> None:
-    """Record the sweep: when, the roster version counted, and the conference shown
-    (`seq` given when it changed)."""
+    """Record the sweep: when, the roster version counted, the registry's mark, and the
+    conference shown (`seq` given when it changed)."""
     await conn.execute(
         """UPDATE live_sweeps
-              SET swept_at = now(), roster_seq = $2, conference = $3,
-                  seq = coalesce($4, seq)
+              SET swept_at = now(), roster_seq = $2, registry = $3, conference = $4,
+                  seq = coalesce($5, seq)
             WHERE conference_id = $1""",
         conference_id,
-        roster_seq,
+        *marks,
         conference,
         seq,
     )
