@@ -140,12 +140,13 @@ routes = [
         "POST",
         "/api/v1/conferences/{code}/checkins/{scan_id}/annul",
         annul_checkin,
-        "Annul the check-in a scan counts for (the counts follow; audited)",
+        "Annul the check-in a scan counts for, or a refused or duplicate scan alone "
+        "(the counts follow; audited)",
         "checkin",
         roles=STAFF,
         body=AnnulIn,
         response=Annulled,
-        errors=("not_found", "conflict", "locked"),
+        errors=("not_found", "forbidden", "conflict", "locked"),
     ),
     Route(
         "GET",
