@@ -90,15 +90,38 @@ class ScanIn(BaseModel):
         return self
 
 
+# A moment on a kiosk's clock: `sent_at` of a batch or heartbeat (its clock is measured by
+# it, diemcau.checkin.clocks).
+KioskTime = Annotated[AwareDatetime, AfterValidator(check_scan_time)]
+SENT_AT = TypeAdapter(KioskTime)
+SENT_AT_HELP = "the kiosk's clock when it sent this, RFC 3339 with an offset"
+
+
 class ScanBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    sent_at: KioskTime | None = Field(None, description=SENT_AT_HELP)
     scans: list[ScanIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 SCANS = TypeAdapter(list[ScanIn])
 
 
-def scans_from(data: Any, allowed: tuple[str, ...] = ("scans",)) -> list[ScanIn]:
+def sent_at_from(data: dict[str, Any]) -> datetime | None:
+    """A message's `sent_at` (None when it has none); 422 naming `sent_at` if it is not
+    a time with an offset."""
+    raw = data.get("sent_at")
+    if raw is None:
+        return None
+    if not isinstance(raw, str):  # a number is not read as epoch seconds
+        message = Msg("Cần thời điểm RFC 3339 có múi giờ", "an RFC 3339 time with an offset")
+        raise Problem("validation_failed", message, errors=[field_error("sent_at", message)])
+    try:
+        return SENT_AT.validate_python(raw)
+    except ValidationError as exc:
+        raise problem_from(exc, ("sent_at",)) from None
+
+
+def scans_from(data: Any, allowed: tuple[str, ...] = ("sent_at", "scans")) -> list[ScanIn]:
     """The scans of a batch (`{scans: [...]}` plus the `allowed` keys), validated whole:
     422 naming every bad field as `scans.N.field`, 413 past MAX_BATCH scans."""
     if not isinstance(data, dict) or not isinstance(data.get("scans"), list):
