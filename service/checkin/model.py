@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import (
@@ -18,10 +18,11 @@ from pydantic import (
 )
 
 from diemcau.delegates import Category
-from diemcau.errors import Msg, Problem, field_error
+from diemcau.errors import Msg, Problem, field_error, validation_failed
 from diemcau.units import Name
 from diemcau.validation import problem_from
 
+T = TypeVar("T")
 MAX_BATCH = 500  # DESIGN: a batch holds at most 500 scans (more: 413)
 MAX_DELEGATE_ID = 2**63 - 1
 # A kiosk's clock may be wildly wrong (reset to 1970, years ahead): such scans are judged
@@ -113,12 +114,18 @@ def sent_at_from(data: dict[str, Any]) -> datetime | None:
     if raw is None:
         return None
     if not isinstance(raw, str):  # a number is not read as epoch seconds
-        message = Msg("Cần thời điểm RFC 3339 có múi giờ", "an RFC 3339 time with an offset")
-        raise Problem("validation_failed", message, errors=[field_error("sent_at", message)])
+        raise validation_failed(
+            "sent_at", Msg("Cần thời điểm RFC 3339 có múi giờ", "an RFC 3339 time with an offset")
+        )
+    return _validated(SENT_AT, raw, "sent_at")
+
+
+def _validated(adapter: TypeAdapter[T], raw: Any, field: str) -> T:
+    """`raw` as `adapter` reads it, or 422 naming each bad part under `field`."""
     try:
-        return SENT_AT.validate_python(raw)
+        return adapter.validate_python(raw)
     except ValidationError as exc:
-        raise problem_from(exc, ("sent_at",)) from None
+        raise problem_from(exc, (field,)) from None
 
 
 def scans_from(data: Any, allowed: tuple[str, ...] = ("sent_at", "scans")) -> list[ScanIn]:
@@ -143,10 +150,7 @@ def scans_from(data: Any, allowed: tuple[str, ...] = ("sent_at", "scans")) -> li
     if not scans:
         message = Msg("Cần ít nhất một lượt quét", "at least one scan")
         raise Problem("validation_failed", message, errors=[field_error("scans", message)])
-    try:
-        return SCANS.validate_python(scans)
-    except ValidationError as exc:
-        raise problem_from(exc, ("scans",)) from None
+    return _validated(SCANS, scans, "scans")
 
 
 class DelegateBrief(BaseModel):
