@@ -62,6 +62,7 @@ def test_scanned_at_is_corrected_either_way_and_marked_past_30_s() -> None:
     assert judged_time(NOW + timedelta(hours=1), NOW, timedelta(minutes=-10)) == (NOW, True)
     # A correction off the calendar is no crash.
     assert judged_time(datetime(9999, 12, 30, tzinfo=UTC), NOW, timedelta(days=3)) == (NOW, True)
+    assert judged_time(datetime(1, 1, 2, tzinfo=UTC), NOW, timedelta(days=-1)) == (NOW, True)
     # Not measured: the 5-minute rule alone.
     assert judged_time(at, NOW) == (at, False)
 

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from diemcau.checkin.rules import EARLIEST, LATEST
 from diemcau.delegates import Category
 from diemcau.errors import Msg, Problem, field_error, validation_failed
 from diemcau.units import Name
@@ -28,8 +29,7 @@ MAX_DELEGATE_ID = 2**63 - 1
 # A kiosk's clock may be wildly wrong (reset to 1970, years ahead): such scans are judged
 # by the rules. Only a time no calendar holds once in UTC, give or take a day of the
 # rules' arithmetic, is malformed (stored as such it overflowed: a 500).
-_FIRST_DAY = datetime(1, 1, 2, tzinfo=UTC)
-_LAST_DAY = datetime(9999, 12, 30, tzinfo=UTC)
+_FIRST_DAY, _LAST_DAY = EARLIEST, LATEST
 
 
 def check_scan_time(value: datetime) -> datetime:

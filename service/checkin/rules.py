@@ -18,7 +18,7 @@ A scan is judged in this order, and the first step that refuses gives the result
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from diemcau.checkin import timeline
 from diemcau.checkin.timeline import Entry
@@ -28,6 +28,10 @@ from diemcau.checkin.timeline import Entry
 CLOCK_SKEW = timedelta(minutes=5)
 # DESIGN: a correction by the kiosk's measured offset beyond this is marked skewed.
 CORRECTION_MARK = timedelta(seconds=30)
+# A corrected time stays inside the calendar the rules' arithmetic can use (the bounds
+# a scanned_at is validated against).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 # A scan arriving within this of its (corrected) time is on time, whatever the contact:
 # a batch's transit, the pipeline ahead of it, a 429's wait. Later, it is late, and its
 # time is believed only if the kiosk was out of contact then (diemcau.checkin.contact).
@@ -64,7 +68,9 @@ def judged_time(
     if offset:
         try:
             scanned_at = scanned_at + offset
-        except OverflowError:  # a kiosk's clock and its `sent_at` both off the calendar
+        except OverflowError:
+            return received_at, True
+        if not EARLIEST <= scanned_at <= LATEST:  # a clock and its `sent_at` wildly apart
             return received_at, True
         skewed = abs(offset) > CORRECTION_MARK
     if scanned_at - received_at > CLOCK_SKEW:
