@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from diemcau.checkin.clocks import STEP, Clocks
+from diemcau.checkin.clocks import Clocks
 from diemcau.checkin.rules import judged_time
 from tests.checkin_world import World, build_world, scan
 from tests.factory import Factory
@@ -71,27 +71,43 @@ def test_the_offset_is_the_fastest_recent_sample() -> None:
     clocks = Clocks()
     assert clocks.offset(1, NOW) is None  # never measured: the 5-minute rule
     slow = timedelta(minutes=10)  # service - kiosk: the kiosk is 10 minutes slow
-    for n, transit in enumerate([3.0, 0.4, 1.5, 0.2]):
+    for n, transit in enumerate([3.0, 0.4, 25.0, 1.5, 0.2]):  # one message held up 25 s
         received = NOW + timedelta(seconds=20 * n)
         clocks.measure(1, received, received - slow - timedelta(seconds=transit))
-    offset = clocks.offset(1, NOW + timedelta(seconds=60))
+    offset = clocks.offset(1, NOW + timedelta(seconds=80))
     assert offset is not None and abs(offset - slow) <= timedelta(seconds=3)
-    # Forgotten after ten minutes without a sample.
-    assert clocks.offset(1, NOW + timedelta(minutes=12)) is None
+    # Unused two minutes after the last sample.
+    assert clocks.offset(1, NOW + timedelta(seconds=80 + 121)) is None
 
 
-def test_the_applied_offset_holds_still_and_follows_a_clock_set_back() -> None:
+def test_the_applied_offset_holds_still_and_follows_the_clock() -> None:
     clocks = Clocks()
     clocks.measure(1, NOW, NOW - timedelta(seconds=0.3))  # a good clock: 0.3 s of transit
     assert clocks.offset(1, NOW) == timedelta(0)  # never corrected
     later = NOW + timedelta(seconds=20)
     clocks.measure(1, later, later - timedelta(seconds=1.5))  # slower transit: no change
     assert clocks.offset(1, later) == timedelta(0)
-    # The kiosk's clock is set 10 minutes back: far above any transit, a new estimate.
-    then = NOW + timedelta(seconds=40)
-    clocks.measure(1, then, then - timedelta(minutes=10))
-    assert clocks.offset(1, then) == timedelta(minutes=10)
-    assert timedelta(minutes=10) > STEP
+    # The kiosk's clock is set 10 minutes forward: its next sample shows it.
+    ahead = NOW + timedelta(seconds=40)
+    clocks.measure(1, ahead, ahead + timedelta(minutes=10))
+    assert clocks.offset(1, ahead) == timedelta(minutes=-10)
+    # Then 10 minutes back: once the samples of the forward clock leave the window.
+    back = ahead + timedelta(seconds=20)
+    clocks.measure(1, back, back)
+    assert clocks.offset(1, back) == timedelta(minutes=-10)
+    for n in range(1, 8):
+        then = back + timedelta(seconds=20 * n)
+        clocks.measure(1, then, then - timedelta(seconds=0.2))
+    assert clocks.offset(1, then) == timedelta(0)
+
+
+def test_many_samples_a_second_keep_little() -> None:
+    clocks = Clocks()
+    for n in range(10_000):
+        received = NOW + timedelta(milliseconds=10 * n)
+        clocks.measure(1, received, received - timedelta(minutes=5, milliseconds=n % 300))
+    assert clocks.offset(1, received) == timedelta(minutes=5)
+    assert len(clocks._kiosks[1].buckets) <= 13
 
 
 # --- over HTTP and the websocket ----------------------------------------------------------
