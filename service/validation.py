@@ -8,7 +8,8 @@ import json
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.text import CONTROL_MESSAGE, forbidden_character, shown
@@ -48,6 +49,29 @@ _MESSAGES: dict[str, Msg] = {
     "too_short": Msg("Danh sách quá ngắn", "too few items"),
     "too_long": Msg("Danh sách quá dài", "too many items"),
 }
+
+
+# A JSON body takes each value in its own JSON type only: no "12" for 12, no true for 1,
+# no false for 0.0, no epoch number for a time. Pydantic's strict mode says so for every
+# field of a model; times are the one exception, being text in JSON (JSON_TIME below).
+STRICT = ConfigDict(extra="forbid", strict=True)
+
+# RFC 3339 (seconds optional, as ISO 8601 and the README's examples allow): pydantic's
+# own parser also reads "1733390000" as epoch seconds, which no kiosk clock means.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+def rfc3339_text(value: Any) -> Any:
+    """A time as JSON carries it: an RFC 3339 string, nothing else."""
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise PydanticCustomError("datetime_type", "Input should be an RFC 3339 date-time string")
+
+
+# Metadata for a datetime field of a strict model: `Annotated[datetime, *JSON_TIME]`.
+JSON_TIME = (Strict(False), BeforeValidator(rfc3339_text))
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
