@@ -232,9 +232,25 @@ def _not_json(vi: str, en: str) -> Problem:
     return Problem("invalid_json", message, errors=[field_error("body", message)])
 
 
+class _Refused(ValueError):
+    """A JSON text Python reads but we do not, with our own words for why."""
+
+    def __init__(self, message: Msg) -> None:
+        super().__init__(message.en)
+        self.message = message
+
+
 def _refuse_constant(name: str) -> Any:
     # NaN and Infinity are Python's extension of JSON; no field means them.
-    raise ValueError(f"{name} is not a JSON number")
+    raise _Refused(Msg(f"{name} không phải số JSON", f"{name} is not a JSON number"))
+
+
+# Python refuses to read an integer of more than 4,300 digits (a guard against quadratic
+# conversion), in words about sys.set_int_max_str_digits() that mean nothing to a client.
+_LONG_NUMBER = Msg(
+    "JSON không hợp lệ: một số quá dài (tối đa 4.300 chữ số)",
+    "invalid JSON: a number is too long (at most 4,300 digits)",
+)
 
 
 def parse_json(model: type[M], raw: bytes) -> M:
@@ -260,6 +276,10 @@ def load_json(raw: bytes) -> Any:
     except RecursionError:
         # The decoder recurses once per level: [[[[... a megabyte deep ends here.
         raise _not_json("JSON lồng nhau quá sâu", "JSON nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except _Refused as exc:
+        raise _not_json(f"JSON không hợp lệ: {exc.message.vi}", f"invalid JSON: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _not_json(f"JSON không hợp lệ: {exc}", f"invalid JSON: {exc}") from None
+    except ValueError:
+        raise _not_json(_LONG_NUMBER.vi, _LONG_NUMBER.en) from None
     return data

@@ -176,3 +176,36 @@ async def test_a_site_patch_and_a_link_test_take_their_own_types_only(
         await refused(resp, field)
     resp = await client.post("/api/v1/sites/S-STRICT/link-tests", json=test, headers=tech)
     assert resp.status == 201, await resp.text()
+
+
+# Point 7: a number past Python's 4,300 digits is told in our words, not Python's.
+LONG = "1" * 5001
+
+
+@pytest.mark.parametrize("path", ["/api/v1/units", "/api/v1/checkins"])
+async def test_a_five_thousand_digit_number_answers_our_own_invalid_json(
+    client: TestClient, world: World, organiser: dict[str, str], path: str
+) -> None:
+    headers = world.kiosk("LC-01") if "checkins" in path else organiser
+    raw = '{"code": ' + LONG + "}" if "units" in path else '{"scans": [' + LONG + "]}"
+    for lang, words in (("en", "a number is too long (at most 4,300 digits)"), ("vi", "4.300")):
+        resp = await client.post(
+            f"{path}?lang={lang}",
+            data=raw,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        body = await assert_problem(resp, 400, "invalid_json")
+        text = await resp.text()
+        assert "set_int_max_str_digits" not in text and "Exceeds the limit" not in text, text
+        assert words in body["detail"], body
+
+
+async def test_the_kiosk_websocket_tells_a_long_number_in_our_words(
+    client: TestClient, world: World
+) -> None:
+    ws = await client.ws_connect("/ws/kiosk?lang=en", headers=world.kiosk("LC-01"))
+    await ws.send_str('{"type": "heartbeat", "queue_length": ' + LONG + "}")
+    answer = await ws.receive_json(timeout=10)
+    await ws.close()
+    assert answer["problem"]["code"] == "invalid_json", answer
+    assert "digits" not in answer["problem"]["detail"], answer
