@@ -96,6 +96,12 @@ async def observe(request: web.Request, handler):
         status = response.status
         response.headers["X-Request-Id"] = rid
         return response
+    except web.HTTPException as exc:
+        # A redirect raised by a handler (/K/{code} answers 302) passes `problems` as an
+        # exception: it is counted as what it answered, not as a 500.
+        status = exc.status
+        exc.headers["X-Request-Id"] = rid
+        raise
     except asyncio.CancelledError:
         # The client went away first (an import stops then): no answer was sent, and
         # nothing failed. 499 is nginx's number for it.
