@@ -175,6 +175,7 @@ routes = [
         "kiosk",
         roles=("kiosk",),
         body=HeartbeatIn,
+        body_optional=True,
         response=HeartbeatOut,
     ),
 ]
