@@ -154,7 +154,9 @@ def build_world(service: Service) -> dict[str, str]:
     }
 
 
-def schemathesis(service: Service, tokens: dict[str, str], args: argparse.Namespace) -> int:
+def schemathesis(
+    service: Service, tokens: dict[str, str], args: argparse.Namespace, workdir: Path
+) -> int:
     st = Path(sys.executable).parent / "st"
     if not st.exists():
         st = Path(shutil.which("st") or "st")
@@ -185,7 +187,8 @@ def schemathesis(service: Service, tokens: dict[str, str], args: argparse.Namesp
         "none",
     ]
     print("running:", " ".join(command), flush=True)
-    return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
+    # In the temporary dir: schemathesis leaves a `.schemathesis/` folder where it runs.
+    return subprocess.run(command, env=env, cwd=workdir, check=False).returncode
 
 
 def main() -> int:
@@ -201,7 +204,7 @@ def main() -> int:
     try:
         service.wait_ready()
         tokens = build_world(service)
-        return schemathesis(service, tokens, args)
+        return schemathesis(service, tokens, args, root)
     finally:
         service.stop()
         log = (root / "serve.log").read_text(errors="replace")
