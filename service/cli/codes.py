@@ -3,7 +3,8 @@ merge or an SMS/Zalo campaign.
 
 The columns are `external_id, full_name, site_code, code`. The codes are what `qr.png`
 encodes, with the same rights (the organiser's), so the file is as sensitive as the
-badges themselves. Revoked delegates are left out, as from the badges.
+badges themselves. Revoked delegates are left out, as from the badges. The codes' digests
+are recorded, as the API records the codes it makes, so each first scan is a lookup.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from diemcau import credentials
-from diemcau.cli.badges import badge_data
+from diemcau import issuance
+from diemcau.cli.badges import signed
 from diemcau.cli.common import add_conference
 from diemcau.cli.say import count, err, t
-from diemcau.credentials import Claims
 from diemcau.keystore import SigningKey
 from diemcau.text import spreadsheet_safe
 
@@ -40,27 +40,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def rows(
-    key: SigningKey, conference_id: int, sites: list[Any], delegates: list[Any]
-) -> list[list[str]]:
-    """One row a delegate, by site code then external id; text cells made formula-safe
-    (a name typed as '=HYPERLINK(...)' must not run when the file is opened)."""
+    key: SigningKey, conference: Any, sites: list[Any], delegates: list[Any]
+) -> tuple[list[list[str]], issuance.Issued]:
+    """One row a delegate, by site code then external id, text cells made formula-safe
+    (a name typed as '=HYPERLINK(...)' must not run when the file is opened); and the
+    codes signed, to record."""
     site_codes = {s["id"]: s["code"] for s in sites}
-    out = []
-    for d in delegates:
-        claims = Claims(key.kid, conference_id, d["id"], d["site_id"], d["credential_version"])
-        code = credentials.sign(claims, key.private)
-        site = site_codes[d["site_id"]]
-        out.append([spreadsheet_safe(v) for v in (d["external_id"], d["full_name"], site, code)])
+    signed = issuance.signed_codes(key, conference["id"], delegates)
+    out = [
+        [
+            spreadsheet_safe(v)
+            for v in (d["external_id"], d["full_name"], site_codes[d["site_id"]], code)
+        ]
+        for d, _, code in signed
+    ]
     out.sort(key=lambda r: (r[2], r[0]))
-    return out
+    return out, [(claims, code) for _, claims, code in signed]
 
 
 def _codes(args: argparse.Namespace) -> int:
-    fetched = asyncio.run(badge_data(args))
+    fetched = asyncio.run(signed(args, rows))
     if isinstance(fetched, int):
         return fetched
-    conference, sites, delegates, key = fetched
-    written = rows(key, conference["id"], sites, delegates)
+    written = fetched[2]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     # utf-8-sig: Excel opens a CSV with a BOM as UTF-8, so Vietnamese names stay whole.
     with open(args.output, "w", encoding="utf-8-sig", newline="") as fh:
