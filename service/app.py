@@ -15,7 +15,6 @@ from aiohttp import WSCloseCode, web
 
 from diemcau.appkeys import (
     CONFIG,
-    ENROLL_LIMITER,
     IMPORT_POOL,
     INGESTOR,
     KIOSK_LIMITER,
@@ -202,7 +201,6 @@ def create_app(config: Config) -> web.Application:
     app[WEBSOCKETS] = weakref.WeakSet()
     app[TOKEN_CACHE] = TokenCache()
     app[KIOSK_LIMITER] = RateLimiter(config.kiosk_rate, 2 * config.kiosk_rate)
-    app[ENROLL_LIMITER] = RateLimiter(10 / 60, 10)  # 10 tries, then one every 6 s
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_executors_ctx)
     app.cleanup_ctx.append(_pool_ctx)

@@ -33,7 +33,6 @@ RENDER_POOL: web.AppKey[RenderPool] = web.AppKey("render_pool")
 # cache of kiosk tokens (revocation is checked again inside every check-in batch).
 INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")
 KIOSK_LIMITER: web.AppKey[RateLimiter] = web.AppKey("kiosk_limiter")
-ENROLL_LIMITER: web.AppKey[RateLimiter] = web.AppKey("enroll_limiter")
 TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 KIOSK_SOCKETS: web.AppKey[KioskSockets] = web.AppKey("kiosk_sockets")
 # Uploaded files are read and checked here, never in the default executor QR codes use.

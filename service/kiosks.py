@@ -22,11 +22,19 @@ from diemcau.conferences import ensure_writable
 from diemcau.conferences.access import schedule_out
 from diemcau.errors import Msg, Problem
 from diemcau.queries import kiosks as q
+from diemcau.ratelimit import FailureGuard
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 CODE_LENGTH = 8
 CODE_TTL = timedelta(hours=24)
 ONLINE_WITHIN = timedelta(seconds=30)  # DESIGN: kiosk_online, seen within 30 s
+# 31^8 codes, a few thousand live at once: at ten wrong guesses a minute, one address
+# would need decades to hit one; a training room enrolling fifty phones is not slowed.
+ENROLL_GUARD = FailureGuard("enroll", tries=10, window=timedelta(minutes=1))
+TOO_MANY_CODES = Msg(
+    "Đã nhập sai mã ghép máy quá nhiều lần; hãy đợi một phút rồi thử lại",
+    "too many wrong enrollment codes; wait a minute and try again",
+)
 
 
 def new_code() -> str:

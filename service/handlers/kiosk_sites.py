@@ -12,17 +12,19 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from diemcau import keystore, kiosks, qr
-from diemcau.appkeys import CONFIG, ENROLL_LIMITER, KEYSTORE, POOL, TOKEN_CACHE
+from diemcau.appkeys import CONFIG, KEYSTORE, POOL, TOKEN_CACHE
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import (
+    client_address,
     conference_for,
     json_response,
-    rate_limit,
+    rate_limited,
     read_body,
 )
 from diemcau.handlers.kiosk_ws import close_kiosk_sockets
 from diemcau.queries import credentials as qc
+from diemcau.ratelimit import TooManyTries
 from diemcau.routing import Route
 from diemcau.text import ascii_number
 from diemcau.units import Name
@@ -123,11 +125,16 @@ class Enrolled(BaseModel):
 
 
 async def enroll_kiosk(request: web.Request) -> web.Response:
-    # Codes are guessable only by brute force: a handful of tries a minute per address.
-    rate_limit(request.app[ENROLL_LIMITER], request.remote)
     body = await read_body(request, EnrollIn)
     async with request.app[POOL].acquire() as conn:
+        # Codes are guessable only by brute force: a few wrong ones a minute per address,
+        # counted in the database (every worker and host alike); a success is not counted.
+        try:
+            tried = await kiosks.ENROLL_GUARD.take(conn, client_address(request))
+        except TooManyTries as exc:
+            raise rate_limited(exc.wait, kiosks.TOO_MANY_CODES) from None
         done = await kiosks.enroll(conn, body.code, body.device_name)
+        await kiosks.ENROLL_GUARD.forgive(conn, tried)
     return json_response(Enrolled.model_validate(done), status=201)
 
 
