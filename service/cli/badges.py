@@ -189,7 +189,8 @@ def site_jobs(
     by_site: dict[int, list[asyncpg.Record]] = {}
     for row in rows:
         by_site.setdefault(row["site_id"], []).append(row)
-    jobs, issued = [], []
+    jobs: list[SiteJob] = []
+    issued: issuance.Issued = []
     for site in sites:
         # Named and signed alike: a delegate no code can carry is left out of both.
         signed = issuance.signed_codes(key, conference["id"], by_site.get(site["id"], []))
