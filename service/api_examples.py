@@ -193,7 +193,10 @@ ROSTER_ENTRY = {k: v for k, v in DELEGATE.items() if k not in ("phone", "email")
 }
 
 EXAMPLES: dict[str, Example] = {
-    "get_health": Example("/healthz", response={"status": "ok", "database": "ok"}),
+    "get_health": Example(
+        "/healthz",
+        response={"status": "ok", "database": "ok", "workers": {"alive": 2, "configured": 2}},
+    ),
     "get_metrics": Example("/metrics"),
     "get_openapi": Example("/api/openapi.json"),
     "get_docs": Example("/api/docs"),

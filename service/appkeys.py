@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from diemcau.metrics import Metrics
     from diemcau.ratelimit import RateLimiter
     from diemcau.routing import Route
+    from diemcau.supervisor import Seat
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
@@ -37,3 +38,6 @@ TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 KIOSK_SOCKETS: web.AppKey[KioskSockets] = web.AppKey("kiosk_sockets")
 # Uploaded files are read and checked here, never in the default executor QR codes use.
 IMPORT_POOL: web.AppKey[ImportPool] = web.AppKey("import_pool")
+# A supervised worker's place (`serve --workers N`): its number and the master's board of
+# workers, which /metrics and /healthz report. Absent when the process serves alone.
+WORKER_SEAT: web.AppKey[Seat] = web.AppKey("worker_seat")
