@@ -20,7 +20,7 @@ from aiohttp import web
 from diemcau.app import create_app
 from diemcau.appkeys import METRICS, WORKER_SEAT
 from diemcau.cli.common import database, load_config, positive_int
-from diemcau.cli.say import count, t, when
+from diemcau.cli.say import count, t, text, when
 from diemcau.config import Config
 from diemcau.db import connect, resolve_dsn
 from diemcau.logs import setup_logging
@@ -154,6 +154,8 @@ def run_serve(args: argparse.Namespace) -> int:
     probe = _bind(config.host, config.port, reuse_port=config.workers > 1)
     dsn, embedded = resolve_dsn(config)
     code = 0
+    if embedded is not None:
+        embedded.watch()  # started again if it stops while we serve
     try:
         asyncio.run(_apply_migrations(dsn))
         config = replace(config, database_url=dsn)
@@ -173,11 +175,8 @@ def run_serve(args: argparse.Namespace) -> int:
             code = _run_workers(config)
     finally:
         if embedded is not None:
-            embedded.stop()
-            print(
-                "diemcau: " + t("đã dừng PostgreSQL đi kèm", "embedded PostgreSQL stopped"),
-                file=sys.stderr,
-            )
+            left = embedded.stop()  # "stopped" only when this process did stop it
+            print(f"diemcau: {text(left.message)}", file=sys.stderr)
     return code
 
 
