@@ -135,6 +135,55 @@ def test_a_killed_worker_is_replaced_and_shutdown_restarts_nothing(
         serve.stop()
 
 
+async def test_a_starting_worker_takes_no_connection_before_it_serves(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A new worker's startup is held on a lock (its check of the stored keys): all that
+    time every connection must be answered by the worker that serves, none left waiting
+    in the new one's queue (before, the new worker listened from its first instant)."""
+    serve = Serve(database_url, tmp_path)
+    holder = await asyncpg.connect(database_url)
+    try:
+        first = await asyncio.to_thread(serve.workers)
+        victim = min(first)
+        survivor = (first - {victim}).pop()
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE conference_keys IN ACCESS EXCLUSIVE MODE")
+            os.kill(victim, signal.SIGKILL)
+            await _starting_worker_blocked(database_url, holder.get_server_pid())
+            answered = [await asyncio.to_thread(serve.metrics) for _ in range(30)]
+            assert {m["pid"] for m in answered} == {survivor}
+        seen = await asyncio.to_thread(
+            serve.wait_for, lambda m: m["pid"] not in first and m["alive"] == 2, "the new worker"
+        )
+        assert seen["restarts"] == 1
+    finally:
+        await holder.close()
+        serve.stop()
+
+
+async def _starting_worker_blocked(database_url: str, holder: int) -> None:
+    """Until a backend waits on the lock `holder` holds (the new worker's startup).
+
+    Asked on a connection of its own: inside the holder's transaction, pg_stat_activity
+    would answer the same snapshot every time.
+    """
+    watcher = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + PATIENCE
+        while time.monotonic() < deadline:
+            waiting = await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                holder,
+            )
+            if waiting:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await watcher.close()
+    raise AssertionError("no new worker ever waited on the lock")
+
+
 async def test_the_master_exits_non_zero_when_no_worker_can_start(
     fresh_database: str, admin_dsn: str, tmp_path: Path
 ) -> None:

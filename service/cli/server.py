@@ -28,6 +28,7 @@ from diemcau.migrate import migrate
 from diemcau.supervisor import GIVE_UP_AFTER, Seat, Supervisor
 
 log = logging.getLogger("diemcau.serve")
+BACKLOG = 1024  # connections the kernel holds for a worker while it is busy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -82,7 +83,7 @@ def _options(args: argparse.Namespace) -> Config:
     return replace(config, **overrides)
 
 
-def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
+def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -103,7 +104,8 @@ def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
                 )
             ) from None
         raise
-    sock.listen(1024)
+    if listen:
+        sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -121,8 +123,11 @@ def _run_worker(
         app[METRICS].watch_workers(seat)
         app.cleanup_ctx.append(_master_watch)
     if sock is None:
-        sock = _bind(config.host, config.port, reuse_port=True)
-    web.run_app(app, sock=sock, access_log=None, print=None, shutdown_timeout=10)
+        # Bound, not listening: the kernel sends a SO_REUSEPORT port's connections to
+        # listening sockets only, so a worker takes none (they would wait unanswered)
+        # until its app has started and aiohttp listens.
+        sock = _bind(config.host, config.port, reuse_port=True, listen=False)
+    web.run_app(app, sock=sock, access_log=None, print=None, shutdown_timeout=10, backlog=BACKLOG)
 
 
 async def _master_watch(app: web.Application) -> AsyncIterator[None]:
