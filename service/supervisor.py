@@ -111,6 +111,13 @@ class _Slot:
     signalled: bool = False
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def restart_delay(failures: int) -> float:
     """Seconds before the next start of a worker that died `failures` times in a row."""
     if failures <= 1:
@@ -177,12 +184,8 @@ class Supervisor:
             name=f"worker-{slot.index}",
         )
         process.start()
-        slot.process, slot.started_at, slot.due, slot.signalled = (
-            process,
-            time.monotonic(),
-            None,
-            False,
-        )
+        slot.process, slot.started_at = process, time.monotonic()
+        slot.due, slot.signalled = None, False
         slot.starts += 1
         if slot.starts > 1:
             self.restarts += 1
@@ -208,7 +211,7 @@ class Supervisor:
                     "worker": slot.index,
                     "pid": process.pid,
                     "exit_code": code,
-                    "signal": signal.Signals(-code).name if code < 0 else None,
+                    "signal": _signal_name(-code) if code < 0 else None,
                     "uptime_s": round(uptime, 1),
                     "served": served,
                     "deaths_in_a_row": slot.failures,

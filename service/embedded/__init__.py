@@ -72,7 +72,9 @@ class State:
             return cls()
         if not isinstance(raw, dict):
             return cls()
-        users = [p for p in raw.get("users", []) if isinstance(p, int) and pid_alive(p)]
+        listed = raw.get("users")
+        listed = listed if isinstance(listed, list) else []
+        users = [p for p in listed if isinstance(p, int) and pid_alive(p)]
         owner = raw.get("owner") if raw.get("owner") in users else None
         postmaster = raw.get("postmaster") if isinstance(raw.get("postmaster"), int) else None
         return cls(users, postmaster, owner)
