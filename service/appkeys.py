@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from diemcau.executors import ImportPool, RenderPool
     from diemcau.keystore import Keystore
     from diemcau.metrics import Metrics
-    from diemcau.ratelimit import RateLimiter
+    from diemcau.ratelimit import FailureGuard, RateLimiter
     from diemcau.routing import Route
     from diemcau.supervisor import Seat
 
@@ -34,6 +34,8 @@ RENDER_POOL: web.AppKey[RenderPool] = web.AppKey("render_pool")
 # cache of kiosk tokens (revocation is checked again inside every check-in batch).
 INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")
 KIOSK_LIMITER: web.AppKey[RateLimiter] = web.AppKey("kiosk_limiter")
+# Wrong enrollment codes per client address, counted in the database (kiosks.ENROLL_GUARD).
+ENROLL_GUARD: web.AppKey[FailureGuard] = web.AppKey("enroll_guard")
 TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 KIOSK_SOCKETS: web.AppKey[KioskSockets] = web.AppKey("kiosk_sockets")
 # Uploaded files are read and checked here, never in the default executor QR codes use.

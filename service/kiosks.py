@@ -30,7 +30,7 @@ CODE_TTL = timedelta(hours=24)
 ONLINE_WITHIN = timedelta(seconds=30)  # DESIGN: kiosk_online, seen within 30 s
 # 31^8 codes, a few thousand live at once: at ten wrong guesses a minute, one address
 # would need decades to hit one; a training room enrolling fifty phones is not slowed.
-ENROLL_GUARD = FailureGuard("enroll", tries=10, window=timedelta(minutes=1))
+ENROLL_TRIES = FailureGuard("enroll", tries=10, window=timedelta(minutes=1))
 TOO_MANY_CODES = Msg(
     "Đã nhập sai mã ghép máy quá nhiều lần; hãy đợi một phút rồi thử lại",
     "too many wrong enrollment codes; wait a minute and try again",

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from diemcau import keystore, kiosks, qr
-from diemcau.appkeys import CONFIG, KEYSTORE, POOL, TOKEN_CACHE
+from diemcau.appkeys import CONFIG, ENROLL_GUARD, KEYSTORE, POOL, TOKEN_CACHE
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import (
@@ -127,15 +127,16 @@ class Enrolled(BaseModel):
 
 async def enroll_kiosk(request: web.Request) -> web.Response:
     body = await read_body(request, EnrollIn)
+    guard = request.app[ENROLL_GUARD]
     async with request.app[POOL].acquire() as conn:
         # Codes are guessable only by brute force: a few wrong ones a minute per address,
         # counted in the database (every worker and host alike); a success is not counted.
         try:
-            tried = await kiosks.ENROLL_GUARD.take(conn, client_address(request))
+            tried = await guard.take(conn, client_address(request))
         except TooManyTries as exc:
             raise rate_limited(exc.wait, kiosks.TOO_MANY_CODES) from None
         done = await kiosks.enroll(conn, body.code, body.device_name)
-        await kiosks.ENROLL_GUARD.forgive(conn, tried)
+        await guard.forgive(conn, tried)
     return json_response(Enrolled.model_validate(done), status=201)
 
 
