@@ -41,10 +41,11 @@ async function main() {
 function wire(store) {
   for (const button of document.querySelectorAll("[data-lang]")) {
     button.addEventListener("click", async () => {
+      // The page turns at the tap; the choice is kept for the next load after.
       setLanguage(button.dataset.lang);
-      await store.put("meta", language(), "lang");
       translatePage();
       refresh();
+      await store.put("meta", language(), "lang");
     });
   }
   $("enroll-form").addEventListener("submit", (event) => {
@@ -118,6 +119,7 @@ async function previewCode(text) {
   if (!answer.ok) {
     where.hidden = true;
     $("enroll-error").textContent = answer.network ? t("enroll_offline") : problemText(answer);
+    if (answer.network) previewed = null; // the same code may be looked at again
     return;
   }
   const { conference, site, expires_at: expires, device_name: name } = answer.body;

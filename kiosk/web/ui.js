@@ -105,6 +105,7 @@ export class AnswerScreen {
   constructor() {
     this.el = $("answer");
     this.current = null;
+    this.seq = -Infinity; // the latest scan shown, hidden or not
     this.phase = null;
     this.timer = null;
     this.el.addEventListener("click", () => this.hide());
@@ -112,21 +113,23 @@ export class AnswerScreen {
 
   checking(record) {
     this.current = record.scan_id;
+    this.seq = Math.max(this.seq, record.seq);
     this.phase = "checking";
     this.draw(record);
     this.el.hidden = false;
     this.hideAfter(CHECKING_MS);
   }
 
-  // The door's answer to a scan. A scan answered after a newer one took the screen goes
+  // The door's answer to a scan. An older scan answered after a newer one was shown goes
   // to the list only: the door has moved on.
   tell(record) {
-    if (this.current && this.current !== record.scan_id) return;
+    if (record.scan_id !== this.current && record.seq < this.seq) return;
     if (this.current === record.scan_id && this.phase === "told") {
       this.update(record);
       return;
     }
     this.current = record.scan_id;
+    this.seq = Math.max(this.seq, record.seq);
     this.phase = "told";
     this.draw(record);
     if (this.el.dataset.colour !== "neutral") beep(this.el.dataset.colour);
