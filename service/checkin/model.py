@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -20,7 +21,7 @@ from pydantic import (
 from diemcau.delegates import Category
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.units import Name
-from diemcau.validation import problem_from
+from diemcau.validation import JSON_TIME, STRICT, problem_from
 
 MAX_BATCH = 500  # DESIGN: a batch holds at most 500 scans (more: 413)
 MAX_DELEGATE_ID = 2**63 - 1
@@ -43,13 +44,20 @@ def check_scan_time(value: datetime) -> datetime:
     return value
 
 
+# What names the person of a scan, by method: a scan carries its own method's fields only.
+_FIELDS = {"qr": ("qr",), "manual": ("delegate_id",), "walk_in": ("full_name", "category")}
+_IDENTIFIES = ("qr", "delegate_id", "full_name", "category")
+
+
 class ScanIn(BaseModel):
     """One scan. `method` is inferred when left out: `qr` with a code, `walk_in` with a
     name, `manual` with a delegate id."""
 
-    model_config = ConfigDict(extra="forbid")
-    scan_id: UUID = Field(description="made once by the kiosk, kept across retries")
-    scanned_at: Annotated[AwareDatetime, AfterValidator(check_scan_time)] = Field(
+    model_config = STRICT
+    scan_id: Annotated[UUID, Strict(False)] = Field(
+        description="made once by the kiosk, kept across retries"
+    )
+    scanned_at: Annotated[AwareDatetime, *JSON_TIME, AfterValidator(check_scan_time)] = Field(
         description="kiosk clock, RFC 3339 with an offset"
     )
     qr: str | None = Field(None, description="the scanned text, exactly as read")
@@ -84,6 +92,15 @@ class ScanIn(BaseModel):
                 f"Cách điểm danh {self.method} cần trường {field}"
                 f"|method {self.method} needs {field}"
                 + (" and category" if self.method == "walk_in" else "")
+            )
+        foreign = [f for f in _IDENTIFIES if f not in _FIELDS[self.method]]
+        carried = [f for f in foreign if getattr(self, f) is not None]
+        if carried:
+            # One scan names one person one way: a manual scan with a code would be
+            # judged by one and stored with the other.
+            raise ValueError(
+                f"Cách điểm danh {self.method} không mang trường {', '.join(carried)}"
+                f"|method {self.method} carries no {', '.join(carried)}"
             )
         if self.method == "walk_in" and self.direction == "out":
             raise ValueError("Khách vãng lai chỉ ghi lượt vào|a walk-in is an entry only")

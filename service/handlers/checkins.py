@@ -26,7 +26,7 @@ from diemcau.queries import checkins as q
 from diemcau.routing import Route
 from diemcau.search import decode_id_cursor, encode_cursor
 from diemcau.units import Name
-from diemcau.validation import load_json
+from diemcau.validation import STRICT, load_json
 
 STAFF = ("organiser", "technician")
 
@@ -44,7 +44,7 @@ async def post_checkins(request: web.Request) -> web.Response:
 
 
 class AnnulIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     reason: Name = Field(description="why the check-in was a mistake (kept in the audit log)")
 
 

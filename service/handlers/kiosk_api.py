@@ -4,10 +4,10 @@ gzip, `since`), the name search for a manual check-in, and its heartbeat."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from diemcau import kiosk_roster, kiosks
 from diemcau.appkeys import POOL
@@ -117,7 +117,8 @@ async def search_delegates(request: web.Request) -> web.Response:
 
 class HeartbeatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    queue_length: int | None = Field(None, ge=0, le=10_000_000)
+    # Each field strict by itself (no "3" or true for a number), as validation.STRICT is.
+    queue_length: Annotated[int, Strict()] | None = Field(None, ge=0, le=10_000_000)
     app_version: str | None = Field(None, max_length=100, pattern=r"^[\x20-\x7e]*$")
 
 
@@ -175,6 +176,7 @@ routes = [
         "kiosk",
         roles=("kiosk",),
         body=HeartbeatIn,
+        body_optional=True,
         response=HeartbeatOut,
     ),
 ]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from diemcau import keystore, kiosks, qr
 from diemcau.appkeys import CONFIG, ENROLL_LIMITER, KEYSTORE, POOL, TOKEN_CACHE
@@ -27,6 +27,7 @@ from diemcau.queries import credentials as qc
 from diemcau.routing import Route
 from diemcau.text import ascii_number, checked_text
 from diemcau.units import MAX_NAME
+from diemcau.validation import STRICT
 
 STAFF = ("organiser", "technician")
 SITE = "/api/v1/conferences/{code}/sites/{site}"
@@ -118,7 +119,7 @@ EnrollCode = Field(max_length=32, description="the 8-character code (dash and ca
 
 
 class EnrollIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     code: str = EnrollCode
     device_name: Annotated[str, AfterValidator(optional_name)] | None = Field(
         None,
@@ -146,7 +147,7 @@ async def enroll_kiosk(request: web.Request) -> web.Response:
 
 
 class PreviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     code: str = EnrollCode
 
 

@@ -99,12 +99,16 @@ async def _answer(request: web.Request, kiosk: Kiosk, text: str) -> tuple[str, b
     data: Any = None
     try:
         try:
-            data = orjson.loads(text)
+            data, readable = orjson.loads(text), True
         except orjson.JSONDecodeError:
-            raise Problem("invalid_json", Msg("Tin nhắn không phải JSON", "not JSON")) from None
+            readable = False
+        # Every message spends the kiosk's allowance, whatever it is (heartbeats, unknown
+        # types, junk): each costs an answer. Read first, so a refusal carries its `id`.
+        rate_limit(request.app[KIOSK_LIMITER], kiosk.token_id)
+        if not readable:
+            raise Problem("invalid_json", Msg("Tin nhắn không phải JSON", "not JSON"))
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "scans":
-            rate_limit(request.app[KIOSK_LIMITER], kiosk.token_id)
             scans = scans_from(data, allowed=("type", "id", "scans"))
             results = await request.app[INGESTOR].submit(Job(kiosk, scans))
             answer = {"type": "results", "id": data.get("id"), "results": results}
