@@ -104,10 +104,15 @@ async def test_times_a_technician_reads_are_in_the_conference_s_zone(
 ) -> None:
     made = await new_code(client, organiser)
     assert made["expires_at"].endswith("+07:00")
-    await enroll(client, made["code"])
+    done = await enroll(client, made["code"])
     resp = await client.get(f"{SITE}/kiosks", headers=organiser)
     for kiosk in (await resp.json())["items"]:
         assert kiosk["enrolled_at"].endswith("+07:00"), kiosk
+    qr = await world.qr("LC-01-0")
+    await client.post("/api/v1/checkins", json={"scans": [scan(qr)]}, headers=bearer(done["token"]))
+    resp = await client.get(f"{SITE}/checkins", headers=organiser)
+    [stored] = (await resp.json())["items"]
+    assert stored["scanned_at"].endswith("+07:00") and stored["received_at"].endswith("+07:00")
 
 
 async def test_a_code_works_once(client: TestClient, world: World, organiser: dict) -> None:
