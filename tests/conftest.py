@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from diemcau.app import create_app
+from diemcau.checkin import render
 from diemcau.config import Config
 from diemcau.db import connect
 from diemcau.embedded import EmbeddedPostgres
@@ -113,6 +114,9 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     if tables:
         names = ", ".join(f'"{t["tablename"]}"' for t in tables)
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    # Site codes are cached by id in the process (a code never changes); ids restart
+    # here, so the next test's site 1 may bear another code.
+    render._SITE_CODES.clear()
     await conn.close()
 
 
