@@ -23,6 +23,7 @@ from diemcau.queries import units as q
 from diemcau.search import decode_cursor, encode_cursor, fold
 from diemcau.tabular import (
     MAX_REGISTRY_ROWS,
+    Found,
     Sheet,
     check_limits,
     import_failed,
@@ -233,7 +234,8 @@ def parse_units(sheet: Sheet) -> tuple[list[tuple[int, dict[str, Any]]], list[di
     seen: dict[str, int] = {}
     sheet = replace(sheet, max_rows=MAX_REGISTRY_ROWS)
     check_limits(sheet)
-    for number, cells in read_rows(sheet, UNIT_COLUMNS, UNIT_REQUIRED):
+    found = Found()  # garbled cells, told by the reading
+    for number, cells in read_rows(sheet, UNIT_COLUMNS, UNIT_REQUIRED, found):
         values: dict[str, Any] = {}
         before = len(errors)
         for column in UNIT_COLUMNS:
@@ -254,7 +256,7 @@ def parse_units(sheet: Sheet) -> tuple[list[tuple[int, dict[str, Any]]], list[di
             seen[code] = number
         if len(errors) == before:
             rows.append((number, values))
-    return rows, errors
+    return rows, found.errors + errors
 
 
 def _place_unit(

@@ -153,7 +153,7 @@ def _warnings(warnings: list[dict[str, Any]], total: int) -> None:
     """Rows imported all the same but worth a look (namesakes), listed like errors."""
     if not total:
         return
-    err(t(f"{number(total)} cảnh báo (vẫn được nhập):", f"{number(total)} warnings (imported):"))
+    err(count(total, "cảnh báo (vẫn được nhập):", "warning (imported):", "warnings (imported):"))
     for w in warnings:
         row = number(w["row"])
         err(f"  - {t(f'dòng {row}', f'row {row}')}, {w['field']}: {text(w['message'])}")
