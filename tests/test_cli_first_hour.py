@@ -8,7 +8,6 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +16,8 @@ import pytest
 from diemcau import credentials
 from diemcau.cli import main
 from diemcau.config import Config
+from tests.conftest import Run
 from tests.factory import Factory
-
-Run = Callable[..., Awaitable[tuple[int, str, str]]]
-
-
-@pytest.fixture
-def cli(config: Config, db: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Run:
-    """`await cli("unit", "list")` -> (exit status, stdout, stderr), as a person runs it."""
-    monkeypatch.setenv("DATABASE_URL", config.database_url or "")
-    monkeypatch.setenv("DIEMCAU_SECRET_KEY", config.secret_key or "")
-    monkeypatch.setenv("DIEMCAU_DATA_DIR", str(config.data_dir))
-    monkeypatch.delenv("DIEMCAU_LANGUAGE", raising=False)
-    monkeypatch.delenv("DIEMCAU_TIMEZONE", raising=False)
-
-    async def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = await asyncio.to_thread(main, list(argv))
-        except SystemExit as stopped:  # argparse refusing the arguments
-            code = int(stopped.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 async def test_unit_tree_from_the_cli(cli: Run, tmp_path: Path) -> None:

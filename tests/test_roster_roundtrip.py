@@ -6,7 +6,6 @@ categories keeps the stored ones."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,10 @@ import pytest
 
 from diemcau import roster
 from diemcau.auth import CLI
-from diemcau.cli import main
-from diemcau.config import Config
 from diemcau.errors import Problem
 from diemcau.queries.conferences import fetch_conference
 from diemcau.tabular import Sheet
+from tests.conftest import Run
 from tests.factory import Factory
 
 # Names a spreadsheet would run as formulas: written with an apostrophe before them.
@@ -51,15 +49,6 @@ async def hn(factory: Factory, db: Any, tmp_path: Path) -> Any:
     return conference
 
 
-async def _cli(config: Config, monkeypatch: Any, capsys: Any, *argv: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("DATABASE_URL", config.database_url or "")
-    monkeypatch.setenv("DIEMCAU_SECRET_KEY", config.secret_key or "")
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 async def _state(db: Any) -> list[Any]:
     return [
         tuple(r)
@@ -70,20 +59,16 @@ async def _state(db: Any) -> list[Any]:
     ]
 
 
-async def test_the_listing_reads_back_unchanged(
-    hn: Any, db: Any, config: Config, monkeypatch: Any, capsys: Any, tmp_path: Path
-) -> None:
+async def test_the_listing_reads_back_unchanged(hn: Any, db: Any, cli: Run, tmp_path: Path) -> None:
     before = await _state(db)
-    code, out, _ = await _cli(
-        config, monkeypatch, capsys, "roster", "list", "--conference", "HN", "--format", "csv"
-    )
+    code, out, _ = await cli("roster", "list", "--conference", "HN", "--format", "csv")
     assert code == 0 and out.startswith("\ufeffexternal_id,full_name,category,")
     assert "'=HYPERLINK" in out and "\n'-000106," in out  # formula-safe, as written
     assert ",member," in out and ",non_member," in out and ",false\n" in out and ",true\n" in out
     listing = tmp_path / "listing.csv"
     listing.write_text(out, "utf-8")
-    code, _, err = await _cli(
-        config, monkeypatch, capsys, "--lang", "en", "roster", "import", str(listing),
+    code, _, err = await cli(
+        "--lang", "en", "roster", "import", str(listing),
         "--conference", "HN", "--quiet",
     )  # fmt: skip
     assert code == 0, err
@@ -93,13 +78,11 @@ async def test_the_listing_reads_back_unchanged(
 
 
 async def test_the_codes_file_reads_back_unchanged(
-    hn: Any, db: Any, config: Config, monkeypatch: Any, capsys: Any, tmp_path: Path
+    hn: Any, db: Any, cli: Run, tmp_path: Path
 ) -> None:
     before = await _state(db)
     codes = tmp_path / "codes.csv"
-    code, _, err = await _cli(
-        config, monkeypatch, capsys, "codes", "--conference", "HN", "-o", str(codes)
-    )
+    code, _, err = await cli("codes", "--conference", "HN", "-o", str(codes))
     assert code == 0, err
     result = await roster.import_roster(db, CLI, hn, Sheet(codes, "csv"))
     # Revoked delegates are left out of the codes; the others are all there, unchanged.

@@ -29,11 +29,14 @@ from diemcau.auth import CLI
 from diemcau.cli.common import add_conference, database, load_config, positive_int, report_problem
 from diemcau.cli.common import conference as find_conference
 from diemcau.cli.output import Column, Listing, add_format
-from diemcau.cli.say import count, err, number, t, when
+from diemcau.cli.progress import Progress
+from diemcau.cli.say import count, err, error, number, t, when
 from diemcau.conferences import ensure_writable
 from diemcau.errors import Msg, Problem
 from diemcau.keystore import Keystore, SigningKey
 from diemcau.queries import credentials as q
+
+STDOUT = "-"  # `-o -`: standard output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,8 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output",
         required=True,
         help=t(
-            "tệp PDF khi có --site; nếu không, một thư mục, mỗi điểm cầu một tệp",
-            "the PDF file with --site; otherwise a directory, one PDF per site",
+            "tệp PDF khi có --site (- là ra màn hình); nếu không, một thư mục, mỗi điểm cầu một tệp",
+            "the PDF file with --site (- for standard output); otherwise a directory, one PDF per site",
         ),
     )
     cmd.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help=workers)
@@ -221,27 +224,50 @@ _WHAT = {"badges": ("thẻ", "badges"), "passes": ("thẻ điện thoại", "pas
 
 def _progress(
     total_sites: int, total_badges: int, started: float, what: str = "badges"
-) -> Callable[[int, int], None]:
+) -> tuple[Progress, Callable[[int, int], None]]:
     vi, en = _WHAT[what]
+    progress = Progress()
 
     def show(sites: int, done: int) -> None:
         rate = number(done / max(time.perf_counter() - started, 1e-6))
         done_of = f"{number(done)}/{number(total_badges)}"
-        line = t(
-            f"{vi}: {sites}/{total_sites} điểm cầu, {done_of} {vi} ({rate}/giây)",
-            f"{en}: {sites}/{total_sites} sites, {done_of} {en} ({rate}/s)",
+        progress.show(
+            t(
+                f"{vi}: {sites}/{total_sites} điểm cầu, {done_of} {vi} ({rate}/giây)",
+                f"{en}: {sites}/{total_sites} sites, {done_of} {en} ({rate}/s)",
+            )
         )
-        print(f"\r{line}", end="", file=sys.stderr, flush=True)
 
-    return show
+    return progress, show
 
 
 def _badges(args: argparse.Namespace) -> int:
     """Read in the event loop; sign and render once it has closed (see _start_method)."""
+    if args.output == STDOUT and not args.site:
+        error(
+            Msg(
+                "-o - cần --site: mỗi điểm cầu là một tệp PDF",
+                "-o - needs --site: each site is a PDF file of its own",
+            )
+        )
+        return 2
     fetched = asyncio.run(badge_data(args))
     if isinstance(fetched, int):
         return fetched
+    if args.output == STDOUT:
+        return _badges_to_stdout(*fetched)
     return _write_badges(args, *fetched)
+
+
+def _badges_to_stdout(
+    conference: asyncpg.Record, sites: list[Any], rows: list[asyncpg.Record], key: SigningKey
+) -> int:
+    """One site's sheets as PDF on standard output (`-o -`), for a pipe or a printer."""
+    (job,) = site_jobs(key, conference, sites, rows, lambda site: Path(STDOUT))
+    sys.stdout.buffer.write(badges.badges_pdf(job.sheet, job.items))
+    sys.stdout.buffer.flush()
+    err(f"{count(len(job.items), 'thẻ', 'badge')} -> stdout")
+    return 0
 
 
 async def badge_data(args: argparse.Namespace) -> int | tuple[Any, list[Any], list[Any], Any]:
@@ -282,14 +308,15 @@ def _write_badges(
     started = time.perf_counter()
     jobs = site_jobs(key, conference, sites, rows, path_for)
     workers = min(max(args.workers, 1), len(sites))
-    written = render_jobs(jobs, workers, _progress(len(sites), len(rows), started))
+    progress, show = _progress(len(sites), len(rows), started)
+    written = render_jobs(jobs, workers, show)
+    progress.finish()
     elapsed = time.perf_counter() - started
     made = count(written, "thẻ", "badge")
     for_sites = count(len(sites), "điểm cầu", "site")
     seconds = number(elapsed, 1)
     err(
-        "\n"
-        + t(
+        t(
             f"{made} cho {for_sites} trong {seconds} giây -> {out}",
             f"{made} for {for_sites} in {seconds} s -> {out}",
         )
@@ -299,6 +326,14 @@ def _write_badges(
 
 def _passes(args: argparse.Namespace) -> int:
     """Like `badges`: read in the event loop, then sign and render one folder per site."""
+    if args.output == STDOUT:
+        error(
+            Msg(
+                "-o cần một thư mục: mỗi đại biểu một tệp PNG, không ghi ra màn hình được",
+                "-o needs a directory: a PNG file per delegate cannot go to standard output",
+            )
+        )
+        return 2
     fetched = asyncio.run(badge_data(args))
     if isinstance(fetched, int):
         return fetched
@@ -307,12 +342,13 @@ def _passes(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     jobs = site_jobs(key, conference, sites, rows, lambda s: out / _safe(s["code"]), passes=True)
     workers = min(max(args.workers, 1), len(sites))
-    written = render_jobs(jobs, workers, _progress(len(sites), len(rows), started, "passes"))
+    progress, show = _progress(len(sites), len(rows), started, "passes")
+    written = render_jobs(jobs, workers, show)
+    progress.finish()
     elapsed = time.perf_counter() - started
     made = count(written, "thẻ điện thoại", "pass", "passes")
     err(
-        "\n"
-        + t(
+        t(
             f"{made} trong {number(elapsed, 1)} giây -> {out}",
             f"{made} in {number(elapsed, 1)} s -> {out}",
         )
