@@ -228,6 +228,7 @@ EXAMPLES: dict[str, Example] = {
     "get_unit": Example(
         "/api/v1/units/LC-TD", response={**UNIT, "children": 14, "descendants": 14, "sites": 15}
     ),
+    "delete_unit": Example("/api/v1/units/LC-TD-XX"),
     "list_unit_children": Example(
         "/api/v1/units/LC/children", response={"items": [UNIT], "next": None}
     ),

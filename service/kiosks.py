@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from diemcau import audit, auth, keystore
+from diemcau import audit, auth, keystore, qr
 from diemcau.auth import Principal
 from diemcau.conferences import ensure_writable
 from diemcau.conferences.access import schedule_out
@@ -77,6 +77,21 @@ def refused(reason: str) -> Problem:
         errors=[{"field": "code", "message": message}],
         reason=reason,
     )
+
+
+def enroll_url(origin: str, code: str) -> str:
+    """The link that opens the kiosk page with the code filled in."""
+    return f"{origin}/kiosk#enroll={code}"
+
+
+def enroll_qr_text(origin: str, code: str) -> str:
+    """What the enrollment QR says: `<ORIGIN>/K/<CODE>` in upper case, so it fits the
+    QR alphanumeric mode (a phone's camera opens it; /K/ sends it on to the kiosk page),
+    or the bare code when the origin has characters that mode cannot carry."""
+    text = f"{origin.upper()}/K/{code}"
+    if len(text) <= qr.CAPACITY and all(c in qr.ALPHANUMERIC for c in text):
+        return text
+    return code
 
 
 async def create_code(

@@ -60,16 +60,6 @@ def origin(request: web.Request) -> str:
     return request.app[CONFIG].public_url or f"{request.scheme}://{request.host}"
 
 
-def enroll_qr_text(request: web.Request, code: str) -> str:
-    """What the enrollment QR says: `<ORIGIN>/K/<CODE>` in upper case, so it fits the
-    QR alphanumeric mode (a phone's camera opens it; /K/ sends it on to the kiosk page),
-    or the bare code when the origin has characters that mode cannot carry."""
-    text = f"{origin(request).upper()}/K/{code}"
-    if len(text) <= qr.CAPACITY and all(c in qr.ALPHANUMERIC for c in text):
-        return text
-    return code
-
-
 async def create_kiosk_code(request: web.Request) -> web.Response:
     caller, conference, site = await conference_site(request, *STAFF)
     async with request.app[POOL].acquire() as conn:
@@ -86,7 +76,7 @@ async def create_kiosk_code(request: web.Request) -> web.Response:
     out = KioskCode(
         code=kiosks.display_code(code),
         expires_at=expires_at,
-        enroll_url=f"{origin(request)}/kiosk#enroll={code}",
+        enroll_url=kiosks.enroll_url(origin(request), code),
         qr_png=path,
     )
     return json_response(out, status=201)
@@ -101,7 +91,7 @@ async def get_kiosk_code_qr(request: web.Request) -> web.Response:
         )
     if not live or code is None:
         raise Problem("not_found", Msg("Mã ghép máy không còn dùng được", "no live code"))
-    body = await asyncio.to_thread(qr.png, enroll_qr_text(request, code))
+    body = await asyncio.to_thread(qr.png, kiosks.enroll_qr_text(origin(request), code))
     return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "no-store"})
 
 
