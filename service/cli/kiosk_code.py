@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
         "kiosk-code",
         help=t(
-            "mã đăng ký máy điểm danh cho một điểm cầu: mã, đường dẫn và mã QR trên màn hình",
+            "mã ghép máy điểm danh cho một điểm cầu: mã, đường dẫn và mã QR trên màn hình",
             "a kiosk's enrollment code for a site: the code, its link and its QR on screen",
         ),
     )
