@@ -8,6 +8,7 @@ import errno
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import socket
 import sys
@@ -25,6 +26,8 @@ from diemcau.logs import setup_logging
 from diemcau.migrate import migrate
 
 log = logging.getLogger("diemcau.serve")
+OPEN_FILES_CAP = 1 << 20  # the soft limit wanted when the hard one is unlimited
+OPEN_FILES_WANTED = 16_384  # below this, say that the sockets a worker holds are capped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -112,9 +115,34 @@ def _run_worker(config: Config, sock: socket.socket | None = None) -> None:
     web.run_app(create_app(config), sock=sock, access_log=None, print=None, shutdown_timeout=10)
 
 
+def raise_open_files() -> int:
+    """The soft limit on open files raised to the hard one; answers the limit in force.
+
+    Every kiosk and dashboard websocket holds a file descriptor for as long as it is
+    open, and a common soft limit is 1,024: at that many, accept() fails with EMFILE
+    and asyncio stops accepting for a second at a time. Workers inherit the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, OPEN_FILES_CAP)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):  # the kernel's own cap (nr_open) is lower
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _warn_open_files(limit: int) -> None:
+    if limit < OPEN_FILES_WANTED:
+        log.warning(
+            "few open files allowed: each worker holds at most this many sockets",
+            extra={"open_files": limit, "raise_with": "ulimit -n (or LimitNOFILE= in systemd)"},
+        )
+
+
 def run_serve(args: argparse.Namespace) -> int:
     config = _options(args)
     setup_logging(config.log_level)
+    _warn_open_files(raise_open_files())
     # Refuse a busy port before starting anything, so the error is the first thing seen.
     probe = _bind(config.host, config.port, reuse_port=config.workers > 1)
     dsn, embedded = resolve_dsn(config)
