@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from diemcau.checkin.heartbeats import Heartbeats
 from diemcau.checkin.ingest import Outcome, ingest
 from diemcau.checkin.records import Job
 from diemcau.errors import Problem
@@ -62,6 +63,7 @@ class Ingestor:
     ):
         self.pool = pool
         self.liveness = Liveness()
+        self.heartbeats = Heartbeats(pool)
         self._max_scans = max_scans
         self._gather = gather
         self._queued = 0  # scans waiting
@@ -77,7 +79,7 @@ class Ingestor:
 
     async def close(self) -> None:
         """Finish what is queued and in flight, then stop."""
-        while self._queue or self._tasks or self._touches:
+        while self._queue or self._tasks or self._touches or self.heartbeats.busy:
             self._wake.set()
             await asyncio.sleep(0.01)
         if self._runner is not None:
