@@ -188,12 +188,6 @@ async def fetch_expected(
     )
 
 
-async def token_revoked(conn: asyncpg.Connection, token_id: int) -> bool:
-    return bool(
-        await conn.fetchval("SELECT revoked_at IS NOT NULL FROM tokens WHERE id = $1", token_id)
-    )
-
-
 async def fetch_roster_versions(
     conn: asyncpg.Connection, sites: list[tuple[int, int]]
 ) -> dict[tuple[int, int], int]:
