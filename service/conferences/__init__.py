@@ -8,6 +8,7 @@ works wherever the rule lives.
 
 from diemcau.conferences.access import (
     ensure_writable,
+    hold_writable,
     may_see,
     not_found,
     reload,
@@ -48,6 +49,7 @@ __all__ = [
     "conference_out",
     "create_conference",
     "ensure_writable",
+    "hold_writable",
     "list_conferences",
     "localise",
     "may_see",

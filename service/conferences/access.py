@@ -49,6 +49,17 @@ async def reload(conn: asyncpg.Connection, conference_id: int, *, lock: bool = F
     return row
 
 
+async def hold_writable(conn: asyncpg.Connection, conference_id: int) -> Any:
+    """The conference as of now, held for this transaction against a sign-off (FOR
+    SHARE: small writers go side by side; a sign-off waits for them, and they for it);
+    409 `locked` once signed off, 404 when gone."""
+    row = await q.fetch_conference_by_id(conn, conference_id, share=True)
+    if row is None:
+        raise not_found()
+    ensure_writable(row)
+    return row
+
+
 def ensure_writable(conference: Any) -> None:
     """A signed-off conference is locked: every write answers 409 `locked`."""
     if conference["status"] == "signed_off" or conference["signed_off_at"] is not None:
