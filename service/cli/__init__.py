@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "diemcau.cli.roster",
     "diemcau.cli.badges",
     "diemcau.cli.codes",
+    "diemcau.cli.absences",
+    "diemcau.cli.reconcile",
     "diemcau.kiosk.cli",
 ]
 

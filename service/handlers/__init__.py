@@ -19,6 +19,9 @@ MODULES = [
     "diemcau.handlers.kiosk_sites",
     "diemcau.handlers.kiosk_api",
     "diemcau.handlers.checkins",
+    "diemcau.handlers.headcounts",
+    "diemcau.handlers.absences",
+    "diemcau.handlers.reconcile",
     "diemcau.handlers.kiosk_ws",
     "diemcau.handlers.kiosk_page",
 ]
