@@ -9,6 +9,7 @@ works wherever the rule lives.
 from diemcau.conferences.access import (
     ensure_writable,
     hold_writable,
+    may_read_part,
     may_see,
     not_found,
     reload,
@@ -52,6 +53,7 @@ __all__ = [
     "hold_writable",
     "list_conferences",
     "localise",
+    "may_read_part",
     "may_see",
     "not_found",
     "reload",

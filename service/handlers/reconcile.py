@@ -14,9 +14,18 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from diemcau import reconcile
+from diemcau import reconcile, suggest
 from diemcau.appkeys import POOL
-from diemcau.handlers.common import conference_for, json_response, read_body, read_query
+from diemcau.auth import Principal
+from diemcau.conferences import may_read_part
+from diemcau.handlers.common import (
+    conference_for,
+    json_response,
+    principal,
+    read_body,
+    read_query,
+)
+from diemcau.queries.conferences import fetch_conference
 from diemcau.reconcile.document import Renderer, api_document
 from diemcau.reconcile.signoff import scope_of
 from diemcau.routing import Route
@@ -155,8 +164,20 @@ def _json(value: Any) -> web.Response:
     return web.Response(body=orjson.dumps(value), content_type="application/json")
 
 
+async def conference_part(request: web.Request) -> tuple[Principal, Any]:
+    """The organiser and the conference `{code}` whose figures they may read, theirs or
+    one taking in sites of their subtree (conferences.may_read_part); 404 otherwise."""
+    caller = await principal(request, *ORGANISER)
+    code = request.match_info["code"]
+    async with request.app[POOL].acquire() as conn:
+        conference = await fetch_conference(conn, code)
+        if conference is None or not await may_read_part(conn, caller, conference):
+            raise await suggest.not_found(conn, caller, "conferences", code)
+    return caller, conference
+
+
 async def get_reconciliation(request: web.Request) -> web.Response:
-    caller, conference = await conference_for(request, *ORGANISER)
+    caller, conference = await conference_part(request)
     query = read_query(request, ReconciliationQuery)
     async with request.app[POOL].acquire() as conn:
         scope = await scope_of(conn, caller, query.unit)
@@ -165,7 +186,7 @@ async def get_reconciliation(request: web.Request) -> web.Response:
 
 
 async def resolve_flag(request: web.Request) -> web.Response:
-    caller, conference = await conference_for(request, *ORGANISER)
+    caller, conference = await conference_part(request)
     data = await read_body(request, reconcile.ResolveIn)
     async with request.app[POOL].acquire() as conn:
         flag = await reconcile.resolve(conn, caller, conference, request.match_info["id"], data)
