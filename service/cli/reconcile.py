@@ -19,8 +19,9 @@ from diemcau import reconcile
 from diemcau.auth import CLI
 from diemcau.cli.common import add_conference, conference, database, load_config
 from diemcau.cli.output import Column, Listing, add_format
-from diemcau.cli.say import count, err, number, ratio, report_problem, t, when, word
+from diemcau.cli.say import count, err, language, number, ratio, report_problem, t, when, word
 from diemcau.errors import Problem
+from diemcau.reconcile import words
 from diemcau.reconcile.model import ACTIONS, MOMENTS, Flag, Reconciliation, SiteRow
 from diemcau.reconcile.signoff import scope_of
 from diemcau.validation import parse
@@ -198,6 +199,7 @@ SITE_COLUMNS = [
 
 FLAG_COLUMNS = [
     Column("id", "mã cờ", "flag"),
+    Column("title", "cờ", "what"),
     Column("status", "trạng thái", "status"),
     Column("detail", "số liệu", "numbers"),
     Column("resolution", "xử lý", "resolution"),
@@ -205,21 +207,15 @@ FLAG_COLUMNS = [
 
 
 def _flag_item(flag: Flag) -> dict[str, Any]:
-    r = flag.resolution
-    numbers = (
-        ", ".join(f"{k}={v}" for k, v in flag.detail.items())
-        if flag.kind != "kiosk_silent"
-        else ", ".join(f"{k['device_name']} {k['minutes']}'" for k in flag.detail["kiosks"])
-    )
+    lang = language()
     return {
         "id": flag.id,
         "kind": flag.kind,
         "site_code": flag.site_code,
-        "status": t("chưa xử lý", "open") if r is None else t("đã xử lý", "resolved"),
-        "detail": numbers or "-",
-        "resolution": None
-        if r is None
-        else f"{r.action}{'' if r.figure is None else ' ' + number(r.figure)}: {r.note}",
+        "title": words.KINDS[flag.kind].text(lang),
+        "status": t("chưa xử lý", "open") if flag.resolution is None else t("đã xử lý", "resolved"),
+        "detail": words.summary(flag, lang) or "-",
+        "resolution": words.resolution_text(flag.resolution, lang),
     }
 
 
