@@ -15,7 +15,6 @@ time, so 2,500,000 delegates fit in a few hundred MB.
 
 from __future__ import annotations
 
-import os
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +30,14 @@ from diemcau.checkin.records import State, from_micros, micros
 from diemcau.checkin.timeline import TALLY_FIELDS, Entry, Tallies
 from diemcau.queries.checkins import CHECKIN_COLUMNS
 
+# _scan_row builds check-in records by position, in this order.
+assert CHECKIN_COLUMNS == (
+    "scan_id", "site_id", "kiosk_id", "delegate_id", "method", "direction", "scanned_at",
+    "judged_at", "received_at", "result", "reason", "moved", "reentry", "skewed",
+    "first_scanned_at", "first_site_id", "full_name", "category", "qr", "content_digest",
+)  # fmt: skip
 CHUNK = 100_000
+ONE_SECOND = timedelta(seconds=1)
 CAME = 0.8  # share of the roster that checks in (each site between 0.6 and 0.97)
 
 
@@ -135,32 +141,33 @@ async def make_conference(conn: asyncpg.Connection, code: str, site_ids: list[in
 def _scan_row(
     plan: Plan, entry: Entry, delegate: int | None, verdict: rules.Verdict, **extra: Any
 ) -> tuple:
+    """A `checkins` COPY record (conference_id, then CHECKIN_COLUMNS), built positionally:
+    two million of them are made."""
     at = from_micros(entry.at)
     first = verdict.first
-    values = {
-        "scan_id": uuid.UUID(bytes=entry.scan_id),
-        "site_id": entry.site_id,
-        "kiosk_id": plan.kiosk_of[entry.site_id],
-        "delegate_id": delegate,
-        "method": "qr",
-        "direction": "in" if entry.inward else "out",
-        "scanned_at": at,
-        "judged_at": at,
-        "received_at": at + timedelta(seconds=1),
-        "result": verdict.result,
-        "reason": verdict.reason,
-        "moved": verdict.result == "accepted" and verdict.moved,
-        "reentry": verdict.reentry,
-        "skewed": False,
-        "first_scanned_at": from_micros(first.at) if first else None,
-        "first_site_id": first.site_id if first else None,
-        "full_name": None,
-        "category": None,
-        "qr": None,
-        "content_digest": os.urandom(16),
-    }
-    values.update(extra)
-    return (plan.conference_id, *(values[c] for c in CHECKIN_COLUMNS))
+    return (
+        plan.conference_id,
+        uuid.UUID(bytes=entry.scan_id),
+        entry.site_id,
+        plan.kiosk_of[entry.site_id],
+        delegate,
+        extra.get("method", "qr"),
+        "in" if entry.inward else "out",
+        at,
+        at,
+        at + ONE_SECOND,
+        verdict.result,
+        verdict.reason,
+        verdict.result == "accepted" and verdict.moved,
+        verdict.reentry,
+        False,
+        from_micros(first.at) if first else None,
+        first.site_id if first else None,
+        extra.get("full_name"),
+        extra.get("category"),
+        extra.get("qr"),
+        entry.scan_id,  # any 16 bytes: the digest of what a scan said, not checked here
+    )
 
 
 def _entries(plan: Plan, rnd: random.Random, home: int) -> list[Entry]:
@@ -168,17 +175,17 @@ def _entries(plan: Plan, rnd: random.Random, home: int) -> list[Entry]:
     span = int((plan.starts_at - plan.opens_at).total_seconds())
     at = micros(plan.opens_at) + rnd.randrange(span * 1_000_000)
     site = home if rnd.random() < 0.97 else rnd.choice(plan.site_ids)
-    entries = [Entry(at, True, site, uuid.uuid4().bytes)]
+    entries = [Entry(at, True, site, rnd.randbytes(16))]
     if rnd.random() < 0.02:  # the badge scanned again a few minutes later
         entries.append(
-            Entry(at + rnd.randrange(60, 600) * 1_000_000, True, site, uuid.uuid4().bytes)
+            Entry(at + rnd.randrange(60, 600) * 1_000_000, True, site, rnd.randbytes(16))
         )
     if rnd.random() < 0.10:  # out at the break, most of them back
         brk = micros(plan.starts_at) + (7200 + rnd.randrange(600)) * 1_000_000
-        entries.append(Entry(brk, False, site, uuid.uuid4().bytes))
+        entries.append(Entry(brk, False, site, rnd.randbytes(16)))
         if rnd.random() < 0.7:
             entries.append(
-                Entry(brk + rnd.randrange(900, 1500) * 1_000_000, True, site, uuid.uuid4().bytes)
+                Entry(brk + rnd.randrange(900, 1500) * 1_000_000, True, site, rnd.randbytes(16))
             )
     return entries
 
@@ -203,10 +210,10 @@ def _attend(
 
 def _walk_ins_and_junk(plan: Plan, rnd: random.Random, site: int, out: dict[str, list]) -> None:
     at = plan.opens_at + timedelta(minutes=rnd.randrange(1, 90))
-    entry = Entry(micros(at), True, site, uuid.uuid4().bytes)
+    entry = Entry(micros(at), True, site, rnd.randbytes(16))
     for _ in range(rnd.choice((0, 0, 1, 1, 2))):
         category = rnd.choice(("non_member", "non_member", "guest", "member"))
-        entry = Entry(entry.at + 60_000_000, True, site, uuid.uuid4().bytes)
+        entry = Entry(entry.at + 60_000_000, True, site, rnd.randbytes(16))
         out["checkins"].append(
             _scan_row(
                 plan,
@@ -222,7 +229,7 @@ def _walk_ins_and_junk(plan: Plan, rnd: random.Random, site: int, out: dict[str,
         timeline.bump(plan.tallies, site, "present")
         timeline.bump(plan.tallies, site, "accepted_scans")
     if rnd.random() < 0.3:  # a photo of a badge from another conference, a torn code
-        entry = Entry(entry.at + 60_000_000, True, site, uuid.uuid4().bytes)
+        entry = Entry(entry.at + 60_000_000, True, site, rnd.randbytes(16))
         out["checkins"].append(
             _scan_row(plan, entry, None, rules.Verdict("invalid", "malformed"), qr="rác")
         )
