@@ -96,6 +96,9 @@ async def test_a_resolution_holds_until_its_numbers_change(hand: Hand) -> None:
         ({"action": "accept_scans", "note": "   "}, "note"),
         ({"action": "ignore", "note": "x"}, "action"),
         ({"action": "corrected", "figure": -1, "note": "x"}, "figure"),
+        ({"action": "corrected", "figure": "3", "note": "x"}, "figure"),
+        ({"action": "corrected", "figure": 3.0, "note": "x"}, "figure"),
+        ({"action": "accept_scans", "note": 5}, "note"),
     ],
 )
 async def test_a_resolution_is_checked(hand: Hand, body: dict, field: str) -> None:
