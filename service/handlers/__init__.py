@@ -24,6 +24,7 @@ MODULES = [
     "diemcau.handlers.reconcile",
     "diemcau.handlers.kiosk_ws",
     "diemcau.handlers.kiosk_page",
+    "diemcau.handlers.live",
 ]
 
 
