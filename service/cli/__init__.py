@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "diemcau.cli.checkins",
     "diemcau.cli.badges",
     "diemcau.cli.codes",
+    "diemcau.cli.absences",
+    "diemcau.cli.reconcile",
     "diemcau.cli.live",
     "diemcau.cli.kiosk_code",
     "diemcau.kiosk.cli",
