@@ -213,3 +213,44 @@ async def test_two_views_of_one_seq_are_the_same(
     first = await board(client, org)
     second = await board(client, org)
     assert first["seq"] == second["seq"] and first == second
+
+
+async def test_a_site_s_latest_headcount_reaches_the_board(
+    client: TestClient, world: World, org: dict
+) -> None:
+    """DESIGN: a site entry's `headcount` is the latest one (of any moment, by the time it
+    was counted), its time in the conference's zone; null where none was reported."""
+    url = "/api/v1/conferences/HN1/sites/LC-01/headcounts"
+    at = datetime.now(UTC) - timedelta(minutes=30)
+
+    async def report(moment: str, members: int, when: datetime) -> None:
+        body = {"moment": moment, "members": members, "non_members": 2, "guests": 1,
+                "counted_at": when.isoformat()}  # fmt: skip
+        resp = await client.post(url, json=body, headers=org)
+        assert resp.status == 201, await resp.text()
+
+    await report("start", 40, at)
+    await report("after_break", 35, at + timedelta(minutes=20))
+    await report("start", 10, at - timedelta(minutes=5))  # a correction counted before
+
+    async def shown() -> Any:
+        return (await board(client, org))["sites"]["LC-01"]["headcount"]
+
+    async def latest() -> bool:
+        return (await shown() or {}).get("moment") == "after_break"
+
+    assert await eventually_true(latest, within=10)
+    headcount = await shown()
+    assert headcount == {
+        "moment": "after_break",
+        "counted_at": headcount["counted_at"],
+        "members": 35,
+        "non_members": 2,
+        "guests": 1,
+        "total": 38,
+        "note": None,
+    }
+    counted = datetime.fromisoformat(headcount["counted_at"])
+    assert headcount["counted_at"].endswith("+07:00")
+    assert abs(counted - (at + timedelta(minutes=20))) < timedelta(seconds=1)
+    assert (await board(client, org))["sites"]["LC-02"]["headcount"] is None

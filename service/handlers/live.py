@@ -57,6 +57,18 @@ class ByCategory(BaseModel):
     guest: int
 
 
+class LiveHeadcount(BaseModel):
+    """The site's latest headcount (of any moment), as the headcount API recorded it."""
+
+    moment: Literal["start", "after_break", "end"]
+    counted_at: datetime
+    members: int
+    non_members: int
+    guests: int
+    total: int = Field(description="members + non_members + guests")
+    note: str | None
+
+
 class SiteEntry(BaseModel):
     """A participating site on the board (contract fields, then ours)."""
 
@@ -66,7 +78,7 @@ class SiteEntry(BaseModel):
     moved_in: int
     moved_out: int
     present: int
-    headcount: dict[str, Any] | None
+    headcount: LiveHeadcount | None
     capacity: int | None
     over_capacity: bool
     kiosk_online: bool

@@ -74,7 +74,8 @@ class View:
             self.zone = ZoneInfo(conference.get("timezone") or "Asia/Ho_Chi_Minh")
             self.dirty.conference = True
             for s in self.sites.values():
-                s.fragment = None  # last_scan_at is shown in the conference's zone
+                # last_scan_at and a headcount's counted_at are shown in its zone
+                s.fragment = s.static = None
         for row in units:
             self._put_unit(row)
         for row in tallies:
@@ -243,6 +244,13 @@ class View:
             1,
         ]
 
+    def _headcount(self, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The site's latest headcount, its time in the conference's zone."""
+        if stored is None:
+            return None
+        at = datetime.fromisoformat(stored["counted_at"]).astimezone(self.zone)
+        return {**stored, "counted_at": at}
+
     def site_fragment(self, site: Site) -> bytes:
         """`"CODE":{entry}`, made once per change: the site's record as cached JSON, its
         counts by a bytes template (a national board has 40,000 of them to make)."""
@@ -254,7 +262,7 @@ class View:
                         "capacity": site.capacity,
                         "kiosk_online": site.kiosk_online,
                         "link": site.link,
-                        "headcount": site.headcount,
+                        "headcount": self._headcount(site.headcount),
                         "name": site.name,
                         "unit_code": self.units[site.unit_id].code
                         if site.unit_id in self.units

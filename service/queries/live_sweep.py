@@ -39,14 +39,24 @@ cur AS (
     SELECT s.id AS site_id, s.code, s.name, s.unit_id, s.capacity, s.status,
            coalesce(k.seen >= now() - $2::interval, false) AS kiosk_online,
            {LINK_SQL} AS link,
-           -- The latest headcount joins here once headcounts are recorded.
-           NULL::jsonb AS headcount
+           hc.headcount
       FROM conference_sites cs
       JOIN conferences c ON c.id = cs.conference_id
       JOIN sites s ON s.id = cs.site_id
       LEFT JOIN kiosk k ON k.site_id = s.id
       LEFT JOIN LATERAL (SELECT passed FROM link_tests
                           WHERE site_id = s.id ORDER BY tested_at DESC LIMIT 1) lt ON true
+      -- The latest headcount of any moment (DESIGN: "`headcount` the latest one"), as
+      -- the headcount API writes it; counted_at is put in the conference's zone by the view.
+      LEFT JOIN LATERAL (
+            SELECT jsonb_build_object(
+                       'moment', h.moment, 'counted_at', h.counted_at,
+                       'members', h.members, 'non_members', h.non_members,
+                       'guests', h.guests, 'total', h.members + h.non_members + h.guests,
+                       'note', h.note) AS headcount
+              FROM headcounts h
+             WHERE h.conference_id = $1 AND h.site_id = s.id
+             ORDER BY h.counted_at DESC, h.id DESC LIMIT 1) hc ON true
      WHERE cs.conference_id = $1
        -- $4: only the sites whose liveness may have moved (they have kiosks, or were
        -- published as anything but silent and unknown)
@@ -93,8 +103,8 @@ async def fetch_changed_sites(
 
 
 async def fetch_registry_mark(conn: asyncpg.Connection, conference_id: int) -> str:
-    """Moves whenever a site or unit record, the participating sites or a link test may
-    have changed (cheap maxima and sums): the sweep compares the whole registry only
+    """Moves whenever a site or unit record, the participating sites, a link test or a
+    headcount may have changed (cheap maxima and sums): the sweep compares the whole registry only
     then, and otherwise the kiosks' liveness alone. It also moves every 30 s: a record
     written by a transaction that started before another's but committed after it
     carries an older `updated_at`, which no maximum shows; the 30 s pass catches it."""
@@ -102,6 +112,7 @@ async def fetch_registry_mark(conn: asyncpg.Connection, conference_id: int) -> s
         """SELECT concat_ws('|', extract(epoch FROM now())::bigint / 30,
                   (SELECT max(updated_at) FROM sites),
                   (SELECT max(updated_at) FROM units), (SELECT max(id) FROM link_tests),
+                  (SELECT max(id) FROM headcounts WHERE conference_id = $1),
                   (SELECT count(*) || ':' || coalesce(sum(site_id), 0) FROM conference_sites
                     WHERE conference_id = $1))""",
         conference_id,
