@@ -234,7 +234,8 @@ RECOUNTED = (
 async def verify_tallies(conn: asyncpg.Connection, conference_id: int) -> list[dict[str, Any]]:
     """Every site whose tallies differ from a recount from `attendances` and the walk-ins:
     `[{site_code, field, tallied, recounted}]`, empty when they agree. One statement, so
-    the two sides are read at one moment (`diemcau reconcile --verify` reuses it)."""
+    the two sides are read at one moment. The live tests and bench use it; `diemcau
+    reconcile --verify` goes further back, to the stored scans (diemcau.reconcile.verify)."""
     out = []
     for row in await conn.fetch(RECOUNT_SQL, conference_id):
         for field in RECOUNTED:
