@@ -194,7 +194,10 @@ ROSTER_ENTRY = {k: v for k, v in DELEGATE.items() if k not in ("phone", "email")
 }
 
 EXAMPLES: dict[str, Example] = {
-    "get_health": Example("/healthz", response={"status": "ok", "database": "ok"}),
+    "get_health": Example(
+        "/healthz",
+        response={"status": "ok", "database": "ok", "workers": {"alive": 2, "configured": 2}},
+    ),
     "get_metrics": Example("/metrics"),
     "get_openapi": Example("/api/openapi.json"),
     "get_docs": Example("/api/docs"),
@@ -228,6 +231,7 @@ EXAMPLES: dict[str, Example] = {
     "get_unit": Example(
         "/api/v1/units/LC-TD", response={**UNIT, "children": 14, "descendants": 14, "sites": 15}
     ),
+    "delete_unit": Example("/api/v1/units/LC-TD-XX"),
     "list_unit_children": Example(
         "/api/v1/units/LC/children", response={"items": [UNIT], "next": None}
     ),

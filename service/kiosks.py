@@ -19,17 +19,25 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from diemcau import audit, auth, keystore
+from diemcau import audit, auth, keystore, qr
 from diemcau.auth import Principal
 from diemcau.conferences import ensure_writable
 from diemcau.conferences.access import schedule_out
 from diemcau.errors import Msg, Problem
 from diemcau.queries import kiosks as q
+from diemcau.ratelimit import FailureGuard
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 CODE_LENGTH = 8
 CODE_TTL = timedelta(hours=24)
 ONLINE_WITHIN = timedelta(seconds=30)  # DESIGN: kiosk_online, seen within 30 s
+# 31^8 codes, a few thousand live at once: at ten wrong guesses a minute, one address
+# would need decades to hit one; a training room enrolling fifty phones is not slowed.
+ENROLL_TRIES = FailureGuard("enroll", tries=10, window=timedelta(minutes=1))
+TOO_MANY_CODES = Msg(
+    "Đã nhập sai mã ghép máy quá nhiều lần; hãy đợi một phút rồi thử lại",
+    "too many wrong enrollment codes; wait a minute and try again",
+)
 
 
 def new_code() -> str:
@@ -69,6 +77,21 @@ def refused(reason: str) -> Problem:
         errors=[{"field": "code", "message": message}],
         reason=reason,
     )
+
+
+def enroll_url(origin: str, code: str) -> str:
+    """The link that opens the kiosk page with the code filled in."""
+    return f"{origin}/kiosk#enroll={code}"
+
+
+def enroll_qr_text(origin: str, code: str) -> str:
+    """What the enrollment QR says: `<ORIGIN>/K/<CODE>` in upper case, so it fits the
+    QR alphanumeric mode (a phone's camera opens it; /K/ sends it on to the kiosk page),
+    or the bare code when the origin has characters that mode cannot carry."""
+    text = f"{origin.upper()}/K/{code}"
+    if len(text) <= qr.CAPACITY and all(c in qr.ALPHANUMERIC for c in text):
+        return text
+    return code
 
 
 async def create_code(

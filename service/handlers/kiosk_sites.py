@@ -12,18 +12,20 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field
 
 from diemcau import keystore, kiosks, qr
-from diemcau.appkeys import CONFIG, ENROLL_LIMITER, KEYSTORE, POOL, TOKEN_CACHE
+from diemcau.appkeys import CONFIG, ENROLL_GUARD, KEYSTORE, POOL, TOKEN_CACHE
 from diemcau.auth import Principal
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import (
+    client_address,
     conference_for,
     json_response,
     language,
-    rate_limit,
+    rate_limited,
     read_body,
 )
 from diemcau.handlers.kiosk_ws import close_kiosk_sockets
 from diemcau.queries import credentials as qc
+from diemcau.ratelimit import TooManyTries
 from diemcau.routing import Route
 from diemcau.text import ascii_number, checked_text
 from diemcau.units import MAX_NAME
@@ -58,16 +60,6 @@ def origin(request: web.Request) -> str:
     return request.app[CONFIG].public_url or f"{request.scheme}://{request.host}"
 
 
-def enroll_qr_text(request: web.Request, code: str) -> str:
-    """What the enrollment QR says: `<ORIGIN>/K/<CODE>` in upper case, so it fits the
-    QR alphanumeric mode (a phone's camera opens it; /K/ sends it on to the kiosk page),
-    or the bare code when the origin has characters that mode cannot carry."""
-    text = f"{origin(request).upper()}/K/{code}"
-    if len(text) <= qr.CAPACITY and all(c in qr.ALPHANUMERIC for c in text):
-        return text
-    return code
-
-
 async def create_kiosk_code(request: web.Request) -> web.Response:
     caller, conference, site = await conference_site(request, *STAFF)
     async with request.app[POOL].acquire() as conn:
@@ -84,7 +76,7 @@ async def create_kiosk_code(request: web.Request) -> web.Response:
     out = KioskCode(
         code=kiosks.display_code(code),
         expires_at=expires_at,
-        enroll_url=f"{origin(request)}/kiosk#enroll={code}",
+        enroll_url=kiosks.enroll_url(origin(request), code),
         qr_png=path,
     )
     return json_response(out, status=201)
@@ -99,7 +91,7 @@ async def get_kiosk_code_qr(request: web.Request) -> web.Response:
         )
     if not live or code is None:
         raise Problem("not_found", Msg("Mã ghép máy không còn dùng được", "no live code"))
-    body = await asyncio.to_thread(qr.png, enroll_qr_text(request, code))
+    body = await asyncio.to_thread(qr.png, kiosks.enroll_qr_text(origin(request), code))
     return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "no-store"})
 
 
@@ -137,12 +129,22 @@ class Enrolled(BaseModel):
     keys: dict[str, Any]
 
 
+async def take_try(request: web.Request, conn: asyncpg.Connection) -> int:
+    """Count a try at a code. Codes are guessable only by brute force: a few wrong ones a
+    minute per address, counted in the database (every worker and host alike); the caller
+    forgives the try when the code was right, so a success is not counted."""
+    try:
+        return await request.app[ENROLL_GUARD].take(conn, client_address(request))
+    except TooManyTries as exc:
+        raise rate_limited(exc.wait, kiosks.TOO_MANY_CODES) from None
+
+
 async def enroll_kiosk(request: web.Request) -> web.Response:
-    # Codes are guessable only by brute force: a handful of tries a minute per address.
-    rate_limit(request.app[ENROLL_LIMITER], request.remote)
     body = await read_body(request, EnrollIn)
     async with request.app[POOL].acquire() as conn:
+        tried = await take_try(request, conn)
         done = await kiosks.enroll(conn, body.code, body.device_name, language(request))
+        await request.app[ENROLL_GUARD].forgive(conn, tried)
     return json_response(Enrolled.model_validate(done), status=201)
 
 
@@ -159,11 +161,12 @@ class Preview(BaseModel):
 
 
 async def preview_enrollment(request: web.Request) -> web.Response:
-    # A look at a code tells as much as a try with it: the same allowance.
-    rate_limit(request.app[ENROLL_LIMITER], request.remote)
+    # A look at a code tells as much as a try with it: the same guard.
     body = await read_body(request, PreviewIn)
     async with request.app[POOL].acquire() as conn:
+        tried = await take_try(request, conn)
         found = await kiosks.preview(conn, body.code, language(request))
+        await request.app[ENROLL_GUARD].forgive(conn, tried)
     return json_response(Preview.model_validate(found))
 
 
