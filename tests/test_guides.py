@@ -109,7 +109,7 @@ def test_every_command_the_technician_is_shown_is_one_the_cli_takes(lang: str) -
     found = commands("technician", lang)
     verbs = {tuple(args[:2]) for args in found}
     assert {("site", "register"), ("site", "link-test"), ("site", "confirm")} <= verbs
-    assert ("kiosk", "enroll") in verbs
+    assert ("kiosk", "enroll") in verbs and ("kiosk-code", "--conference") in verbs
     parser = build_parser()
     for args in found:
         if args == ["site", "--help"]:
