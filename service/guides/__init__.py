@@ -5,8 +5,9 @@ Each guide is an HTML fragment per language (`pages/door.vi.html`, ...) written 
 guide's own words, where every label of the kiosk page is quoted as `[[key]]` and filled
 in from the page's own table (labels.py), so the guide says what the screen says. A
 quote may fill the label's `{n}` (`[[differences n=2]]`) and give it a look
-(`[[accepted .green]]`, classes of guide.css). The stylesheet and the screenshots in `files/` are taken by the browser tests from
-the real page (tests/test_guides_browser.py).
+(`[[accepted .green]]`, classes of guide.css). Beside the pages, `files/` holds the
+stylesheet and the screenshots, which the browser tests take from the real kiosk page
+(tests/test_guides_browser.py).
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ def parse_quote(text: str) -> Quote:
     """The parts of a quote, as written between `[[` and `]]`."""
     head, *rest = text.split()
     table, _, key = head.rpartition(":")
-    values = tuple(tuple(p.split("=", 1)) for p in rest if "=" in p)
+    values = tuple((n, v) for n, _, v in (p.partition("=") for p in rest if "=" in p))
     looks = [p[1:] for p in rest if p.startswith(".")]
     if len(values) + len(looks) != len(rest) or not key.isidentifier():
         raise ValueError(f"cannot read the quote [[{text}]]")
-    return Quote(table or "ui", key, values, " ".join(looks))  # type: ignore[arg-type]
+    return Quote(table or "ui", key, values, " ".join(looks))
 
 
 def quotes(source: str) -> list[Quote]:
@@ -81,7 +82,7 @@ def _nav(guide: str, lang: str) -> str:
     name = label("ui", lang, f"guide_{other}")
     return (
         f'<a href="/guides/{other}?lang={lang}">{html.escape(name, quote=False)}</a>'
-        f'<a href="/kiosk">{html.escape(label("ui", lang, "title"))} (/kiosk)</a>'
+        f'<a href="/kiosk">{html.escape(label("ui", lang, "title"), quote=False)} (/kiosk)</a>'
     )
 
 
@@ -119,16 +120,18 @@ def page(guide: str, lang: str) -> Page:
     return _page(render(guide, lang).encode(), "text/html; charset=utf-8")
 
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
-
-
 @cache
+def _assets() -> dict[str, Page]:
+    """Every file under files/ with a type we serve, read once per process."""
+    found = {}
+    for entry in (files(__name__) / "files").iterdir():
+        suffix = entry.name[entry.name.rfind(".") :]
+        if entry.is_file() and not entry.name.startswith(".") and suffix in MEDIA_TYPES:
+            found[entry.name] = _page(entry.read_bytes(), MEDIA_TYPES[suffix])
+    return found
+
+
 def asset(name: str) -> Page | None:
-    """The stylesheet or a screenshot, by its name under /guides/files/; None otherwise."""
-    suffix = name[name.rfind(".") :]
-    if not _NAME.fullmatch(name) or suffix not in MEDIA_TYPES:
-        return None
-    found = files(__name__) / "files" / name
-    if not found.is_file():
-        return None
-    return _page(found.read_bytes(), MEDIA_TYPES[suffix])
+    """The stylesheet or a screenshot, by its name under /guides/files/; None otherwise
+    (a lookup in a fixed table: no path is ever built from the request)."""
+    return _assets().get(name)
