@@ -232,6 +232,9 @@ async def test_a_slow_service_gets_the_budget_then_the_door_hears_the_page_marke
         banner = await chromium.run(page.text_content("#changes"))
         await tap(chromium, page)
         await chromium.run(page.click("#changes"))
+        # The list is drawn after an IndexedDB read, then the dialog opens: wait for it
+        # (read at once, a loaded machine found it still empty).
+        await chromium.run(page.wait_for_selector("#changes-dialog[open] #changes-list li"))
         listed = await chromium.run(
             page.eval_on_selector_all("#changes-list li", "(l) => l.map((li) => li.innerText)")
         )
