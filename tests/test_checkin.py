@@ -426,6 +426,26 @@ async def test_a_kiosk_sending_too_fast_gets_429_with_retry_after(
     assert statuses.count(200) >= 40
 
 
+async def test_heartbeats_over_http_spend_the_same_allowance(
+    client: TestClient, world: World
+) -> None:
+    # A kiosk's heartbeats are writes like its scans: a loop of them gets 429 too.
+    async def one() -> int:
+        resp = await client.post(
+            "/api/v1/kiosk/heartbeat", json={"queue_length": 0}, headers=world.kiosk("LC-01")
+        )
+        if resp.status == 429:
+            await assert_problem(resp, 429, "rate_limited")
+            assert int(resp.headers["Retry-After"]) >= 1
+        else:
+            await resp.read()
+        return resp.status
+
+    statuses = await asyncio.gather(*(one() for _ in range(100)))
+    assert set(statuses) == {200, 429}
+    assert statuses.count(200) >= 40
+
+
 async def test_a_scan_id_of_another_conference_is_a_conflict_not_its_answer(
     client: TestClient, world: World, factory: Factory
 ) -> None:
