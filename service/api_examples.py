@@ -366,6 +366,9 @@ EXAMPLES: dict[str, Example] = {
     "get_docs_asset": Example("/api/docs/swagger-ui.css"),
     "get_kiosk_page": Example("/kiosk"),
     "get_kiosk_asset": Example("/kiosk/app.js"),
+    "get_door_guide": Example("/guides/door"),
+    "get_technician_guide": Example("/guides/technician?lang=en"),
+    "get_guide_file": Example("/guides/files/kiosk-green.vi.png"),
     "create_ws_ticket": Example(
         "/api/v1/ws-tickets", response={"ticket": "tk_5Jq0m", "expires_at": CREATED}
     ),

@@ -93,6 +93,9 @@ const STRINGS = {
     unknown_key: "Mã ký bằng khóa không còn hiệu lực",
     wrong_conference: "Mã của hội nghị khác",
     bad_signature: "Chữ ký của mã không đúng",
+    // the printable guides (/guides/...), linked from the page's foot
+    guide_door: "Hướng dẫn người trực cửa",
+    guide_technician: "Hướng dẫn kỹ thuật viên",
   },
   en: {
     title: "Check-in",
@@ -180,6 +183,8 @@ const STRINGS = {
     unknown_key: "signed with an unknown key",
     wrong_conference: "a code of another conference",
     bad_signature: "the signature does not match",
+    guide_door: "Door volunteer's guide",
+    guide_technician: "Technician's guide",
   },
 };
 
@@ -251,6 +256,10 @@ export function translatePage(root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
     el.placeholder = t(el.dataset.i18nPlaceholder);
+  }
+  // The guides open in the page's language.
+  for (const el of root.querySelectorAll("a[data-guide]")) {
+    el.href = `/guides/${el.dataset.guide}?lang=${lang}`;
   }
   document.title = `diemcau · ${t("title")}`;
 }
