@@ -113,10 +113,14 @@ async def test_deltas_come_at_most_once_per_interval_however_fast_scans_come(
         for n in range(40):  # a walk-in every 25 ms for a second
             await walk_in(client, world, SITES[n % 4], f"Khách {n}")
             await asyncio.sleep(0.025)
+        # Every delta until the one that shows all 40 (a loaded machine may take longer
+        # than the sending did to publish the last commits).
+        got: list[dict] = []
+        while not got or got[-1]["totals"]["walk_ins"] < 40:
+            got.append(await next_message(ws, "delta", 10.0))
         spent = time.monotonic() - started
-        got = [m for m in await quiet(ws, 1.0) if m["type"] == "delta"]
-    assert got, "no delta at all"
-    # 40 commits in `spent` seconds: at most one delta per 0.2 s, plus the one after.
+    # 40 commits, all shown within `spent` seconds: at most one delta per interval, plus
+    # the one after.
     assert len(got) <= spent / FAST.min_interval + 2, (len(got), spent)
     assert got[-1]["totals"]["walk_ins"] == 40
     assert [m["seq"] for m in got] == sorted(m["seq"] for m in got)
