@@ -251,6 +251,8 @@ EXAMPLES: dict[str, Example] = {
     "get_docs_asset": Example("/api/docs/swagger-ui.css"),
     "get_kiosk_page": Example("/kiosk"),
     "get_kiosk_asset": Example("/kiosk/app.js"),
+    "get_dashboard_page": Example("/dashboard/HN-2026-01"),
+    "get_dashboard_asset": Example("/dashboard/assets/app.js"),
     "create_ws_ticket": Example(
         "/api/v1/ws-tickets", response={"ticket": "tk_5Jq0m", "expires_at": CREATED}
     ),

@@ -22,6 +22,7 @@ MODULES = [
     "diemcau.handlers.kiosk_ws",
     "diemcau.handlers.kiosk_page",
     "diemcau.handlers.live",
+    "diemcau.handlers.dashboard_page",
 ]
 
 
