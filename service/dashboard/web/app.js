@@ -169,7 +169,8 @@ function paint() {
   $("t-guests").textContent = `${int(counts.checked_in.guest, lang)}/${int(counts.expected.guest, lang)}`;
   $("t-walk-ins").textContent = int(counts.walk_ins, lang);
   $("t-present").textContent = int(counts.present, lang);
-  $("t-sites").textContent = `${int(sums.sites, lang)} · ${int(sums.online, lang)} ${t("online")}`;
+  $("t-sites").textContent = int(sums.sites, lang);
+  $("t-online").textContent = `${int(sums.online, lang)} ${t("online")}`;
   $("t-red").textContent = t("alerts_red", { n: int(sums.red, lang) });
   $("t-amber").textContent = t("alerts_amber", { n: int(sums.amber, lang) });
   $("t-red").dataset.count = String(sums.red);
