@@ -299,3 +299,43 @@ async def test_without_a_token_the_page_asks_for_one(chromium: Browser, board: P
         await chromium.run(page.wait_for_selector(LIVE))
     finally:
         await chromium.run(context.close())
+
+
+async def test_a_large_table_keeps_only_the_rows_in_sight(
+    chromium: Browser, board: Page, db: asyncpg.Connection
+) -> None:
+    """1,500 more sites: the DOM holds a few dozen rows, scrolling to the end shows the
+    last site, and a search or a sort reaches any of them."""
+    await db.execute(
+        """INSERT INTO sites (code, name, unit_id, level, capacity)
+           SELECT 'X' || lpad(i::text, 4, '0'), 'Điểm cầu xã số ' || i,
+                  (SELECT id FROM units WHERE code = 'HG'), 'commune', 100
+             FROM generate_series(1, 1500) i"""
+    )
+    await db.execute(
+        """INSERT INTO conference_sites (conference_id, site_id)
+           SELECT $1, id FROM sites WHERE code LIKE 'X%'""",
+        board.world.conference["id"],
+    )
+    context, page = await open_board(chromium, board, board.organiser)
+    try:
+        await chromium.run(page.wait_for_selector("#sites[data-rows='1504']"))
+        await chromium.run(page.click(".site-head [data-sort=code]"))
+        assert (await rows(chromium, page))[:2] == ["HG-01", "LC-01"]
+        in_dom = await chromium.run(page.eval_on_selector_all("#sites .site-row", "e => e.length"))
+        await chromium.run(
+            page.eval_on_selector("#sites .rows", "e => { e.scrollTop = e.scrollHeight; }")
+        )
+        await chromium.run(page.wait_for_timeout(300))
+        shown = await rows(chromium, page)
+        await chromium.run(page.click(".site-head [data-sort=code]"))  # descending
+        await chromium.run(page.eval_on_selector("#sites .rows", "e => { e.scrollTop = 0; }"))
+        first_desc = (await rows(chromium, page))[0]
+        await chromium.run(page.fill("#search", "xa so 1234"))
+        found = await rows(chromium, page)
+    finally:
+        await chromium.run(context.close())
+    assert in_dom <= 60
+    assert shown[-1] == "X1500" and len(shown) <= 60
+    assert first_desc == "X1500"
+    assert found == ["X1234"]

@@ -30,7 +30,8 @@ function start() {
   initLanguage(params);
   document.body.classList.toggle("big", params.get("screen") === "big");
   translatePage();
-  table = new SiteTable($("sites"), board);
+  table = new SiteTable($("sites"), board, (code) => drill(code));
+  window.diemcau = { board, table }; // for a person's console and bench/live_page.py
   const token = tokenFromAddress() || safeGet(TOKEN_KEY);
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -180,6 +181,9 @@ function paint() {
   paintReadiness(lang);
   paintArrivals();
   if (document.body.classList.contains("big")) paintProblems(lang);
+  if (!performance.getEntriesByName("diemcau:first-board").length) {
+    performance.mark("diemcau:first-board"); // bench/live_page.py reads it
+  }
   if (table.unit !== (at || "")) table.set({ unit: at || "" });
   else table.refresh();
 }
@@ -224,34 +228,53 @@ function paintCrumbs() {
   }
 }
 
+// The units one level down, in name order; the buttons are kept and refilled while the
+// list stays the same (a national board's top may hold thousands: the first MAX_UNITS
+// are shown, and any unit is reached from a site row's unit or the address's #at=).
+const MAX_UNITS = 300;
+let unitButtons = { key: null, buttons: [] };
+
 function paintUnits(lang) {
   const list = $("unit-list");
   const sums = board.unitSums();
   const kids = board.children.get(at || "") || [];
-  list.textContent = "";
-  for (const code of kids) {
-    const unit = board.units.get(code);
-    const s = sums.get(code) || { red: 0, amber: 0 };
-    const done = unit.checked_in.member + unit.checked_in.non_member;
-    const expected = unit.expected.member + unit.expected.non_member;
-    const li = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.dataset.unit = code;
-    button.innerHTML =
-      '<span class="u-name"></span><span class="u-fig"></span>' +
-      '<span class="bar"><i class="fill"></i></span><span class="u-alerts"></span>';
-    button.querySelector(".u-name").textContent = unit.name;
-    button.querySelector(".u-fig").textContent = progress(done, expected, lang);
-    button.querySelector(".fill").style.width = `${Math.min(100, (rate(done, expected) || 0) * 100).toFixed(2)}%`;
-    const alerts = button.querySelector(".u-alerts");
-    if (s.red) alerts.appendChild(badge("red", t("alerts_red", { n: int(s.red, lang) })));
-    if (s.amber) alerts.appendChild(badge("amber", t("alerts_amber", { n: int(s.amber, lang) })));
-    button.addEventListener("click", () => drill(code));
-    li.appendChild(button);
-    list.appendChild(li);
+  const shown = kids.slice(0, MAX_UNITS);
+  const key = `${board.shape}|${at}|${shown.length}`;
+  if (unitButtons.key !== key) {
+    list.textContent = "";
+    unitButtons = { key, buttons: shown.map((code) => unitButton(list, code)) };
   }
+  shown.forEach((code, i) => fillUnit(unitButtons.buttons[i], board.units.get(code), sums.get(code), lang));
+  $("unit-more").hidden = kids.length <= MAX_UNITS;
+  $("unit-more").textContent = t("more_units", { n: int(kids.length - MAX_UNITS, lang) });
   $("units-panel").hidden = kids.length === 0;
+}
+
+function unitButton(list, code) {
+  const li = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.dataset.unit = code;
+  button.innerHTML =
+    '<span class="u-name"></span><span class="u-fig"></span>' +
+    '<span class="bar"><i class="fill"></i></span><span class="u-alerts"></span>';
+  button.addEventListener("click", () => drill(code));
+  li.appendChild(button);
+  list.appendChild(li);
+  return button;
+}
+
+function fillUnit(button, unit, s, lang) {
+  const done = unit.checked_in.member + unit.checked_in.non_member;
+  const expected = unit.expected.member + unit.expected.non_member;
+  button.querySelector(".u-name").textContent = unit.name;
+  button.querySelector(".u-fig").textContent = progress(done, expected, lang);
+  const share = rate(done, expected) || 0;
+  button.querySelector(".fill").style.width = `${Math.min(100, share * 100).toFixed(2)}%`;
+  const alerts = button.querySelector(".u-alerts");
+  alerts.textContent = "";
+  if (s && s.red) alerts.appendChild(badge("red", t("alerts_red", { n: int(s.red, lang) })));
+  if (s && s.amber) alerts.appendChild(badge("amber", t("alerts_amber", { n: int(s.amber, lang) })));
 }
 
 function badge(level, text) {

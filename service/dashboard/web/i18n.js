@@ -90,6 +90,7 @@ const STRINGS = {
     lang: "English",
     empty: "Không có điểm cầu nào",
     problems_title: "Điểm cầu cần chú ý",
+    more_units: "và {n} đơn vị khác: bấm tên đơn vị trong bảng điểm cầu để vào",
     no_problems: "Không có cảnh báo",
   },
   en: {
@@ -181,6 +182,7 @@ const STRINGS = {
     lang: "Tiếng Việt",
     empty: "No site here",
     problems_title: "Sites needing attention",
+    more_units: "and {n} more units: click a unit's name in the site table to go in",
     no_problems: "No warnings",
   },
 };

@@ -43,7 +43,7 @@ function nullLast(a, b) {
 }
 
 export class SiteTable {
-  constructor(root, board) {
+  constructor(root, board, onUnit) {
     this.root = root;
     this.board = board;
     this.scroller = root.querySelector(".rows");
@@ -59,7 +59,15 @@ export class SiteTable {
     this.madeFor = null;
     this.pool = [];
     this.rowHeight = 0;
+    this.stats = { draws: 0, ms: 0, worst: 0 }; // the table's own drawing time (benches)
     this.scroller.addEventListener("scroll", () => this.paint(), { passive: true });
+    // A site's unit is a way into the tree.
+    this.scroller.addEventListener("click", (event) => {
+      const cell = event.target.closest(".c-unit");
+      const row = cell && cell.closest(".site-row");
+      const site = row && board.sites.get(row.dataset.code);
+      if (site && site.unit_code) onUnit(site.unit_code);
+    });
     window.addEventListener("resize", () => {
       this.rowHeight = 0;
       this.paint();
@@ -144,6 +152,15 @@ export class SiteTable {
   }
 
   draw() {
+    const t0 = performance.now();
+    this.drawRows();
+    const took = performance.now() - t0;
+    this.stats.draws++;
+    this.stats.ms += took;
+    this.stats.worst = Math.max(this.stats.worst, took);
+  }
+
+  drawRows() {
     this.measure();
     const height = this.rowHeight;
     const n = this.codes.length;
