@@ -339,3 +339,93 @@ async def test_a_large_table_keeps_only_the_rows_in_sight(
     assert shown[-1] == "X1500" and len(shown) <= 60
     assert first_desc == "X1500"
     assert found == ["X1234"]
+
+
+async def levels(b: Browser, page: Any) -> dict[str, tuple[str, str]]:
+    found = dict(
+        await b.run(
+            page.eval_on_selector_all(
+                "#sites .site-row",
+                "els => els.filter(e => !e.hidden).map(e => [e.dataset.code,"
+                " [e.dataset.level, e.querySelector('.warn').textContent]])",
+            )
+        )
+    )
+    return {code: tuple(shown) for code, shown in found.items()}
+
+
+async def test_red_and_amber_for_lost_links_silent_kiosks_over_capacity_under_target(
+    chromium: Browser, board: Page, db: asyncpg.Connection
+) -> None:
+    w = board.world
+    for ext in ("LC-01-0", "LC-02-0", "TD-01-0", "TD-01-1"):
+        await check_in(board.api, w, ext[:5], ext)
+    # The session has begun; LC-02's kiosks were last heard 5 minutes ago (lost), LC-01's
+    # a minute ago (silent); TD-01 has one seat; HG-01 never had a kiosk.
+    await db.execute(
+        "UPDATE conferences SET starts_at = now() - interval '1 minute' WHERE code = 'HN1'"
+    )
+    for site, ago in (("LC-02", "5 minutes"), ("LC-01", "1 minute")):
+        await db.execute(
+            f"UPDATE kiosks SET last_seen_at = now() - interval '{ago}'"
+            " WHERE site_id = (SELECT id FROM sites WHERE code = $1)",
+            site,
+        )
+    await db.execute("UPDATE sites SET capacity = 1 WHERE code = 'TD-01'")
+    context, page = await open_board(chromium, board, board.organiser)
+    try:
+        shown = await levels(chromium, page)
+        red = await chromium.run(page.get_attribute("#t-red", "data-count"))
+        amber = await chromium.run(page.get_attribute("#t-amber", "data-count"))
+        goal = await text(chromium, page, "#total-member .goal")
+        filtered = {}
+        for name in ("lost", "silent", "over", "under", "red"):
+            await chromium.run(page.select_option("#filter", name))
+            filtered[name] = sorted(await rows(chromium, page))
+    finally:
+        await chromium.run(context.close())
+    assert shown["LC-02"] == ("red", "mất đường truyền · dưới mục tiêu")
+    assert shown["TD-01"][0] == "red" and shown["TD-01"][1].startswith("quá sức chứa")
+    assert shown["LC-01"] == ("amber", "máy điểm danh im lặng · dưới mục tiêu")
+    assert shown["HG-01"] == ("amber", "chưa có máy điểm danh · dưới mục tiêu")
+    assert (red, amber) == ("2", "2")
+    assert goal == "mục tiêu 98% · dưới mục tiêu"
+    assert filtered == {
+        "lost": ["LC-02"],
+        "silent": ["HG-01", "LC-01"],
+        "over": ["TD-01"],
+        "under": ["HG-01", "LC-01", "LC-02", "TD-01"],
+        "red": ["LC-02", "TD-01"],
+    }
+
+
+async def test_before_check_in_opens_the_board_shows_readiness_by_unit(
+    chromium: Browser, board: Page, db: asyncpg.Connection
+) -> None:
+    await db.execute(
+        """UPDATE conferences SET checkin_opens_at = now() + interval '1 hour',
+                  starts_at = now() + interval '2 hours' WHERE code = 'HN1'"""
+    )
+    for site, status in (("LC-01", "ready"), ("LC-02", "tested"), ("HG-01", "ready")):
+        await db.execute("UPDATE sites SET status = $2 WHERE code = $1", site, status)
+    context, page = await open_board(chromium, board, board.organiser)
+    try:
+        await chromium.run(page.wait_for_selector("#readiness:not([hidden])"))
+        table = await chromium.run(
+            page.eval_on_selector_all(
+                "#readiness-rows tr",
+                "els => els.map(e => [...e.children].map(td => td.textContent))",
+            )
+        )
+        status = await text(chromium, page, "#conference-status")
+        await chromium.run(page.click("#unit-list button[data-unit=LC]"))
+        await wait_text(chromium, page, "#readiness-rows tr[data-unit=LC-TD] td:nth-child(2)", "1")
+    finally:
+        await chromium.run(context.close())
+    # Units one level down: registered, tested, ready, sites; then the sum.
+    assert table == [
+        ["Hà Giang", "0", "0", "1", "1"],
+        ["Lai Châu", "1", "1", "1", "3"],
+        ["Tổng", "1", "1", "2", "4"],
+    ]
+    assert status.startswith("Chưa mở điểm danh · mở điểm danh lúc ")
