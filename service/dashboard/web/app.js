@@ -89,6 +89,9 @@ function connect(token) {
     lang: language(),
     onMessage: (message) => {
       board.apply(message);
+      if (!performance.getEntriesByName("diemcau:first-applied").length) {
+        performance.mark("diemcau:first-applied");
+      }
       if (at === null || (at && !board.units.has(at))) at = drillFromAddress() || board.top();
       if (at && !board.units.has(at)) at = board.top();
       $("board").hidden = false;
