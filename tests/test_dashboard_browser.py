@@ -429,3 +429,35 @@ async def test_before_check_in_opens_the_board_shows_readiness_by_unit(
         ["Tổng", "1", "1", "2", "4"],
     ]
     assert status.startswith("Chưa mở điểm danh · mở điểm danh lúc ")
+
+
+async def test_a_token_revoked_while_watching_brings_back_the_form(
+    chromium: Browser, board: Page, db: asyncpg.Connection
+) -> None:
+    context, page = await open_board(chromium, board, board.viewer)
+    try:
+        await db.execute("UPDATE tokens SET revoked_at = now() WHERE role = 'viewer'")
+        await chromium.run(page.wait_for_selector("#token-box:not([hidden])"))
+        said = await text(chromium, page, "#token-error")
+        state = await chromium.run(page.evaluate("() => document.body.dataset.state"))
+        kept = await chromium.run(page.evaluate("() => Object.keys(localStorage)"))
+    finally:
+        await chromium.run(context.close())
+    assert said == "Mã truy cập đã bị thu hồi. Cần mã mới." and state == "auth"
+    assert not any(k.startswith("diemcau.dashboard.token") for k in kept)
+
+
+async def test_a_conference_the_token_may_not_watch_is_said_on_the_page(
+    chromium: Browser, board: Page, factory: Factory
+) -> None:
+    await factory.conference("HN2")
+    context, page = await chromium.new_page(board.url)
+    try:
+        # The viewer of HN1 at HN2's board: the socket is refused before its upgrade, and
+        # the page asks over HTTP why (404), rather than retrying forever.
+        await chromium.run(page.goto(f"/dashboard/HN2#token={board.viewer}"))
+        await chromium.run(page.wait_for_selector("body[data-state=auth]"))
+        said = await text(chromium, page, "#token-error")
+    finally:
+        await chromium.run(context.close())
+    assert said == "Không có hội nghị này"  # the API's own words for its 404
