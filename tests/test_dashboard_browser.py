@@ -74,10 +74,24 @@ async def board(
     )
 
 
+# Every websocket address the page opens, kept in window.sockets.
+SPY = """(() => {
+  const Real = window.WebSocket;
+  window.sockets = [];
+  window.WebSocket = function (url, protocols) {
+    window.sockets.push(String(url));
+    return new Real(url, protocols);
+  };
+  window.WebSocket.prototype = Real.prototype;
+  Object.assign(window.WebSocket, { OPEN: 1, CLOSED: 3, CONNECTING: 0, CLOSING: 2 });
+})()"""
+
+
 async def open_board(
     b: Browser, p: Page, token: str, query: str = "", **options: Any
 ) -> tuple[Any, Any]:
     context, page = await b.new_page(p.url, **options)
+    await b.run(page.add_init_script(SPY))
     await b.run(page.goto(f"/dashboard/HN1{query}#token={token}"))
     await b.run(page.wait_for_selector(LIVE))
     return context, page
@@ -197,8 +211,13 @@ async def test_the_page_comes_back_after_the_service_restarts(
         await aiohttp_server(fast_app(config), port=board.port)
         await chromium.run(page.wait_for_selector(LIVE, timeout=40_000))
         await wait_text(chromium, page, "#total-member .figure", "1/8 · 12,50%")
+        sockets = await chromium.run(page.evaluate("() => window.sockets"))
     finally:
         await chromium.run(context.close())
+    # The first view came over HTTP; every socket resumed from a seq with a fresh ticket.
+    assert len(sockets) >= 2
+    assert all("since=" in url and "ticket=" in url for url in sockets), sockets
+    assert len({url.split("ticket=")[1].split("&")[0] for url in sockets}) == len(sockets)
 
 
 async def test_the_page_says_when_the_viewers_network_drops_and_resumes(

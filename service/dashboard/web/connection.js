@@ -36,6 +36,10 @@ export class Live {
     this.timer = null;
     this.retryAt = null;
     this.report(this.seq === null ? "connecting" : this.state === "live" ? "live" : "offline");
+    // The first view comes over HTTP, gzipped (a whole national board is 13 MB of JSON on
+    // the socket, which does not compress, and about 1 MB this way); the socket then
+    // resumes from its seq. Its refusals (401, 403, 404) are read here, too.
+    if (this.seq === null && !(await this.firstView())) return;
     let ticket;
     try {
       ticket = await this.ticket();
@@ -87,31 +91,41 @@ export class Live {
     };
   }
 
-  // A socket refused before its upgrade tells the browser nothing: ask over HTTP why.
-  // A 200 is the board itself, taken as a snapshot while the socket is retried.
-  async refused() {
+  // GET .../live: true when the view was taken (or is no newer than ours); false when
+  // the token or the conference is refused (said) or the service is away (retried).
+  async firstView() {
+    let resp;
     try {
       const params = new URLSearchParams({ lang: this.lang });
       if (this.unit) params.set("unit", this.unit);
-      const resp = await fetch(
+      resp = await fetch(
         `/api/v1/conferences/${encodeURIComponent(this.conference)}/live?${params}`,
         { headers: { Authorization: `Bearer ${this.token}` }, cache: "no-store" },
       );
-      if (resp.status === 401) return this.fail("token_bad");
-      if (resp.status === 403) return this.fail("forbidden", await detailOf(resp));
-      if (resp.status === 404) return this.fail("not_found", await detailOf(resp));
-      if (resp.ok) {
-        const view = await resp.json();
-        if (this.seq === null || view.seq > this.seq) {
-          this.seq = view.seq;
-          this.asOf = new Date();
-          this.onMessage({ ...view, type: "snapshot" });
-        }
+      const refusal = { 401: "token_bad", 403: "forbidden", 404: "not_found" }[resp.status];
+      if (refusal) {
+        this.fail(refusal, resp.status === 401 ? null : await detailOf(resp));
+        return false;
       }
+      if (!resp.ok) throw new Error(`live ${resp.status}`);
+      const view = await resp.json();
+      once("diemcau:first-message");
+      if (this.seq === null || view.seq > this.seq) {
+        this.seq = view.seq;
+        this.asOf = new Date();
+        this.onMessage({ ...view, type: "snapshot" });
+      }
+      return true;
     } catch {
-      /* the service is away: retry as for any drop */
+      this.later(); // the service is away: retry as for any drop
+      return false;
     }
-    this.later();
+  }
+
+  // A socket refused before its upgrade tells the browser nothing: ask over HTTP why
+  // (a 200 is the board itself, taken while the socket is retried).
+  async refused() {
+    if (await this.firstView()) this.later();
   }
 
   async ticket() {
