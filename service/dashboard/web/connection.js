@@ -129,9 +129,9 @@ export class Live {
   }
 
   async ticket() {
-    const resp = await fetch(`/api/v1/ws-tickets?lang=${this.lang}`, {
+    const resp = await fetch("/api/v1/ws-tickets", {
       method: "POST",
-      headers: { Authorization: `Bearer ${this.token}` },
+      headers: { Authorization: `Bearer ${this.token}`, "Accept-Language": this.lang },
       cache: "no-store",
     });
     if (resp.status === 401) throw { fatal: "token_bad" };
