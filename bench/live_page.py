@@ -216,7 +216,7 @@ def report(a: argparse.Namespace, r: dict[str, Any] | str) -> None:
         (
             "board drawn: service cold / warm",
             f"{r['board_drawn_ms']} / {r['board_drawn_warm_ms']} ms",
-            "ticket, socket, snapshot, first drawing; bar < 2 s",
+            "the first view (GET, gzip) and its first drawing; bar < 2 s",
         ),
         (
             "cold: view received / held / drawn",
