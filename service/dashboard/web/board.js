@@ -5,6 +5,9 @@
 import { fold, rate } from "./format.js";
 
 export const RED = 2;
+// One collator for every comparison: localeCompare with a locale builds one per call,
+// which costs seconds when thousands of units are sorted.
+export const byName = new Intl.Collator("vi").compare;
 export const AMBER = 1;
 const SESSION = new Set(["open", "live"]);
 
@@ -78,7 +81,6 @@ export class Board {
     site.rateNonMember = rate(entry.checked_in.non_member, entry.expected.non_member);
     site.chain = old && old.unit_code === entry.unit_code ? old.chain : null;
     site.key = old && old.name === entry.name && old.unit_code === entry.unit_code ? old.key : null;
-    site.changedAt = performance.now();
     this.sites.set(code, site);
   }
 
@@ -90,7 +92,7 @@ export class Board {
       this.children.get(parent).push(unit.code);
     }
     for (const list of this.children.values()) {
-      list.sort((a, b) => this.units.get(a).name.localeCompare(this.units.get(b).name, "vi"));
+      list.sort((a, b) => byName(this.units.get(a).name, this.units.get(b).name));
     }
     for (const site of this.sites.values()) {
       site.chain = null;

@@ -3,7 +3,7 @@
 // 40,000 sites cost what 30 do. Filtering and sorting make an array of codes, redone
 // when the person asks, or at most once a second while deltas come.
 
-import { AMBER, RED } from "./board.js";
+import { AMBER, RED, byName } from "./board.js";
 import { clock, fold, int, percent, progress } from "./format.js";
 import { language, t } from "./i18n.js";
 
@@ -13,7 +13,8 @@ const RESORT_EVERY = 1000;
 const SORTS = {
   level: (a, b) => b.level - a.level || nullLast(a.rate, b.rate) || cmp(a.code, b.code),
   code: (a, b) => cmp(a.code, b.code),
-  name: (a, b) => a.name.localeCompare(b.name, "vi") || cmp(a.code, b.code),
+  name: (a, b) => byName(a.name, b.name) || cmp(a.code, b.code),
+  unit: (a, b) => cmp(a.unit_code || "", b.unit_code || "") || cmp(a.code, b.code),
   progress: (a, b) => nullLast(a.rate, b.rate) || cmp(a.code, b.code),
   members: (a, b) => nullLast(a.rateMember, b.rateMember) || cmp(a.code, b.code),
   non_members: (a, b) => nullLast(a.rateNonMember, b.rateNonMember) || cmp(a.code, b.code),
