@@ -21,7 +21,7 @@ The service's memory (resident, all its processes) is sampled throughout. Bars (
 scan-to-dashboard p99 under 300 ms; a 40,000-site snapshot in under 2 s; the service
 under 300 MB; check-in with the dashboards within 10% of without. Table on stdout, JSON
 in bench/results/live.json. `--first-paint` also times the dashboard page's first paint
-in Chromium (bench/live_page.py), once the page exists.
+and a scroll of its site table in Chromium (bench/live_page.py).
 """
 
 from __future__ import annotations

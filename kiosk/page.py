@@ -39,12 +39,12 @@ class Asset:
     etag: str
 
 
-def _walk(folder: Traversable, prefix: str = "") -> dict[str, bytes]:
+def read_folder(folder: Traversable, prefix: str = "") -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     for entry in folder.iterdir():
         name = prefix + entry.name
         if entry.is_dir():
-            found.update(_walk(entry, name + "/"))
+            found.update(read_folder(entry, name + "/"))
         elif entry.is_file() and not entry.name.startswith("."):
             found[name] = entry.read_bytes()
     return found
@@ -55,7 +55,7 @@ def _media_type(name: str) -> str:
     return MEDIA_TYPES.get(suffix, TEXT)
 
 
-def _asset(name: str, body: bytes) -> Asset:
+def make_asset(name: str, body: bytes) -> Asset:
     packed = gzip.compress(body, compresslevel=9, mtime=0) if len(body) > 1024 else None
     if packed is not None and len(packed) >= len(body):
         packed = None
@@ -80,10 +80,10 @@ def build(raw: dict[str, bytes]) -> dict[str, Asset]:
         "__ASSETS__", json.dumps(cached)
     )
     raw = {**raw, SERVICE_WORKER: worker.encode()}
-    return {name: _asset(name, body) for name, body in raw.items()}
+    return {name: make_asset(name, body) for name, body in raw.items()}
 
 
 @cache
 def assets() -> dict[str, Asset]:
     """The page's files from the installed package (read once per process)."""
-    return build(_walk(files("diemcau.kiosk") / "web"))
+    return build(read_folder(files("diemcau.kiosk") / "web"))

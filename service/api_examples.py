@@ -369,6 +369,8 @@ EXAMPLES: dict[str, Example] = {
     "get_door_guide": Example("/guides/door"),
     "get_technician_guide": Example("/guides/technician?lang=en"),
     "get_guide_file": Example("/guides/files/kiosk-green.vi.png"),
+    "get_dashboard_page": Example("/dashboard/HN-2026-01"),
+    "get_dashboard_asset": Example("/dashboard/assets/app.js"),
     "create_ws_ticket": Example(
         "/api/v1/ws-tickets", response={"ticket": "tk_5Jq0m", "expires_at": CREATED}
     ),

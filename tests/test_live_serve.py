@@ -96,7 +96,8 @@ async def test_a_scan_on_one_server_reaches_a_dashboard_on_another(data_dir: Pat
             await _setup(http, first, organiser)
             kiosk, _ = _token(data_dir, "--role", "kiosk", "--conference", "HN", "--site", "S1")
             viewer, said = _token(data_dir, "--role", "viewer", "--conference", "HN")
-            assert "/dashboard/HN" in said and viewer not in said  # the URL, never the token
+            # The big screen's URL on stderr, never the token.
+            assert "/dashboard/HN?screen=big" in said and viewer not in said
             headers = {"Authorization": f"Bearer {viewer}"}
             ws = await http.ws_connect(f"{second}/ws/conferences/HN/live", headers=headers)
             snap = await _next(ws, "snapshot")

@@ -89,11 +89,12 @@ async def _create(args: argparse.Namespace) -> int:
         )
     )
     if args.role == "viewer":
-        url = dashboard_url(load_config(), args.conference)
+        # The projector's view: a viewer token is what a hall's big screen is given.
+        url = dashboard_url(load_config(), args.conference) + "?screen=big"
         err(
             t(
-                f"Bảng trực tiếp (mở rồi dán mã này): {url}",
-                f"Live board (open, then paste the token): {url}",
+                f"Bảng trực tiếp cho màn hình lớn (mở rồi dán mã này): {url}",
+                f"Live board for a big screen (open, then paste the token): {url}",
             )
         )
     print(secret)

@@ -26,6 +26,7 @@ MODULES = [
     "diemcau.handlers.kiosk_page",
     "diemcau.handlers.live",
     "diemcau.handlers.guides",
+    "diemcau.handlers.dashboard_page",
 ]
 
 
