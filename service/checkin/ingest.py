@@ -97,17 +97,19 @@ class Batch:
         """Sort retries from new scans; refuse the jobs that reuse a scan id."""
         ids = [s.scan_id for _, job in self._live() for s in job.scans]
         found = await q.fetch_stored_scans(conn, ids)
-        stored = {r["scan_id"]: _stored(r) for r in found}
-        fresh: dict[Any, Pending] = {}
+        # Keyed by the id's integer: a UUID hashes in Python, an int in C.
+        stored = {r["scan_id"].int: _stored(r) for r in found}
+        fresh: dict[int, Pending] = {}
         for i, job in self._live():
-            mine: dict[Any, Pending] = {}
+            mine: dict[int, Pending] = {}
             clashes: list[tuple[int, bool]] = []
             for n, scan in enumerate(job.scans):
                 digest = content_digest(scan)
-                earlier = stored.get(scan.scan_id) or fresh.get(scan.scan_id)
-                earlier = earlier or mine.get(scan.scan_id)
+                key = scan.scan_id.int
+                earlier = (stored.get(key) if stored else None) or fresh.get(key)
+                earlier = earlier or mine.get(key)
                 if earlier is None:
-                    earlier = mine[scan.scan_id] = _pending(i, job, scan, digest)
+                    earlier = mine[key] = _pending(i, job, scan, digest)
                 if _kiosk(earlier) != job.kiosk.token_id:
                     clashes.append((n, True))
                 elif _digest(earlier) != digest:
@@ -282,7 +284,7 @@ class Batch:
         return latest
 
     async def write(self, conn: asyncpg.Connection) -> list[CheckinRow]:
-        rows = [p.row() for p in self.pending]
+        rows = [p.store() for p in self.pending]
         change = self.tallies()
         last = self.last_scans()
         sites = sorted(set(change) | set(last))
@@ -318,21 +320,16 @@ async def ingest(
         await batch.believe(conn)
         await batch.identify(conn)
         await batch.decide(conn)
-        rows = {r.scan_id: r for r in await batch.write(conn)}
+        rows = await batch.write(conn)
         renderer = Renderer(batch.zone, batch.window, batch.delegates)
-        await renderer.load_sites(conn, [*rows.values(), *_retried(batch)])
+        await renderer.load_sites(conn, [*rows, *_retried(batch)])
     outcomes: list[Outcome] = []
     for i in range(len(jobs)):
         done = batch.outcomes[i]
         if done is not None:
             outcomes.append(done)
             continue
-        outcomes.append(
-            [
-                renderer.result(rows[a.scan.scan_id] if isinstance(a, Pending) else a)
-                for a in batch.answers[i]
-            ]
-        )
+        outcomes.append([renderer.result(_row(a)) for a in batch.answers[i]])
     return outcomes
 
 
@@ -347,6 +344,14 @@ def _pending(index: int, job: Job, scan: Any, digest: bytes) -> Pending:
     judged, skewed = judged_time(scan.scanned_at, job.received_at, job.offset)
     late = is_late(judged, job.received_at)
     return Pending(index, scan, job.kiosk, digest, job.received_at, judged, skewed, late)
+
+
+def _row(item: Pending | CheckinRow) -> CheckinRow:
+    """The stored row an answer is rendered from: a new scan's, once written."""
+    if isinstance(item, CheckinRow):
+        return item
+    assert item.stored is not None
+    return item.stored
 
 
 def _digest(item: Pending | CheckinRow) -> bytes:
