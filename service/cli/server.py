@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import logging
 import multiprocessing
 import os
@@ -28,6 +29,11 @@ from diemcau.migrate import migrate
 log = logging.getLogger("diemcau.serve")
 OPEN_FILES_CAP = 1 << 20  # the soft limit wanted when the hard one is unlimited
 OPEN_FILES_WANTED = 16_384  # below this, say that the sockets a worker holds are capped
+# A check-in batch makes tens of objects a scan, nearly all freed at once by reference
+# counting; at Python's default threshold (700) the cyclic collector still ran about
+# every 50 scans and took 6-12 µs of a batch's 50-65 µs a scan. Young collections every
+# 50,000 net new objects instead, and the objects made at startup frozen out of them.
+GC_YOUNG = 50_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -112,7 +118,18 @@ def _run_worker(config: Config, sock: socket.socket | None = None) -> None:
     setup_logging(config.log_level)
     if sock is None:
         sock = _bind(config.host, config.port, reuse_port=True)
-    web.run_app(create_app(config), sock=sock, access_log=None, print=None, shutdown_timeout=10)
+    app = create_app(config)
+    app.on_startup.append(_tune_gc)  # after the app's own startup (pools, caches)
+    web.run_app(app, sock=sock, access_log=None, print=None, shutdown_timeout=10)
+
+
+async def _tune_gc(app: web.Application) -> None:
+    """The cyclic collector for a worker: rarer young collections, and the objects of
+    startup (modules, models, routes) kept out of every collection from now on."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, older, oldest)
 
 
 def raise_open_files() -> int:
