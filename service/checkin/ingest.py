@@ -199,8 +199,9 @@ class Batch:
             found = identify.identify_manual(named)
         p.delegate, p.refusal = found.delegate, found.refusal
 
-    async def decide(self, conn: asyncpg.Connection) -> None:
-        """Steps 1-4 of the rules for every scan, then the timelines, then the rows."""
+    def decide(self) -> None:
+        """Steps 1-4 of the rules for every scan, then the timelines (their rows are
+        written with the tallies, `write`)."""
         assert self.window is not None
         for p in self.pending:
             home = p.delegate["site_id"] if p.delegate is not None else None
@@ -219,20 +220,6 @@ class Batch:
             return
         self._hold(touched)
         self._run_timelines()
-        new = [d for d in touched if not self.states[d].stored and self.states[d].entries]
-        if new:
-            await q.insert_attendances(
-                conn, self.conference_id, [self.states[d].row(d) for d in new]
-            )
-        changed = [
-            d
-            for d in touched
-            if self.states[d].stored and self.states[d].entries != self.states[d].initial
-        ]
-        if changed:
-            await q.update_attendances(
-                conn, self.conference_id, [self.states[d].row(d) for d in changed]
-            )
 
     def _hold(self, delegate_ids: list[int]) -> None:
         """The attendance of these delegates, as read (and locked) with them."""
@@ -283,15 +270,31 @@ class Batch:
                     latest[site] = p.judged
         return latest
 
+    def attendances(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The attendance rows this batch makes, and those it changes (in delegate order,
+        the order they were locked in)."""
+        made, changed = [], []
+        for d in sorted(self.states):
+            state = self.states[d]
+            if not state.stored:
+                if state.entries:
+                    made.append(state.row(d))
+            elif state.entries != state.initial:
+                changed.append(state.row(d))
+        return made, changed
+
     async def write(self, conn: asyncpg.Connection) -> list[CheckinRow]:
         rows = [p.store() for p in self.pending]
         change = self.tallies()
         last = self.last_scans()
         sites = sorted(set(change) | set(last))
-        if sites:
-            await q.add_tallies(
+        made, changed = self.attendances()
+        if sites or made or changed:
+            await q.write_counts(
                 conn,
                 self.conference_id,
+                made,
+                changed,
                 sites,
                 [change.get(s, timeline.new_tally()) for s in sites],
                 [last.get(s) for s in sites],
@@ -319,7 +322,7 @@ async def ingest(
         await batch.admit(conn)
         await batch.believe(conn)
         await batch.identify(conn)
-        await batch.decide(conn)
+        batch.decide()
         rows = await batch.write(conn)
         renderer = Renderer(batch.zone, batch.window, batch.delegates)
         await renderer.load_sites(conn, [*rows, *_retried(batch)])

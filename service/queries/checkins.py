@@ -174,19 +174,6 @@ _ATTENDANCE_TYPES = (
 )
 
 
-async def insert_attendances(
-    conn: asyncpg.Connection, conference_id: int, rows: list[tuple[Any, ...]]
-) -> None:
-    """First attendance rows (binary COPY). If another batch committed a first row for
-    one of these delegates meanwhile, the primary key refuses it and the batch is run
-    again (diemcau.checkin.batcher), this time reading and locking that row."""
-    await conn.copy_records_to_table(
-        "attendances",
-        records=[(conference_id, *row) for row in rows],
-        columns=("conference_id", *ATTENDANCE_COLUMNS),
-    )
-
-
 async def update_attendances(
     conn: asyncpg.Connection, conference_id: int, rows: list[tuple[Any, ...]]
 ) -> None:
@@ -231,6 +218,57 @@ async def add_tallies(
                    last_scan_at = greatest(t.last_scan_at, EXCLUDED.last_scan_at),
                    seq = EXCLUDED.seq""",
         conference_id,
+        site_ids,
+        *[[v[i] for v in values] for i in range(n)],
+        last_scan_at,
+    )
+
+
+async def write_counts(
+    conn: asyncpg.Connection,
+    conference_id: int,
+    made: list[tuple[Any, ...]],
+    changed: list[tuple[Any, ...]],
+    site_ids: list[int],
+    values: list[list[int]],
+    last_scan_at: list[Any],
+) -> None:
+    """A batch's first attendance rows, its changed ones and its site tallies, in one
+    statement: one round trip where three took four (a COPY takes two).
+
+    The order is the one every writer keeps: the attendance rows first (a first row that
+    another batch committed meanwhile fails its primary key, and the batch runs again),
+    then the tallies in site order. Data-modifying CTEs would otherwise run after the
+    main INSERT, and a batch could hold a site's tally while it waits on another's
+    attendance row that waits on the same tally: the tallies' INSERT is gated on the
+    attendance writes' counts, which runs them to completion first."""
+    k, n = len(ATTENDANCE_COLUMNS), len(TALLY_FIELDS)
+    columns = ", ".join(ATTENDANCE_COLUMNS)
+    sets = ", ".join(f"{c} = u.{c}" for c in ATTENDANCE_COLUMNS[3:])
+    adds = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in TALLY_FIELDS)
+    sites = 2 + 2 * k
+    await conn.execute(
+        f"""WITH made AS (
+                INSERT INTO attendances (conference_id, {columns})
+                SELECT $1, * FROM unnest({_unnest(_ATTENDANCE_TYPES, 2)})
+                RETURNING 1),
+            changed AS (
+                UPDATE attendances a SET {sets}, updated_at = now()
+                  FROM unnest({_unnest(_ATTENDANCE_TYPES, 2 + k)}) AS u({columns})
+                 WHERE a.delegate_id = u.delegate_id AND a.conference_id = $1
+                RETURNING 1)
+            INSERT INTO site_tallies AS t
+                   (conference_id, site_id, {", ".join(TALLY_FIELDS)}, last_scan_at, seq)
+            SELECT $1, *, nextval('live_seq')
+              FROM unnest(${sites}::bigint[], {_unnest(["int"] * n, sites + 1)},
+                          ${sites + n + 1}::timestamptz[])
+             WHERE (SELECT count(*) FROM made) + (SELECT count(*) FROM changed) >= 0
+            ON CONFLICT (conference_id, site_id) DO UPDATE SET {adds},
+                   last_scan_at = greatest(t.last_scan_at, EXCLUDED.last_scan_at),
+                   seq = EXCLUDED.seq""",
+        conference_id,
+        *_columns(made, k),
+        *_columns(changed, k),
         site_ids,
         *[[v[i] for v in values] for i in range(n)],
         last_scan_at,
