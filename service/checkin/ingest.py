@@ -66,10 +66,13 @@ class Batch:
     # (kiosk, site) pairs beyond the kiosk's own site whose delegates it may check in
     # by name (a kiosk that took its unit's roster)
     reach: set[tuple[int, int]] = field(default_factory=set)
+    # the scans of this batch's ids already stored (retries), by the id's integer
+    stored: dict[int, CheckinRow] = field(default_factory=dict)
 
     async def load_context(self, conn: asyncpg.Connection) -> None:
         kiosks = sorted({job.kiosk.token_id for job in self.jobs})
-        ctx = await q.fetch_context(conn, self.conference_id, kiosks)
+        ids = [s.scan_id for job in self.jobs for s in job.scans]
+        ctx = await q.fetch_context(conn, self.conference_id, kiosks, ids)
         if ctx is None:  # the conference is gone: nothing can be recorded against it
             problem = Problem("not_found", Msg("Không có hội nghị này", "no such conference"))
             self.outcomes = [problem] * len(self.jobs)
@@ -87,18 +90,17 @@ class Batch:
                 ctx["kids"], ctx["publics"], ctx["retired"], strict=True
             )
         }
+        # Keyed by the id's integer: a UUID hashes in Python, an int in C.
+        self.stored = {r[1].int: _stored(r) for r in ctx["stored"]}
         revoked = set(ctx["revoked_kiosks"])
         self.outcomes = [
             revoked_kiosk() if j.kiosk.token_id in revoked else None for j in self.jobs
         ]
         self.answers = [[] for _ in self.jobs]
 
-    async def admit(self, conn: asyncpg.Connection) -> None:
+    def admit(self) -> None:
         """Sort retries from new scans; refuse the jobs that reuse a scan id."""
-        ids = [s.scan_id for _, job in self._live() for s in job.scans]
-        found = await q.fetch_stored_scans(conn, ids)
-        # Keyed by the id's integer: a UUID hashes in Python, an int in C.
-        stored = {r["scan_id"].int: _stored(r) for r in found}
+        stored = self.stored
         fresh: dict[int, Pending] = {}
         for i, job in self._live():
             mine: dict[int, Pending] = {}
@@ -319,7 +321,7 @@ async def ingest(
         await batch.load_context(conn)
         if batch.window is None:
             return [o for o in batch.outcomes if o is not None]
-        await batch.admit(conn)
+        batch.admit()
         await batch.believe(conn)
         await batch.identify(conn)
         batch.decide()
@@ -336,7 +338,7 @@ async def ingest(
     return outcomes
 
 
-def _stored(record: asyncpg.Record) -> CheckinRow:
+def _stored(record: tuple[Any, ...]) -> CheckinRow:
     """A stored scan as found. One of another conference was sent by another kiosk (a
     kiosk belongs to one conference), so reusing its id is a conflict, not its answer."""
     return CheckinRow(*record[1:])

@@ -62,12 +62,16 @@ def _unnest(types: Sequence[str], first: int = 2) -> str:
 
 
 async def fetch_context(
-    conn: asyncpg.Connection, conference_id: int, kiosk_ids: list[int]
+    conn: asyncpg.Connection, conference_id: int, kiosk_ids: list[int], scan_ids: list[Any]
 ) -> asyncpg.Record | None:
-    """The conference's window and policy, its keys, and which of these kiosks' tokens
-    are revoked: everything a batch needs to know before its scans, in one round trip."""
+    """The conference's window and policy, its keys, which of these kiosks' tokens are
+    revoked, and the scans of these ids already stored (retries, as tuples: the
+    conference each belongs to, then CHECKIN_COLUMNS; an id reused from another
+    conference is a conflict): everything a batch needs before its scans, in one round
+    trip."""
+    # The stored scans: one probe of the unique key per id, whatever the statistics say.
     return await conn.fetchrow(
-        """SELECT c.checkin_opens_at, c.ends_at, c.signed_off_at, c.policy_other_site,
+        f"""SELECT c.checkin_opens_at, c.ends_at, c.signed_off_at, c.policy_other_site,
                   c.timezone,
                   ARRAY(SELECT kid FROM conference_keys k
                          WHERE k.conference_id = c.id ORDER BY k.id) AS kids,
@@ -77,21 +81,13 @@ async def fetch_context(
                          WHERE k.conference_id = c.id ORDER BY k.id) AS retired,
                   ARRAY(SELECT t.id FROM unnest($2::bigint[]) AS w(id)
                           JOIN tokens t ON t.id = w.id
-                         WHERE t.revoked_at IS NOT NULL) AS revoked_kiosks
+                         WHERE t.revoked_at IS NOT NULL) AS revoked_kiosks,
+                  ARRAY(SELECT ROW(s.conference_id, {", ".join("s." + c for c in CHECKIN_COLUMNS)})
+                          FROM unnest($3::uuid[]) AS w(scan_id)
+                          JOIN checkins s ON s.scan_id = w.scan_id) AS stored
              FROM conferences c WHERE c.id = $1""",
         conference_id,
         kiosk_ids,
-    )
-
-
-async def fetch_stored_scans(conn: asyncpg.Connection, scan_ids: list[Any]) -> list[asyncpg.Record]:
-    """Scans of these ids already stored (retries), with what they were answered, and the
-    conference each belongs to (an id reused from another conference is a conflict)."""
-    # One probe of the unique key per id, whatever the statistics say.
-    return await conn.fetch(
-        f"""SELECT c.conference_id, {", ".join("c." + c for c in CHECKIN_COLUMNS)}
-              FROM unnest($1::uuid[]) AS w(scan_id)
-              JOIN checkins c ON c.scan_id = w.scan_id""",
         scan_ids,
     )
 
