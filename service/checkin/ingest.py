@@ -45,6 +45,10 @@ from diemcau.queries.issued import insert_issued_codes
 from diemcau.queries.kiosk_roster import fetch_manual_reach
 
 Outcome = list[dict[str, Any]] | Problem
+# A batch of at most this many scans writes them with its counts, in one statement (two
+# round trips fewer: the single-scan HTTP path's batches are 5-15 scans); a larger one
+# by binary COPY, which PostgreSQL takes for a third less CPU than unnest() arrays.
+INLINE_SCANS = 32
 
 
 @dataclass(slots=True)
@@ -291,7 +295,8 @@ class Batch:
         last = self.last_scans()
         sites = sorted(set(change) | set(last))
         made, changed = self.attendances()
-        if sites or made or changed:
+        inline = rows if len(rows) <= INLINE_SCANS else []
+        if sites or made or changed or inline:
             await q.write_counts(
                 conn,
                 self.conference_id,
@@ -300,8 +305,9 @@ class Batch:
                 sites,
                 [change.get(s, timeline.new_tally()) for s in sites],
                 [last.get(s) for s in sites],
+                inline,
             )
-        if rows:
+        if rows and not inline:
             await q.insert_checkins(conn, self.conference_id, rows)
         if self.records:
             await insert_issued_codes(conn, sorted(set(self.records)))

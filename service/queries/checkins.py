@@ -229,9 +229,12 @@ async def write_counts(
     site_ids: list[int],
     values: list[list[int]],
     last_scan_at: list[Any],
+    scans: Sequence[tuple[Any, ...]] = (),
 ) -> None:
     """A batch's first attendance rows, its changed ones and its site tallies, in one
-    statement: one round trip where three took four (a COPY takes two).
+    statement: one round trip where three took four (a COPY takes two). `scans` are
+    `checkins` rows written in the same statement (after the tallies, as their COPY
+    would be): for a small batch, two round trips fewer than `insert_checkins`.
 
     The order is the one every writer keeps: the attendance rows first (a first row that
     another batch committed meanwhile fails its primary key, and the batch runs again),
@@ -244,6 +247,7 @@ async def write_counts(
     sets = ", ".join(f"{c} = u.{c}" for c in ATTENDANCE_COLUMNS[3:])
     adds = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in TALLY_FIELDS)
     sites = 2 + 2 * k
+    first_scan = sites + n + 2
     await conn.execute(
         f"""WITH made AS (
                 INSERT INTO attendances (conference_id, {columns})
@@ -253,7 +257,10 @@ async def write_counts(
                 UPDATE attendances a SET {sets}, updated_at = now()
                   FROM unnest({_unnest(_ATTENDANCE_TYPES, 2 + k)}) AS u({columns})
                  WHERE a.delegate_id = u.delegate_id AND a.conference_id = $1
-                RETURNING 1)
+                RETURNING 1),
+            scans AS (
+                INSERT INTO checkins (conference_id, {", ".join(CHECKIN_COLUMNS)})
+                SELECT $1, * FROM unnest({_unnest(_CHECKIN_TYPES, first_scan)}))
             INSERT INTO site_tallies AS t
                    (conference_id, site_id, {", ".join(TALLY_FIELDS)}, last_scan_at, seq)
             SELECT $1, *, nextval('live_seq')
@@ -269,6 +276,7 @@ async def write_counts(
         site_ids,
         *[[v[i] for v in values] for i in range(n)],
         last_scan_at,
+        *_columns(list(scans), len(CHECKIN_COLUMNS)),
     )
 
 
