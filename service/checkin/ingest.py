@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from diemcau.checkin import contact, identify, timeline
+from diemcau.checkin.arrivals import arrivals
 from diemcau.checkin.contact import Contacts
 from diemcau.checkin.records import (
     Job,
@@ -45,9 +46,9 @@ from diemcau.queries.issued import insert_issued_codes
 from diemcau.queries.kiosk_roster import fetch_manual_reach
 
 Outcome = list[dict[str, Any]] | Problem
-# A batch of at most this many scans writes them with its counts, in one statement (two
-# round trips fewer: the single-scan HTTP path's batches are 5-15 scans); a larger one
-# by binary COPY, which PostgreSQL takes for a third less CPU than unnest() arrays.
+# A batch of at most this many scans writes them with its attendance rows, in one
+# statement (two round trips fewer: the single-scan HTTP path's batches are 5-15 scans);
+# a larger one by binary COPY, which PostgreSQL takes for a third less CPU than unnest().
 INLINE_SCANS = 32
 
 
@@ -207,7 +208,7 @@ class Batch:
 
     def decide(self) -> None:
         """Steps 1-4 of the rules for every scan, then the timelines (their rows are
-        written with the tallies, `write`)."""
+        written with the scans, `write`)."""
         assert self.window is not None
         for p in self.pending:
             home = p.delegate["site_id"] if p.delegate is not None else None
@@ -290,28 +291,34 @@ class Batch:
         return made, changed
 
     async def write(self, conn: asyncpg.Connection) -> list[CheckinRow]:
+        """The scans, the attendance rows and the codes' digests (the tallies come last,
+        `write_tallies`)."""
         rows = [p.store() for p in self.pending]
-        change = self.tallies()
-        last = self.last_scans()
-        sites = sorted(set(change) | set(last))
         made, changed = self.attendances()
         inline = rows if len(rows) <= INLINE_SCANS else []
-        if sites or made or changed or inline:
-            await q.write_counts(
-                conn,
-                self.conference_id,
-                made,
-                changed,
-                sites,
-                [change.get(s, timeline.new_tally()) for s in sites],
-                [last.get(s) for s in sites],
-                inline,
-            )
+        if made or changed or inline:
+            await q.write_rows(conn, self.conference_id, made, changed, inline)
         if rows and not inline:
             await q.insert_checkins(conn, self.conference_id, rows)
         if self.records:
             await insert_issued_codes(conn, sorted(set(self.records)))
         return rows
+
+    async def write_tallies(self, conn: asyncpg.Connection) -> None:
+        """The sites' counts and arrivals, with the live board's next `seq`: last in the
+        transaction, since the counter's lock is held from there to the commit."""
+        change = self.tallies()
+        last = self.last_scans()
+        sites = sorted(set(change) | set(last))
+        if sites:
+            await q.add_tallies(
+                conn,
+                self.conference_id,
+                sites,
+                [change.get(s, timeline.new_tally()) for s in sites],
+                [last.get(s) for s in sites],
+                arrivals(self.pending),
+            )
 
 
 async def ingest(
@@ -334,6 +341,7 @@ async def ingest(
         rows = await batch.write(conn)
         renderer = Renderer(batch.zone, batch.window, batch.delegates)
         await renderer.load_sites(conn, [*rows, *_retried(batch)])
+        await batch.write_tallies(conn)
     outcomes: list[Outcome] = []
     for i in range(len(jobs)):
         done = batch.outcomes[i]

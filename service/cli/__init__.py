@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "diemcau.cli.checkins",
     "diemcau.cli.badges",
     "diemcau.cli.codes",
+    "diemcau.cli.live",
     "diemcau.cli.kiosk_code",
     "diemcau.kiosk.cli",
 ]

@@ -201,53 +201,74 @@ async def add_tallies(
     site_ids: list[int],
     values: list[list[int]],
     last_scan_at: list[Any],
-) -> None:
-    """Add to the tallies of these sites (in site order, the lock order); a site's first
-    scan makes its row."""
+    arrivals: tuple[list[int], list[Any], list[int]] = ([], [], []),
+) -> int:
+    """Add to the tallies of these sites and to the arrivals per minute, all stamped with
+    the conference's next `seq`, which it answers; a site's first scan makes its row.
+
+    The transaction's last statement: the counter row's lock, taken first and held to the
+    commit, orders the commits of one conference, so `seq` follows commit order
+    (sql/0011_live.sql). Every tally and arrival row is locked after it, so two writers
+    never wait on each other in a ring here. One notification per batch tells every
+    worker's live board (diemcau.live.listener); PostgreSQL delivers it at the commit.
+    """
     n = len(TALLY_FIELDS)
     adds = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in TALLY_FIELDS)
-    await conn.execute(
-        f"""INSERT INTO site_tallies AS t
-                   (conference_id, site_id, {", ".join(TALLY_FIELDS)}, last_scan_at, seq)
-            SELECT $1, *, nextval('live_seq')
-              FROM unnest($2::bigint[], {_unnest(["int"] * n, 3)}, ${n + 3}::timestamptz[])
-            ON CONFLICT (conference_id, site_id) DO UPDATE SET {adds},
-                   last_scan_at = greatest(t.last_scan_at, EXCLUDED.last_scan_at),
-                   seq = EXCLUDED.seq""",
+    return await conn.fetchval(
+        f"""WITH counter AS (
+                INSERT INTO live_counters AS c (conference_id, seq) VALUES ($1, 1)
+                ON CONFLICT (conference_id) DO UPDATE SET seq = c.seq + 1
+                RETURNING seq),
+            tallies AS (
+                INSERT INTO site_tallies AS t
+                       (conference_id, site_id, {", ".join(TALLY_FIELDS)}, last_scan_at, seq)
+                SELECT $1, u.*, counter.seq
+                  FROM counter,
+                       unnest($2::bigint[], {_unnest(["int"] * n, 3)}, ${n + 3}::timestamptz[])
+                         AS u
+                ON CONFLICT (conference_id, site_id) DO UPDATE SET {adds},
+                       last_scan_at = greatest(t.last_scan_at, EXCLUDED.last_scan_at),
+                       seq = EXCLUDED.seq
+                RETURNING 1),
+            arrivals AS (
+                INSERT INTO live_arrivals AS a (conference_id, unit_id, minute, arrivals, seq)
+                SELECT $1, s.unit_id, w.minute, sum(w.n), counter.seq
+                  FROM counter,
+                       unnest(${n + 4}::bigint[], ${n + 5}::timestamptz[], ${n + 6}::int[])
+                         AS w(site_id, minute, n)
+                  JOIN sites s ON s.id = w.site_id
+                 GROUP BY s.unit_id, w.minute, counter.seq
+                ON CONFLICT (conference_id, unit_id, minute) DO UPDATE
+                   SET arrivals = a.arrivals + EXCLUDED.arrivals, seq = EXCLUDED.seq
+                RETURNING 1)
+            SELECT seq, pg_notify('diemcau_live', $1::text || ' ' || seq) FROM counter""",
         conference_id,
         site_ids,
         *[[v[i] for v in values] for i in range(n)],
         last_scan_at,
+        *arrivals,
     )
 
 
-async def write_counts(
+async def write_rows(
     conn: asyncpg.Connection,
     conference_id: int,
     made: list[tuple[Any, ...]],
     changed: list[tuple[Any, ...]],
-    site_ids: list[int],
-    values: list[list[int]],
-    last_scan_at: list[Any],
     scans: Sequence[tuple[Any, ...]] = (),
 ) -> None:
-    """A batch's first attendance rows, its changed ones and its site tallies, in one
-    statement: one round trip where three took four (a COPY takes two). `scans` are
-    `checkins` rows written in the same statement (after the tallies, as their COPY
-    would be): for a small batch, two round trips fewer than `insert_checkins`.
+    """A batch's first attendance rows, its changed ones and (for a small batch) its
+    `checkins` rows, in one statement: one round trip where a COPY of the first rows
+    (two), the UPDATE and the scans' COPY (two) took five.
 
-    The order is the one every writer keeps: the attendance rows first (a first row that
-    another batch committed meanwhile fails its primary key, and the batch runs again),
-    then the tallies in site order. Data-modifying CTEs would otherwise run after the
-    main INSERT, and a batch could hold a site's tally while it waits on another's
-    attendance row that waits on the same tally: the tallies' INSERT is gated on the
-    attendance writes' counts, which runs them to completion first."""
-    k, n = len(ATTENDANCE_COLUMNS), len(TALLY_FIELDS)
+    The order every writer keeps: the attendance rows first (a first row that another
+    batch committed meanwhile fails its primary key, and the batch runs again), then the
+    scans. Data-modifying CTEs would otherwise run after the main INSERT: the scans'
+    INSERT is gated on the attendance writes' counts, which runs them to completion
+    first. The tallies come after, last in the transaction (`add_tallies`)."""
+    k = len(ATTENDANCE_COLUMNS)
     columns = ", ".join(ATTENDANCE_COLUMNS)
     sets = ", ".join(f"{c} = u.{c}" for c in ATTENDANCE_COLUMNS[3:])
-    adds = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in TALLY_FIELDS)
-    sites = 2 + 2 * k
-    first_scan = sites + n + 2
     await conn.execute(
         f"""WITH made AS (
                 INSERT INTO attendances (conference_id, {columns})
@@ -257,25 +278,13 @@ async def write_counts(
                 UPDATE attendances a SET {sets}, updated_at = now()
                   FROM unnest({_unnest(_ATTENDANCE_TYPES, 2 + k)}) AS u({columns})
                  WHERE a.delegate_id = u.delegate_id AND a.conference_id = $1
-                RETURNING 1),
-            scans AS (
-                INSERT INTO checkins (conference_id, {", ".join(CHECKIN_COLUMNS)})
-                SELECT $1, * FROM unnest({_unnest(_CHECKIN_TYPES, first_scan)}))
-            INSERT INTO site_tallies AS t
-                   (conference_id, site_id, {", ".join(TALLY_FIELDS)}, last_scan_at, seq)
-            SELECT $1, *, nextval('live_seq')
-              FROM unnest(${sites}::bigint[], {_unnest(["int"] * n, sites + 1)},
-                          ${sites + n + 1}::timestamptz[])
-             WHERE (SELECT count(*) FROM made) + (SELECT count(*) FROM changed) >= 0
-            ON CONFLICT (conference_id, site_id) DO UPDATE SET {adds},
-                   last_scan_at = greatest(t.last_scan_at, EXCLUDED.last_scan_at),
-                   seq = EXCLUDED.seq""",
+                RETURNING 1)
+            INSERT INTO checkins (conference_id, {", ".join(CHECKIN_COLUMNS)})
+            SELECT $1, * FROM unnest({_unnest(_CHECKIN_TYPES, 2 + 2 * k)})
+             WHERE (SELECT count(*) FROM made) + (SELECT count(*) FROM changed) >= 0""",
         conference_id,
         *_columns(made, k),
         *_columns(changed, k),
-        site_ids,
-        *[[v[i] for v in values] for i in range(n)],
-        last_scan_at,
         *_columns(list(scans), len(CHECKIN_COLUMNS)),
     )
 
