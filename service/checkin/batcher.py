@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -48,7 +49,12 @@ RETRYABLE = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )
-ATTEMPTS = 5
+ATTEMPTS = 8
+# Between two attempts, a random wait of up to this times 2**attempt seconds: the batch
+# that won the clash commits first, and two batches that clashed do not clash again at
+# once (without it, pipelined batches of the same delegates ran out of attempts under
+# load and a kiosk was answered internal_error).
+BACKOFF = 0.004
 # A kiosk's `last_seen_at` is written at most this often by one worker.
 TOUCH_EVERY = 5.0
 
@@ -227,6 +233,7 @@ class Ingestor:
             except RETRYABLE:
                 if attempt == ATTEMPTS:
                     raise
+                await asyncio.sleep(random.uniform(0, BACKOFF * 2**attempt))
 
     def _answer(
         self, items: list[tuple[Job, asyncio.Future[Outcome]]], outcomes: list[Outcome]
