@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "diemcau.cli.codes",
     "diemcau.cli.absences",
     "diemcau.cli.reconcile",
+    "diemcau.cli.report",
     "diemcau.kiosk.cli",
 ]
 

@@ -1,0 +1,245 @@
+"""The scan log: every scan of a conference (or of a unit subtree's sites) as CSV or XLSX,
+so that an auditor can trace any figure of the report to the scans behind it.
+
+It streams: a server-side cursor reads the scans in the site index's order (a site's
+scans in arrival order, no sort), a few thousand at a time; CSV goes out chunk by chunk,
+XLSX through openpyxl's write-only workbook (rows spill to a temporary file, not to
+memory). 2,500,000 scans export in bounded memory (bench/reconcile.py measures it).
+
+`offline`: the scan reached the service more than 30 seconds after it was made (by the
+kiosk's clock as check-in corrected it, `judged_at`): it waited in a kiosk's queue.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
+
+from diemcau.queries.units import subtree_pattern
+from diemcau.text import spreadsheet_safe
+
+OFFLINE_AFTER_S = 30
+CHUNK = 5000
+
+COLUMNS = (
+    "scan_id",
+    "site_code",
+    "kiosk_id",
+    "kiosk_name",
+    "delegate_id",
+    "external_id",
+    "full_name",
+    "category",
+    "method",
+    "direction",
+    "scanned_at",
+    "received_at",
+    "offline",
+    "result",
+    "reason",
+    "moved",
+    "reentry",
+    "skewed",
+    "annulled",
+)
+HEADINGS = {
+    "vi": (
+        "Mã lượt quét",
+        "Điểm cầu",
+        "Mã máy",
+        "Tên máy",
+        "Mã ĐB (hệ thống)",
+        "Mã đại biểu",
+        "Họ và tên",
+        "Thành phần",
+        "Cách điểm danh",
+        "Chiều",
+        "Lúc quét",
+        "Lúc nhận",
+        "Gửi sau (ngoại tuyến)",
+        "Kết quả",
+        "Lý do",
+        "Từ nơi khác",
+        "Vào lại",
+        "Lệch đồng hồ",
+        "Đã hủy",
+    ),
+    "en": (
+        "Scan id",
+        "Site",
+        "Kiosk id",
+        "Kiosk",
+        "Delegate id",
+        "External id",
+        "Full name",
+        "Category",
+        "Method",
+        "Direction",
+        "Scanned at",
+        "Received at",
+        "Offline",
+        "Result",
+        "Reason",
+        "Moved",
+        "Re-entry",
+        "Skewed",
+        "Annulled",
+    ),
+}
+WIDTHS = (38, 12, 8, 18, 10, 14, 28, 12, 10, 8, 20, 20, 10, 12, 14, 8, 8, 8, 8)
+
+SQL = f"""
+    SELECT c.scan_id::text, s.code, c.kiosk_id, k.device_name, c.delegate_id, d.external_id,
+           coalesce(d.full_name, c.full_name), coalesce(d.category, c.category), c.method,
+           c.direction, c.scanned_at, c.received_at,
+           c.received_at - c.judged_at > interval '{OFFLINE_AFTER_S} seconds', c.result,
+           c.reason, c.moved, c.reentry, c.skewed, c.annulment_id IS NOT NULL
+      FROM checkins c
+      JOIN sites s ON s.id = c.site_id
+      LEFT JOIN kiosks k ON k.token_id = c.kiosk_id
+      LEFT JOIN delegates d ON d.id = c.delegate_id
+     WHERE c.conference_id = $1
+       AND ($2::text IS NULL OR c.site_id IN (
+             SELECT s2.id FROM sites s2 JOIN units u ON u.id = s2.unit_id
+              WHERE u.path LIKE $2))
+     ORDER BY c.conference_id, c.site_id, c.id"""
+
+COUNT_SQL = """
+    SELECT count(*) FROM checkins c
+     WHERE c.conference_id = $1
+       AND ($2::text IS NULL OR c.site_id IN (
+             SELECT s2.id FROM sites s2 JOIN units u ON u.id = s2.unit_id
+              WHERE u.path LIKE $2))"""
+
+
+def _pattern(unit_path: str | None) -> str | None:
+    return None if unit_path is None else subtree_pattern(unit_path)
+
+
+async def count(conn: asyncpg.Connection, conference_id: int, unit_path: str | None) -> int:
+    return int(await conn.fetchval(COUNT_SQL, conference_id, _pattern(unit_path)))
+
+
+async def chunks(
+    conn: asyncpg.Connection, conference_id: int, unit_path: str | None
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """The scans, CHUNK at a time, from a server-side cursor in one read-only snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        cursor = await conn.cursor(SQL, conference_id, _pattern(unit_path))
+        while True:
+            rows = await cursor.fetch(CHUNK)
+            if not rows:
+                return
+            yield rows
+
+
+class Cells:
+    """A scan's cells: times in the conference's zone (ISO 8601 with the offset, to the
+    microsecond), text formula-safe, booleans as true/false."""
+
+    def __init__(self, timezone: str) -> None:
+        self.zone = ZoneInfo(timezone)
+
+    def __call__(self, row: Sequence[Any]) -> list[Any]:
+        out: list[Any] = []
+        for value in row:
+            if isinstance(value, datetime):
+                out.append(value.astimezone(self.zone).isoformat())
+            elif isinstance(value, str):
+                out.append(spreadsheet_safe(value))
+            else:
+                out.append(value)
+        return out
+
+
+class CsvLog:
+    """CSV: UTF-8, a header of field names, booleans `true`/`false`, empty for null."""
+
+    def __init__(self, timezone: str) -> None:
+        self.cells = Cells(timezone)
+
+    def header(self) -> bytes:
+        return self._write([COLUMNS])
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        return self._write(self._plain(self.cells(r)) for r in rows)
+
+    @staticmethod
+    def _plain(cells: list[Any]) -> list[Any]:
+        return [
+            "" if v is None else ("true" if v is True else "false" if v is False else v)
+            for v in cells
+        ]
+
+    @staticmethod
+    def _write(rows: Any) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+        return buffer.getvalue().encode("utf-8")
+
+
+class XlsxLog:
+    """XLSX: one sheet `Lượt quét`, headings in the language, then the field names (both
+    frozen), written row by row by openpyxl's write-only workbook."""
+
+    def __init__(self, timezone: str, language: str = "vi") -> None:
+        self.cells = Cells(timezone)
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet("Lượt quét" if language != "en" else "Scans")
+        self.sheet.freeze_panes = "A3"
+        for i, width in enumerate(WIDTHS):
+            letter = chr(ord("A") + i)
+            self.sheet.column_dimensions[letter].width = width
+        bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE6F0")
+        head = []
+        for text in HEADINGS["en" if language == "en" else "vi"]:
+            cell = WriteOnlyCell(self.sheet, value=text)
+            cell.font, cell.fill = bold, fill
+            head.append(cell)
+        self.sheet.append(head)
+        names = []
+        for text in COLUMNS:
+            cell = WriteOnlyCell(self.sheet, value=text)
+            cell.font = Font(italic=True, color="808080", size=8)
+            names.append(cell)
+        self.sheet.append(names)
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        for row in rows:
+            self.sheet.append(self.cells(row))
+
+    def save(self, out: IO[bytes] | str) -> None:
+        self.book.save(out)
+
+
+async def write_csv(
+    conn: asyncpg.Connection,
+    conference: Any,
+    unit_path: str | None,
+    write: Callable[[bytes], Any],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Every scan as CSV through `write` (a file's write, or an async response's write
+    wrapped by the caller); answers how many."""
+    log, done = CsvLog(conference["timezone"]), 0
+    await _maybe(write(log.header()))
+    async for rows in chunks(conn, conference["id"], unit_path):
+        await _maybe(write(log.rows(rows)))
+        done += len(rows)
+        if progress:
+            progress(done)
+    return done
+
+
+async def _maybe(result: Any) -> None:
+    if hasattr(result, "__await__"):
+        await result
