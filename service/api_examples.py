@@ -636,5 +636,10 @@ EXAMPLES: dict[str, Example] = {
             "signed_off_at": "2026-12-15T14:00:00+07:00",
         },
     ),
+    "get_report_csv": Example(CONF + "/report.csv"),
+    "get_report_xlsx": Example(CONF + "/report.xlsx?unit=LC-TD"),
+    "get_report_pdf": Example(CONF + "/report.pdf?lang=vi"),
+    "get_scans_csv": Example(CONF + "/scans.csv"),
+    "get_scans_xlsx": Example(CONF + "/scans.xlsx?unit=LC-TD"),
     "ws_kiosk": Example("/ws/kiosk"),
 }
