@@ -7,6 +7,8 @@
 
 Scans go as JSON text already serialised (the kiosk stores them that way), so a batch
 is one string join; the service answers batches in order, each naming the batch's `id`.
+Every batch and heartbeat carries `sent_at`, this device's clock as it leaves: the
+service measures the device's clock by it and corrects the scans' times.
 A batch refused whole (422, 409, 413, 429 over the socket) fails its future with
 `BatchRefused`; a socket that closes fails every unanswered batch with `LinkClosed`, or
 `KioskRevoked` when the service closed it with 4401. The token goes only in the
@@ -21,6 +23,7 @@ import itertools
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -66,6 +69,11 @@ class BatchRefused(Exception):
             if len(parts) >= 2 and parts[0] == "scans" and parts[1].isdigit():
                 found.append(int(parts[1]))
         return sorted(set(found))
+
+
+def sent_at() -> str:
+    """This device's clock now, as `sent_at` (RFC 3339, UTC, microseconds)."""
+    return datetime.now(UTC).isoformat()
 
 
 def ws_url(base_url: str) -> str:
@@ -154,7 +162,12 @@ class KioskConnection:
         batch_id = next(self._ids)
         future: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
         self._waiting[batch_id] = future
-        frame = f'{{"type":"scans","id":{batch_id},"scans":[{",".join(scans)}]}}'
+        # `sent_at`: the service measures this device's clock by it (and corrects every
+        # scan's time by the offset), so it is stamped as the batch leaves.
+        frame = (
+            f'{{"type":"scans","id":{batch_id},"sent_at":"{sent_at()}",'
+            f'"scans":[{",".join(scans)}]}}'
+        )
         try:
             await self._ws.send(frame)
         except ConnectionClosed as exc:
@@ -168,7 +181,7 @@ class KioskConnection:
 
     async def heartbeat(self) -> None:
         assert self._ws is not None
-        message: dict[str, Any] = {"type": "heartbeat"}
+        message: dict[str, Any] = {"type": "heartbeat", "sent_at": sent_at()}
         if self._queue_length is not None:
             message["queue_length"] = self._queue_length()
         await self._ws.send(json.dumps(message))

@@ -517,12 +517,17 @@ EXAMPLES: dict[str, Example] = {
     ),
     "post_heartbeat": Example(
         "/api/v1/kiosk/heartbeat",
-        request={"queue_length": 0, "app_version": "web-1"},
+        request={
+            "sent_at": "2026-12-15T08:00:59.412+07:00",
+            "queue_length": 0,
+            "app_version": "web-1",
+        },
         response={"server_time": "2026-12-15T08:01:00+07:00"},
     ),
     "post_checkins": Example(
         "/api/v1/checkins",
         request={
+            "sent_at": "2026-12-15T07:42:31.250+07:00",
             "scans": [
                 SCAN,
                 {
@@ -532,7 +537,7 @@ EXAMPLES: dict[str, Example] = {
                     "full_name": "Hoàng Văn Khách",
                     "category": "quần chúng",
                 },
-            ]
+            ],
         },
         response={
             "results": [

@@ -72,11 +72,36 @@ def problem_response(request: web.Request, problem: Problem) -> web.Response:
     )
 
 
-def _from_http_exception(exc: web.HTTPException) -> Problem:
+def _literal_segments(template: str, path: str) -> int:
+    """How many segments of `path` a route's template names literally, or -1 when the
+    template does not match it (`{name}` takes one segment, `{name:.+}` the rest)."""
+    wanted, given = template.split("/"), path.split("/")
+    for n, part in enumerate(wanted):
+        if part.startswith("{") and ":" in part:
+            pattern = part[1:-1].split(":", 1)[1]
+            return n if re.fullmatch(pattern, "/".join(given[n:])) else -1
+        if n >= len(given) or (part != given[n] and not part.startswith("{")):
+            return -1
+    return sum(not p.startswith("{") for p in wanted) if len(wanted) == len(given) else -1
+
+
+def allowed_methods(routes: list[Route], path: str) -> list[str]:
+    """The methods of the route a path names, as the OpenAPI document lists them.
+
+    aiohttp's 405 names those of every pattern that matches: `OPTIONS /api/v1/sites/import`
+    advertised the GET and PATCH of `/api/v1/sites/{code}`. The most literal match wins.
+    """
+    scored = [(_literal_segments(r.path, path), r.method) for r in routes]
+    best = max((score for score, _ in scored), default=-1)
+    return sorted({method for score, method in scored if score == best >= 0})
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> Problem:
     code = _HTTP_CODES.get(exc.status, "bad_request" if exc.status < 500 else "internal_error")
     headers = {}
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        methods = allowed_methods(request.app[ROUTES], request.path)
+        headers["Allow"] = ", ".join(methods or sorted(exc.allowed_methods))
     detail = None
     if exc.status == 413:
         detail = Msg("Dữ liệu gửi lên vượt giới hạn cho phép", "the request body is over the limit")
@@ -96,6 +121,12 @@ async def observe(request: web.Request, handler):
         status = response.status
         response.headers["X-Request-Id"] = rid
         return response
+    except web.HTTPException as exc:
+        # A redirect raised by a handler (/K/{code} answers 302) passes `problems` as an
+        # exception: it is counted as what it answered, not as a 500.
+        status = exc.status
+        exc.headers["X-Request-Id"] = rid
+        raise
     except asyncio.CancelledError:
         # The client went away first (an import stops then): no answer was sent, and
         # nothing failed. 499 is nginx's number for it.
@@ -129,7 +160,7 @@ async def problems(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(request, _from_http_exception(exc))
+        return problem_response(request, _from_http_exception(exc, request))
     except asyncpg.IntegrityConstraintViolationError as exc:
         known = constraint_problem(getattr(exc, "constraint_name", None))
         if known is not None:

@@ -23,6 +23,7 @@ from diemcau.registry import Phone
 from diemcau.search import decode_cursor, encode_cursor
 from diemcau.text import ascii_number
 from diemcau.units import Code, Name, target_unit
+from diemcau.validation import STRICT
 
 CATEGORIES = ("member", "non_member", "guest")
 # The contract's words and the Vietnamese ones (any case; NFD input is NFC'd first).
@@ -81,7 +82,7 @@ ExternalId = Annotated[str, AfterValidator(check_external_id)]
 
 
 class DelegateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     external_id: ExternalId
     full_name: Name
     category: Category
@@ -94,7 +95,7 @@ class DelegateIn(BaseModel):
 class DelegatePatch(BaseModel):
     """Fields present are changed (null clears phone, email or unit_code)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     external_id: ExternalId | None = None
     full_name: Name | None = None
     category: Category | None = None

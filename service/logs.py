@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -13,26 +14,57 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
 
+# What may carry a secret into a log line, in whatever shape it is written there: a header
+# line (aiohttp logs the raw line of a request it cannot read, `b'Authorization: Bearer
+# ...\x01'`), a dict of headers, a URL's `?ticket=`, a bearer token, or one of our tokens.
+_SECRETS = [
+    (
+        re.compile(
+            r"(?i)\b((?:proxy-)?authorization|(?:set-)?cookie)(['\"]?\s*[:=]\s*['\"]?)[^\r\n'\"]*"
+        ),
+        r"\1\2[redacted]",
+    ),
+    (re.compile(r"(?i)\b(ticket=)[^&\s'\"#]*"), r"\1[redacted]"),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1[redacted]"),
+    (re.compile(r"\b(dc_)[A-Za-z0-9_-]{16,}"), r"\1[redacted]"),  # auth.TOKEN_PREFIX
+]
+_MAYBE = re.compile(r"(?i)authorization|cookie|ticket|bearer|dc_")
+
+
+def redact(text: str) -> str:
+    """`text` with every secret it may hold replaced by `[redacted]`."""
+    if not _MAYBE.search(text):  # the usual line: one search, no substitution
+        return text
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
+    """Every record as one JSON line, secrets redacted: ours and every library's (aiohttp's
+    own loggers log through the root handler, so through this)."""
+
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         rid = request_id_var.get()
         if rid:
             doc["request_id"] = rid
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                doc[key] = value
+                doc[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, ensure_ascii=False, default=str)
+            doc["exc"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            doc["exc"] = redact(record.exc_text)
+        return redact(json.dumps(doc, ensure_ascii=False, default=str))
 
 
 def setup_logging(level: str = "INFO") -> None:

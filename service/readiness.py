@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from diemcau import audit
 from diemcau.auth import Principal
@@ -22,6 +22,7 @@ from diemcau.queries import units as qu
 from diemcau.registry import STATUSES, FreeText, site_out, visible_site
 from diemcau.search import decode_id_cursor, encode_cursor
 from diemcau.units import visible_unit
+from diemcau.validation import STRICT
 
 MAX_LOSS_PCT = 5.0
 # Once in a session (connected/degraded/lost) a site has been through readiness.
@@ -29,7 +30,7 @@ PAST_READY = ("ready", "connected", "degraded", "lost")
 
 
 class LinkTestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     kind: Literal["link_test", "rehearsal"] = "link_test"
     rtt_ms: float = Field(ge=0, le=600_000)
     jitter_ms: float = Field(ge=0, le=600_000)

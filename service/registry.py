@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from diemcau import audit, suggest, text
 from diemcau.auth import Principal
@@ -21,7 +21,7 @@ from diemcau.phones import normalise_phone
 from diemcau.queries import sites as q
 from diemcau.search import decode_cursor, encode_cursor, like_patterns, search_text
 from diemcau.units import Code, Level, Name, target_unit
-from diemcau.validation import FREE_TEXT
+from diemcau.validation import FREE_TEXT, STRICT
 
 PROTOCOLS = ("sip", "h323", "webrtc", "meeting_link")
 STATUSES = ("registered", "tested", "ready", "connected", "degraded", "lost")
@@ -77,20 +77,20 @@ Capacity = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 class Technician(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     name: Text | None = None
     phone: Phone | None = None
 
 
 class Endpoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     protocol: Protocol | None = None
     uri: Uri | None = None
     provider: Text | None = None
 
 
 class SiteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     code: Code
     name: Name
     unit_code: Code
@@ -104,7 +104,7 @@ class SiteIn(BaseModel):
 class SitePatch(BaseModel):
     """Fields present are changed (null clears an optional one); absent ones are kept."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     name: Name | None = None
     unit_code: Code | None = None
     level: Level | None = None

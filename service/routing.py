@@ -41,6 +41,7 @@ class Route:
     status: int = 200
     errors: tuple[str, ...] = ()
     websocket: bool = False
+    body_optional: bool = False  # a JSON body that may be left out (a heartbeat)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +87,9 @@ def _problem_responses(route: Route) -> dict[str, Any]:
         codes |= {"authentication_required", "forbidden"}
     if route.body or route.body_media:
         codes |= {"validation_failed", "payload_too_large"}
+    if "{" in route.path or route.query:
+        # A control character in a path segment or a query parameter (app.clean_text).
+        codes.add("validation_failed")
     if route.body:
         codes.add("invalid_json")
     by_status: dict[int, list[str]] = {}
@@ -154,7 +158,8 @@ def _operation(route: Route, schemas: dict[Any, Any]) -> dict[str, Any]:
         content: dict[str, Any] = {"schema": schemas[(route.body, "validation")]}
         if example is not None and example.request is not None:
             content["example"] = example.request
-        op["requestBody"] = {"required": True, "content": {"application/json": content}}
+        required = not route.body_optional
+        op["requestBody"] = {"required": required, "content": {"application/json": content}}
     elif route.body_media:
         op["requestBody"] = {
             "required": True,

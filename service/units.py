@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from diemcau import audit, suggest, text
 from diemcau.auth import Principal
@@ -29,6 +29,7 @@ from diemcau.tabular import (
     read_rows,
     row_error,
 )
+from diemcau.validation import STRICT
 
 LEVELS = ("national", "province", "district", "commune", "agency")
 # Spreadsheets are typed by people: accept the Vietnamese words for the levels too.
@@ -88,7 +89,7 @@ Name = Annotated[str, AfterValidator(clean_text), Field(json_schema_extra={"maxL
 
 
 class UnitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     code: Code
     name: Name
     level: Level

@@ -8,7 +8,8 @@ import json
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.text import CONTROL_MESSAGE, forbidden_character, shown
@@ -48,6 +49,29 @@ _MESSAGES: dict[str, Msg] = {
     "too_short": Msg("Danh sách quá ngắn", "too few items"),
     "too_long": Msg("Danh sách quá dài", "too many items"),
 }
+
+
+# A JSON body takes each value in its own JSON type only: no "12" for 12, no true for 1,
+# no false for 0.0, no epoch number for a time. Pydantic's strict mode says so for every
+# field of a model; times are the one exception, being text in JSON (JSON_TIME below).
+STRICT = ConfigDict(extra="forbid", strict=True)
+
+# RFC 3339 (seconds optional, as ISO 8601 and the README's examples allow): pydantic's
+# own parser also reads "1733390000" as epoch seconds, which no kiosk clock means.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+def rfc3339_text(value: Any) -> Any:
+    """A time as JSON carries it: an RFC 3339 string, nothing else."""
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise PydanticCustomError("datetime_type", "Input should be an RFC 3339 date-time string")
+
+
+# Metadata for a datetime field of a strict model: `Annotated[datetime, *JSON_TIME]`.
+JSON_TIME = (Strict(False), BeforeValidator(rfc3339_text))
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -208,9 +232,25 @@ def _not_json(vi: str, en: str) -> Problem:
     return Problem("invalid_json", message, errors=[field_error("body", message)])
 
 
+class _Refused(ValueError):
+    """A JSON text Python reads but we do not, with our own words for why."""
+
+    def __init__(self, message: Msg) -> None:
+        super().__init__(message.en)
+        self.message = message
+
+
 def _refuse_constant(name: str) -> Any:
     # NaN and Infinity are Python's extension of JSON; no field means them.
-    raise ValueError(f"{name} is not a JSON number")
+    raise _Refused(Msg(f"{name} không phải số JSON", f"{name} is not a JSON number"))
+
+
+# Python refuses to read an integer of more than 4,300 digits (a guard against quadratic
+# conversion), in words about sys.set_int_max_str_digits() that mean nothing to a client.
+_LONG_NUMBER = Msg(
+    "JSON không hợp lệ: một số quá dài (tối đa 4.300 chữ số)",
+    "invalid JSON: a number is too long (at most 4,300 digits)",
+)
 
 
 def parse_json(model: type[M], raw: bytes) -> M:
@@ -236,6 +276,10 @@ def load_json(raw: bytes) -> Any:
     except RecursionError:
         # The decoder recurses once per level: [[[[... a megabyte deep ends here.
         raise _not_json("JSON lồng nhau quá sâu", "JSON nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except _Refused as exc:
+        raise _not_json(f"JSON không hợp lệ: {exc.message.vi}", f"invalid JSON: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _not_json(f"JSON không hợp lệ: {exc}", f"invalid JSON: {exc}") from None
+    except ValueError:
+        raise _not_json(_LONG_NUMBER.vi, _LONG_NUMBER.en) from None
     return data

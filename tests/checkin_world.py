@@ -72,12 +72,17 @@ async def build_world(
     kiosks_per_site: int = 2,
     starts_in: timedelta = timedelta(minutes=30),
     policy: str = "accept",
+    units: tuple[tuple[str, str, str], ...] = (),
+    site_units: dict[str, str] | None = None,
 ) -> World:
-    """Units VN > LC; sites under LC; a conference whose check-in is open now."""
+    """Units VN > LC (and `units`: (code, parent, level) each); sites under LC (or the
+    unit `site_units` names); a conference whose check-in is open now."""
     await factory.unit("VN", level="national", name="Việt Nam")
     await factory.unit("LC", parent="VN", name="Lai Châu")
+    for code, parent, level in units:
+        await factory.unit(code, parent=parent, level=level)
     for code in sites:
-        await factory.site(code, unit="LC", capacity=200)
+        await factory.site(code, unit=(site_units or {}).get(code, "LC"), capacity=200)
     conference = await factory.conference(
         "HN1", sites=list(sites), starts_in=starts_in, policy_other_site=policy
     )

@@ -23,6 +23,7 @@ class FakeService:
         self.conference, self.site, self.keys = conference, site, keys
         self.results: dict[str, dict[str, Any]] = {}  # scan_id -> first answer
         self.batches: list[list[dict[str, Any]]] = []
+        self.sent_at: list[Any] = []  # each batch's `sent_at`, as it came
         self.refusals: list[dict[str, Any]] = []  # problems for the next batches, in turn
         self.hold_until = 0  # answer nothing until this many batches have arrived
         self.heartbeats: list[dict[str, Any]] = []
@@ -89,6 +90,7 @@ class FakeService:
                     await ws.send_json({"type": "heartbeat", "server_time": now.isoformat()})
                     continue
                 self.batches.append(data["scans"])
+                self.sent_at.append(data.get("sent_at"))
                 held.append(data)
                 if len(self.batches) >= self.hold_until:
                     for batch in held:

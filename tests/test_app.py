@@ -98,3 +98,19 @@ async def test_metrics_count_requests_and_pool(client: Any) -> None:
     assert 'status="404"' in text
     assert "diemcau_http_request_duration_seconds_bucket" in text
     assert 'diemcau_db_pool_connections{state="open"}' in text
+
+
+async def test_a_redirect_is_counted_and_logged_as_what_it_answered(
+    client: Any, caplog: Any
+) -> None:
+    """`/K/{code}` raises its 302: it was logged and counted as a 500 (issue 20, point 10)."""
+    with caplog.at_level("INFO", logger="diemcau.http"):
+        resp = await client.get("/K/7KQ4MZ2P", allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["Location"] == "/kiosk#enroll=7KQ4MZ2P"
+    assert resp.headers["X-Request-Id"]
+    logged = [r for r in caplog.records if getattr(r, "route", None) == "/K/{kcode}"]
+    assert [r.status for r in logged] == [302]  # type: ignore[attr-defined]
+    text = await (await client.get("/metrics")).text()
+    assert 'diemcau_http_requests_total{method="GET",route="/K/{kcode}",status="302"} 1.0' in text
+    assert 'route="/K/{kcode}",status="500"' not in text

@@ -51,6 +51,31 @@ def huge_string() -> bytes:
     return xlsx(sheet_xml(row(1, "A:0")), strings())
 
 
+def expanding_strings(
+    header: tuple[str, ...], rows: int = 20_000, strings: int = 3_800, chars: int = 32_000
+) -> bytes:
+    """Under every size limit, yet billions of characters once read: `strings` shared
+    strings of `chars` characters (122 MB, under the 128 MiB of shared strings), each
+    cell of `rows` rows referencing one (a row as wide as the header, so each row is
+    read and checked). Rows repeat every 64, so the file stays under two megabytes."""
+
+    def parts() -> Any:
+        yield f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN}">'.encode()
+        for i in range(strings):
+            yield f"<si><t>{i:05d}{'A' * (chars - 5)}</t></si>".encode()
+        yield b"</sst>"
+
+    width = len(header)
+    shapes = [
+        "<row>"
+        + "".join(f'<c t="s"><v>{(k * width + n) % strings}</v></c>' for n in range(width))
+        + "</row>"
+        for k in range(64)
+    ]
+    body = inline_row(1, *header) + "".join(shapes[r % 64] for r in range(rows))
+    return xlsx(sheet_xml(body), parts(), level=1)
+
+
 async def _world(factory: Any) -> tuple[dict[str, str], str]:
     await factory.unit("VN", level="national")
     await factory.site("S1", unit="VN")
@@ -181,3 +206,34 @@ async def test_an_import_stops_reading_when_its_client_goes_away(
     imports = [m for m in metrics.splitlines() if "/api/v1/units/import" in m and "_total" in m]
     assert any('status="499"' in m for m in imports), imports
     assert not any('status="500"' in m for m in imports), imports
+
+
+async def test_a_sheet_expanding_past_its_text_budget_is_refused_early(
+    client: Any, factory: Any
+) -> None:
+    """Issue 20, point 11: such a file took 32.5 s and 313 MiB before its 422; its text
+    is now counted as it is read, and the sheet refused once past its budget."""
+    headers, _ = await _world(factory)
+    for url, header in IMPORTS:
+        bomb = expanding_strings(header)
+        assert len(bomb) < 2 << 20
+        budget = limits.sheet_text_budget(len(bomb))
+        assert budget < 128 << 20  # 4,000 of its 32,000-character cells, of 80,000
+        upload = io.BytesIO(bomb)  # aiohttp wants a stream for a body this size
+        resp = await client.post(url, data=upload, headers=headers | {"Content-Type": XLSX})
+        body = await assert_problem(resp, 413, "payload_too_large")
+        assert (body["limit"], body["max"]) == ("sheet_text", budget), body
+    resp = await client.post(
+        IMPORTS[2][0] + "?lang=en",
+        data=io.BytesIO(bomb),
+        headers=headers | {"Content-Type": XLSX},
+    )
+    body = await assert_problem(resp, 413, "payload_too_large")
+    assert f"more than {budget:,} characters" in body["detail"], body
+    assert (await client.get("/healthz")).status == 200
+
+
+def test_the_text_budget_grows_with_the_file() -> None:
+    assert limits.sheet_text_budget(0) == 64 << 20
+    assert limits.sheet_text_budget(10 << 20) == 640 << 20  # a 10 MiB file: 640 Mi characters
+    assert limits.sheet_text_budget(1 << 30) == 2 << 30  # never past 2 Gi

@@ -8,7 +8,7 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -259,6 +259,28 @@ async def test_usb_scanner_scan_then_the_same_badge_is_red_with_when_and_where(
     when = rows[0]["scanned_at"].astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M:%S")
     assert second["detail"] == f"lúc {when} tại LC-01"
     assert counted == "1/21"
+
+
+async def test_a_phone_whose_clock_is_slow_is_measured_and_corrected(
+    chromium: Browser, world: World, db: asyncpg.Connection
+) -> None:
+    """The page sends its clock with every batch and heartbeat (`sent_at`): a phone 10
+    minutes slow has its scan placed at the real time, marked skewed."""
+    code = await badge_text(world, world.delegates[3]["id"])
+    context, page = await chromium.new_page(world.url)
+    try:
+        await chromium.run(page.clock.install(time=datetime.now(UTC) - timedelta(minutes=10)))
+        await chromium.run(page.goto("/kiosk"))
+        await chromium.run(page.wait_for_selector("body[data-ready=true]"))
+        await enroll(chromium, world, page)
+        await scan_keys(chromium, page, code)
+        shown = await answer(chromium, page)
+    finally:
+        await chromium.run(context.close())
+    assert shown["result"] == "accepted"
+    (row,) = await checkins(db)
+    assert row["skewed"] and row["scanned_at"] < row["received_at"] - timedelta(minutes=9)
+    assert abs(row["judged_at"] - row["received_at"]) < timedelta(seconds=30)
 
 
 async def test_offline_scans_survive_a_reload_and_land_exactly_once(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,20 @@ async def test_batches_are_pipelined_and_each_scan_is_sent_once(fake: Any) -> No
     assert store.counts() == {"pending": 0, "done": 1200, "set_aside": 0}
     assert store.get("last_sync_at") and store.get("link_state") == "connected"
     assert fake.heartbeats and fake.heartbeats[0]["queue_length"] == 1200
+
+
+async def test_every_batch_and_heartbeat_carries_the_device_s_clock(fake: Any) -> None:
+    """`sent_at`: the service measures this device's clock by it (docs/checkin.md)."""
+    store = fake.store
+    scans(store, 600)
+    await drain(sender_for(store), store)
+    stamps = [*fake.sent_at, *(beat.get("sent_at") for beat in fake.heartbeats)]
+    assert len(fake.sent_at) == 2 and fake.heartbeats
+    assert all(isinstance(s, str) for s in stamps), stamps
+    for stamp in stamps:
+        sent = datetime.fromisoformat(stamp)
+        assert sent.utcoffset() is not None
+        assert abs(datetime.now(UTC) - sent) < timedelta(seconds=30)
 
 
 async def test_a_conflicting_scan_is_set_aside_and_the_rest_flows(fake: Any) -> None:

@@ -67,13 +67,17 @@ export class Api {
     return this.call("GET", `/api/v1/kiosk/delegates?q=${encodeURIComponent(q)}`);
   }
 
+  // `sent_at` (this device's clock as the request leaves): the service measures the
+  // device's clock by it and corrects the scans' times (docs/checkin.md, Clocks).
   checkins(scans) {
-    return this.call("POST", "/api/v1/checkins", { body: { scans } });
+    return this.call("POST", "/api/v1/checkins", {
+      body: { sent_at: new Date().toISOString(), scans },
+    });
   }
 
   heartbeat(queueLength) {
     return this.call("POST", "/api/v1/kiosk/heartbeat", {
-      body: { queue_length: queueLength, app_version: "web" },
+      body: { sent_at: new Date().toISOString(), queue_length: queueLength, app_version: "web" },
     });
   }
 }

@@ -6,6 +6,17 @@ the worker queues the jobs (one per request or websocket message) and a runner t
 everything that has queued for one conference into one `ingest` call, with a few such
 calls in flight at once. Under light load a job runs alone at once; under heavy load the
 batches grow and the commits stay few.
+
+One kiosk's jobs are judged and committed in the order it sent them (DESIGN, Rules): a
+job waits while an earlier job of its kiosk is in a batch in flight, and goes with the
+next batch, after it. Two batches in flight never hold jobs of the same kiosk, so a
+kiosk's later batch can never commit first (a repeat scan would be answered `accepted`,
+and the earlier scan, committed after it, `accepted` too). Kiosks still share batches.
+
+The Ingestor also keeps what the worker learns of kiosks as they talk to it: their
+clocks' offsets (diemcau.checkin.clocks; a job is measured as it is submitted) and their
+contact (diemcau.checkin.contact; recorded once a job is committed, written every few
+seconds by a task of its own).
 """
 
 from __future__ import annotations
@@ -13,10 +24,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
 
+from diemcau.checkin.clocks import Clocks
+from diemcau.checkin.contact import WRITE_EVERY, Contacts
 from diemcau.checkin.ingest import Outcome, ingest
 from diemcau.checkin.records import Job
 from diemcau.errors import Problem
@@ -62,6 +78,8 @@ class Ingestor:
     ):
         self.pool = pool
         self.liveness = Liveness()
+        self.clocks = Clocks()
+        self.contacts = Contacts()
         self._max_scans = max_scans
         self._gather = gather
         self._queued = 0  # scans waiting
@@ -70,21 +88,34 @@ class Ingestor:
         self._slots = asyncio.Semaphore(parallel)
         self._tasks: set[asyncio.Task[None]] = set()
         self._touches: set[asyncio.Task[None]] = set()
+        self._busy: Counter[int] = Counter()  # kiosks with a job in a batch in flight
         self._runner: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._runner = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._runner = loop.create_task(self._run())
+        self._keeper = loop.create_task(self._keep_contacts())
 
     async def close(self) -> None:
-        """Finish what is queued and in flight, then stop."""
+        """Finish what is queued and in flight, write the contacts, then stop."""
         while self._queue or self._tasks or self._touches:
             self._wake.set()
             await asyncio.sleep(0.01)
-        if self._runner is not None:
-            self._runner.cancel()
+        for task in (self._runner, self._keeper):
+            if task is not None:
+                task.cancel()
+        await self.write_contacts()
 
     async def submit(self, job: Job) -> list[dict[str, Any]]:
-        """The answers to a job's scans, once committed; raises its refusal (a Problem)."""
+        """The answers to a job's scans, once committed; raises its refusal (a Problem).
+
+        Queued before its first `await`: jobs submitted one after another keep their
+        order (the kiosk websocket relies on it)."""
+        token = job.kiosk.token_id
+        if job.sent_at is not None:
+            self.clocks.measure(token, job.received_at, job.sent_at)
+        job.offset = self.clocks.offset(token, job.received_at)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.setdefault(job.kiosk.conference_id, []).append((job, future))
         self._queued += len(job.scans)
@@ -107,31 +138,50 @@ class Ingestor:
                 if self._tasks and self._queued < self._gather:
                     break  # the batch in flight wakes the runner when it is done
                 await self._slots.acquire()
-                conference_id, items = self._take()
+                taken = self._take()
+                if taken is None:  # every job queued waits for its kiosk's batch in flight
+                    self._slots.release()
+                    break
+                conference_id, items = taken
+                kiosks = Counter({job.kiosk.token_id for job, _ in items})
+                self._busy += kiosks
                 task = asyncio.get_running_loop().create_task(self._flush(conference_id, items))
                 self._tasks.add(task)
-                task.add_done_callback(self._done)
+                task.add_done_callback(partial(self._done, kiosks))
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, kiosks: Counter[int], task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._busy -= kiosks
         self._slots.release()
         self._wake.set()
 
-    def _take(self) -> tuple[int, list[tuple[Job, asyncio.Future[Outcome]]]]:
-        """The oldest conference's queued jobs, up to about max_scans scans."""
-        conference_id = next(iter(self._queue))
-        queued = self._queue[conference_id]
-        taken, scans = 0, 0
-        while taken < len(queued) and (taken == 0 or scans < self._max_scans):
-            scans += len(queued[taken][0].scans)
-            taken += 1
-        items, rest = queued[:taken], queued[taken:]
-        self._queued -= scans
-        if rest:
-            self._queue[conference_id] = rest
-        else:
-            del self._queue[conference_id]
-        return conference_id, items
+    def _take(self) -> tuple[int, list[tuple[Job, asyncio.Future[Outcome]]]] | None:
+        """The oldest conference's jobs that may go now, up to about max_scans scans: a
+        job whose kiosk has a job in flight, or left queued before it, stays (in order)."""
+        for conference_id, queued in self._queue.items():
+            held = set(self._busy)
+            taken: list[tuple[Job, asyncio.Future[Outcome]]] = []
+            rest: list[tuple[Job, asyncio.Future[Outcome]]] = []
+            scans = 0
+            for n, item in enumerate(queued):
+                if taken and scans >= self._max_scans:
+                    rest.extend(queued[n:])
+                    break
+                token = item[0].kiosk.token_id
+                if token in held:
+                    rest.append(item)
+                else:
+                    taken.append(item)
+                    scans += len(item[0].scans)
+            if not taken:
+                continue
+            self._queued -= scans
+            if rest:
+                self._queue[conference_id] = rest
+            else:
+                del self._queue[conference_id]
+            return conference_id, taken
+        return None
 
     async def _flush(
         self, conference_id: int, items: list[tuple[Job, asyncio.Future[Outcome]]]
@@ -148,7 +198,9 @@ class Ingestor:
             log.exception("check-in batch failed", extra={"conference_id": conference_id})
             _settle(items[0][1], exc)
             return
-        for (_, future), outcome in zip(items, outcomes, strict=True):
+        for (job, future), outcome in zip(items, outcomes, strict=True):
+            if not isinstance(outcome, Problem):  # answered: the kiosk was in contact
+                self.contacts.heard(job.kiosk.token_id, job.received_at)
             _settle(future, outcome)
         # Liveness on its own, so the next batch need not wait for it to start.
         touch = asyncio.get_running_loop().create_task(
@@ -161,7 +213,7 @@ class Ingestor:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self.pool.acquire() as conn:
-                    return await ingest(conn, conference_id, jobs)
+                    return await ingest(conn, conference_id, jobs, contacts=self.contacts)
             except RETRYABLE:
                 if attempt == ATTEMPTS:
                     raise
@@ -179,6 +231,21 @@ class Ingestor:
             log.warning("kiosk liveness not recorded", extra={"error": repr(exc)})
             for t in due:
                 self.liveness.forget(t)
+
+    async def _keep_contacts(self) -> None:
+        while True:
+            await asyncio.sleep(WRITE_EVERY)
+            await self.write_contacts()
+
+    async def write_contacts(self) -> None:
+        """Write the kiosks' contact spells that grew (a failure keeps them for the next)."""
+        now = datetime.now(UTC)
+        self.clocks.forget_stale(now)
+        try:
+            async with self.pool.acquire() as conn:
+                await self.contacts.write(conn, now)
+        except Exception as exc:  # best effort, like liveness: the next write tries again
+            log.warning("kiosk contact not recorded", extra={"error": repr(exc)})
 
 
 def _settle(future: asyncio.Future[Outcome], outcome: Outcome | BaseException) -> None:

@@ -8,20 +8,27 @@ in arrival order; and writes the scans, the attendance rows and the site tallies
 answers leave only after the commit (DESIGN: an acknowledged scan survives any crash).
 
 A job is refused whole (and none of its scans stored) when its kiosk's token was
-revoked (401) or one of its scan ids was used for another content (409).
+revoked (401) or one of its scan ids was used for another content or by another kiosk
+(409: a scan id belongs to the kiosk that first sent it).
+
+A scan's time is its `scanned_at` corrected by its kiosk's measured clock offset
+(diemcau.checkin.clocks); a late one is believed only when its kiosk was out of contact
+then (diemcau.checkin.contact). A manual check-in names a delegate its kiosk may see:
+any other answers `invalid`, like an unknown id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from diemcau.checkin import identify, timeline
+from diemcau.checkin import contact, identify, timeline
+from diemcau.checkin.contact import Contacts
 from diemcau.checkin.records import (
     Job,
     Pending,
@@ -30,11 +37,12 @@ from diemcau.checkin.records import (
     micros,
 )
 from diemcau.checkin.render import CheckinRow, Renderer
-from diemcau.checkin.rules import Verdict, Window, decide, gate, judged_time
+from diemcau.checkin.rules import Verdict, Window, decide, gate, is_late, judged_time
 from diemcau.checkin.timeline import Entry, Tallies
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import checkins as q
 from diemcau.queries.issued import insert_issued_codes
+from diemcau.queries.kiosk_roster import fetch_manual_reach
 
 Outcome = list[dict[str, Any]] | Problem
 
@@ -43,7 +51,6 @@ Outcome = list[dict[str, Any]] | Problem
 class Batch:
     conference_id: int
     jobs: list[Job]
-    now: datetime
     outcomes: list[Outcome | None] = field(default_factory=list)
     # per job: for each scan, the pending scan or the stored row of a retry
     answers: list[list[Pending | CheckinRow]] = field(default_factory=list)
@@ -55,6 +62,10 @@ class Batch:
     window: Window | None = None
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
     keys: dict[str, tuple[bytes, bool]] = field(default_factory=dict)
+    contacts: Contacts | None = None  # this worker's unwritten contact with kiosks
+    # (kiosk, site) pairs beyond the kiosk's own site whose delegates it may check in
+    # by name (a kiosk that took its unit's roster)
+    reach: set[tuple[int, int]] = field(default_factory=set)
 
     async def load_context(self, conn: asyncpg.Connection) -> None:
         kiosks = sorted({job.kiosk.token_id for job in self.jobs})
@@ -86,28 +97,31 @@ class Batch:
         """Sort retries from new scans; refuse the jobs that reuse a scan id."""
         ids = [s.scan_id for _, job in self._live() for s in job.scans]
         found = await q.fetch_stored_scans(conn, ids)
-        stored = {r["scan_id"]: _stored(r, self.conference_id) for r in found}
+        stored = {r["scan_id"]: _stored(r) for r in found}
         fresh: dict[Any, Pending] = {}
         for i, job in self._live():
             mine: dict[Any, Pending] = {}
-            clashes = []
+            clashes: list[tuple[int, bool]] = []
             for n, scan in enumerate(job.scans):
                 digest = content_digest(scan)
                 earlier = stored.get(scan.scan_id) or fresh.get(scan.scan_id)
                 earlier = earlier or mine.get(scan.scan_id)
                 if earlier is None:
-                    judged, skewed = judged_time(scan.scanned_at, self.now)
-                    earlier = mine[scan.scan_id] = Pending(
-                        i, scan, job.kiosk, digest, judged, skewed
-                    )
-                if _digest(earlier) != digest:
-                    clashes.append(n)
+                    earlier = mine[scan.scan_id] = _pending(i, job, scan, digest)
+                if _kiosk(earlier) != job.kiosk.token_id:
+                    clashes.append((n, True))
+                elif _digest(earlier) != digest:
+                    clashes.append((n, False))
                 self.answers[i].append(earlier)
             if clashes:
                 self.outcomes[i] = scan_conflict(clashes)
                 continue
             fresh.update(mine)
             self.pending.extend(mine.values())
+
+    async def believe(self, conn: asyncpg.Connection) -> None:
+        """Late scans keep their time only if their kiosk was out of contact then."""
+        await contact.judge_late(conn, self.pending, self.contacts)
 
     def _live(self) -> Iterable[tuple[int, Job]]:
         return ((i, job) for i, job in enumerate(self.jobs) if self.outcomes[i] is None)
@@ -130,6 +144,7 @@ class Batch:
                 if isinstance(a, CheckinRow) and a.delegate_id is not None:
                     wanted.add((a.delegate_id, None, None))
         await self._load_delegates(conn, wanted)
+        await self._load_reach(conn)
         for p in self.pending:
             self._identify_one(p)
 
@@ -145,6 +160,22 @@ class Batch:
             self.delegates[row["id"]] = row  # any row: the delegate's fields are the same
             self.delegates[(row["id"], row["asked_version"], row["asked_kid"])] = row
 
+    async def _load_reach(self, conn: asyncpg.Connection) -> None:
+        """Which kiosks may name delegates of which other sites (manual check-ins)."""
+        asked = {
+            (p.kiosk.token_id, d["site_id"])
+            for p in self.pending
+            if (d := self._named(p)) is not None and d["site_id"] != p.kiosk.site_id
+        }
+        if asked:
+            self.reach = await fetch_manual_reach(conn, self.conference_id, sorted(asked))
+
+    def _named(self, p: Pending) -> Any:
+        """The delegate a manual check-in names, if there is one."""
+        if p.scan.method != "manual" or p.scan.delegate_id is None:
+            return None
+        return self.delegates.get(p.scan.delegate_id)
+
     def _identify_one(self, p: Pending) -> None:
         if p.scan.method == "walk_in" or p.refusal is not None:
             return
@@ -159,7 +190,11 @@ class Batch:
             if found.record is not None:
                 self.records.append(found.record)
         else:
-            found = identify.identify_manual(self.delegates.get(p.scan.delegate_id or 0))
+            named = self._named(p)
+            if named is not None and named["site_id"] != p.kiosk.site_id:
+                if (p.kiosk.token_id, named["site_id"]) not in self.reach:
+                    named = None  # not for this kiosk to see: answered as an unknown id
+            found = identify.identify_manual(named)
         p.delegate, p.refusal = found.delegate, found.refusal
 
     async def decide(self, conn: asyncpg.Connection) -> None:
@@ -247,7 +282,7 @@ class Batch:
         return latest
 
     async def write(self, conn: asyncpg.Connection) -> list[CheckinRow]:
-        rows = [p.row(self.now) for p in self.pending]
+        rows = [p.row() for p in self.pending]
         change = self.tallies()
         last = self.last_scans()
         sites = sorted(set(change) | set(last))
@@ -267,15 +302,20 @@ class Batch:
 
 
 async def ingest(
-    conn: asyncpg.Connection, conference_id: int, jobs: list[Job], now: datetime | None = None
+    conn: asyncpg.Connection,
+    conference_id: int,
+    jobs: list[Job],
+    contacts: Contacts | None = None,
 ) -> list[Outcome]:
-    """Decide and store the jobs of one conference together; an outcome per job."""
-    batch = Batch(conference_id, jobs, now or datetime.now(UTC))
+    """Decide and store the jobs of one conference together; an outcome per job.
+    `contacts` is what this worker heard from kiosks and may not have written yet."""
+    batch = Batch(conference_id, jobs, contacts=contacts)
     async with conn.transaction():
         await batch.load_context(conn)
         if batch.window is None:
             return [o for o in batch.outcomes if o is not None]
         await batch.admit(conn)
+        await batch.believe(conn)
         await batch.identify(conn)
         await batch.decide(conn)
         rows = {r.scan_id: r for r in await batch.write(conn)}
@@ -296,17 +336,25 @@ async def ingest(
     return outcomes
 
 
-def _stored(record: asyncpg.Record, conference_id: int) -> CheckinRow:
-    """A stored scan as found; one of another conference can match nothing sent here (its
-    digest is emptied), so reusing its id is a conflict, not its answer."""
-    row = CheckinRow(*record[1:])
-    if record["conference_id"] != conference_id:
-        row = row._replace(content_digest=b"")
-    return row
+def _stored(record: asyncpg.Record) -> CheckinRow:
+    """A stored scan as found. One of another conference was sent by another kiosk (a
+    kiosk belongs to one conference), so reusing its id is a conflict, not its answer."""
+    return CheckinRow(*record[1:])
+
+
+def _pending(index: int, job: Job, scan: Any, digest: bytes) -> Pending:
+    """A new scan, its time judged by its kiosk's clock (rules.judged_time)."""
+    judged, skewed = judged_time(scan.scanned_at, job.received_at, job.offset)
+    late = is_late(judged, job.received_at)
+    return Pending(index, scan, job.kiosk, digest, job.received_at, judged, skewed, late)
 
 
 def _digest(item: Pending | CheckinRow) -> bytes:
     return item.content_digest if isinstance(item, CheckinRow) else item.digest
+
+
+def _kiosk(item: Pending | CheckinRow) -> int | None:
+    return item.kiosk_id if isinstance(item, CheckinRow) else item.kiosk.token_id
 
 
 def _retried(batch: Batch) -> list[CheckinRow]:
@@ -321,15 +369,22 @@ def revoked_kiosk() -> Problem:
     )
 
 
-def scan_conflict(positions: list[int]) -> Problem:
-    message = Msg(
-        "Mã lượt quét đã dùng cho một lượt quét khác", "this scan_id was used for another scan"
-    )
+OTHER_SCAN = Msg(
+    "Mã lượt quét đã dùng cho một lượt quét khác", "this scan_id was used for another scan"
+)
+OTHER_KIOSK = Msg("Mã lượt quét này do một máy khác gửi", "this scan_id was sent by another kiosk")
+
+
+def scan_conflict(clashes: list[tuple[int, bool]]) -> Problem:
+    """409 naming each clashing scan: (position, whether another kiosk sent its id)."""
     return Problem(
         "scan_conflict",
         Msg(
             "Có mã lượt quét (scan_id) trùng với lượt quét khác; không lượt nào được lưu",
             "a scan_id was already used for another scan; nothing was stored",
         ),
-        errors=[field_error(f"scans.{n}.scan_id", message) for n in positions],
+        errors=[
+            field_error(f"scans.{n}.scan_id", OTHER_KIOSK if kiosk else OTHER_SCAN)
+            for n, kiosk in clashes
+        ],
     )

@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
+    Strict,
     TypeAdapter,
     ValidationError,
     model_validator,
 )
 
+from diemcau.checkin.rules import EARLIEST, LATEST
 from diemcau.delegates import Category
 from diemcau.errors import Msg, Problem, field_error
 from diemcau.units import Name
-from diemcau.validation import problem_from
+from diemcau.validation import JSON_TIME, STRICT, problem_from
 
+T = TypeVar("T")
 MAX_BATCH = 500  # DESIGN: a batch holds at most 500 scans (more: 413)
 MAX_DELEGATE_ID = 2**63 - 1
 # A kiosk's clock may be wildly wrong (reset to 1970, years ahead): such scans are judged
 # by the rules. Only a time no calendar holds once in UTC, give or take a day of the
 # rules' arithmetic, is malformed (stored as such it overflowed: a 500).
-_FIRST_DAY = datetime(1, 1, 2, tzinfo=UTC)
-_LAST_DAY = datetime(9999, 12, 30, tzinfo=UTC)
+_FIRST_DAY, _LAST_DAY = EARLIEST, LATEST
 
 
 def check_scan_time(value: datetime) -> datetime:
@@ -43,15 +44,25 @@ def check_scan_time(value: datetime) -> datetime:
     return value
 
 
+# A moment on a kiosk's clock, as JSON carries it (RFC 3339 text only): a scan's
+# `scanned_at`, and the `sent_at` of a batch or heartbeat (its clock is measured by it,
+# diemcau.checkin.clocks).
+KioskTime = Annotated[AwareDatetime, *JSON_TIME, AfterValidator(check_scan_time)]
+
+# What names the person of a scan, by method: a scan carries its own method's fields only.
+_FIELDS = {"qr": ("qr",), "manual": ("delegate_id",), "walk_in": ("full_name", "category")}
+_IDENTIFIES = ("qr", "delegate_id", "full_name", "category")
+
+
 class ScanIn(BaseModel):
     """One scan. `method` is inferred when left out: `qr` with a code, `walk_in` with a
     name, `manual` with a delegate id."""
 
-    model_config = ConfigDict(extra="forbid")
-    scan_id: UUID = Field(description="made once by the kiosk, kept across retries")
-    scanned_at: Annotated[AwareDatetime, AfterValidator(check_scan_time)] = Field(
-        description="kiosk clock, RFC 3339 with an offset"
+    model_config = STRICT
+    scan_id: Annotated[UUID, Strict(False)] = Field(
+        description="made once by the kiosk, kept across retries"
     )
+    scanned_at: KioskTime = Field(description="kiosk clock, RFC 3339 with an offset")
     qr: str | None = Field(None, description="the scanned text, exactly as read")
     method: Literal["qr", "manual", "walk_in"] | None = None
     direction: Literal["in", "out"] = "in"
@@ -85,20 +96,49 @@ class ScanIn(BaseModel):
                 f"|method {self.method} needs {field}"
                 + (" and category" if self.method == "walk_in" else "")
             )
+        foreign = [f for f in _IDENTIFIES if f not in _FIELDS[self.method]]
+        carried = [f for f in foreign if getattr(self, f) is not None]
+        if carried:
+            # One scan names one person one way: a manual scan with a code would be
+            # judged by one and stored with the other.
+            raise ValueError(
+                f"Cách điểm danh {self.method} không mang trường {', '.join(carried)}"
+                f"|method {self.method} carries no {', '.join(carried)}"
+            )
         if self.method == "walk_in" and self.direction == "out":
             raise ValueError("Khách vãng lai chỉ ghi lượt vào|a walk-in is an entry only")
         return self
 
 
+SENT_AT = TypeAdapter(KioskTime)
+SENT_AT_HELP = "the kiosk's clock when it sent this, RFC 3339 with an offset"
+
+
 class ScanBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
+    sent_at: KioskTime | None = Field(None, description=SENT_AT_HELP)
     scans: list[ScanIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 SCANS = TypeAdapter(list[ScanIn])
 
 
-def scans_from(data: Any, allowed: tuple[str, ...] = ("scans",)) -> list[ScanIn]:
+def sent_at_from(data: dict[str, Any]) -> datetime | None:
+    """A message's `sent_at` (None when it has none); 422 naming `sent_at` if it is not
+    a time with an offset."""
+    raw = data.get("sent_at")
+    return None if raw is None else _validated(SENT_AT, raw, "sent_at")
+
+
+def _validated(adapter: TypeAdapter[T], raw: Any, field: str) -> T:
+    """`raw` as `adapter` reads it, or 422 naming each bad part under `field`."""
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise problem_from(exc, (field,)) from None
+
+
+def scans_from(data: Any, allowed: tuple[str, ...] = ("sent_at", "scans")) -> list[ScanIn]:
     """The scans of a batch (`{scans: [...]}` plus the `allowed` keys), validated whole:
     422 naming every bad field as `scans.N.field`, 413 past MAX_BATCH scans."""
     if not isinstance(data, dict) or not isinstance(data.get("scans"), list):
@@ -120,10 +160,7 @@ def scans_from(data: Any, allowed: tuple[str, ...] = ("scans",)) -> list[ScanIn]
     if not scans:
         message = Msg("Cần ít nhất một lượt quét", "at least one scan")
         raise Problem("validation_failed", message, errors=[field_error("scans", message)])
-    try:
-        return SCANS.validate_python(scans)
-    except ValidationError as exc:
-        raise problem_from(exc, ("scans",)) from None
+    return _validated(SCANS, scans, "scans")
 
 
 class DelegateBrief(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -32,12 +32,21 @@ class Kiosk:
     site_id: int
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(slots=True)
 class Job:
-    """The scans of one request or websocket message."""
+    """The scans of one request or websocket message: when it arrived, the kiosk's clock
+    when it was sent (`sent_at`, if it said), and the correction its scans take (set by
+    the batcher from diemcau.checkin.clocks; None: the kiosk's clock is not measured)."""
 
     kiosk: Kiosk
     scans: list[ScanIn]
+    received_at: datetime = field(default_factory=_now)
+    sent_at: datetime | None = None
+    offset: timedelta | None = None
 
 
 def micros(when: datetime) -> int:
@@ -71,8 +80,10 @@ class Pending:
     scan: ScanIn
     kiosk: Kiosk
     digest: bytes
+    received: datetime
     judged: datetime
     skewed: bool
+    late: bool = False  # arrived late: believed only if its kiosk was out of contact
     claims: Claims | None = None
     delegate: Any = None
     refusal: Verdict | None = None
@@ -80,7 +91,7 @@ class Pending:
     moved: bool = False
     verdict: Verdict | None = None
 
-    def row(self, received_at: datetime) -> CheckinRow:
+    def row(self) -> CheckinRow:
         """The `checkins` row of this scan, once judged."""
         v = self.verdict
         assert v is not None
@@ -95,7 +106,7 @@ class Pending:
             scan.direction,
             scan.scanned_at,
             self.judged,
-            received_at,
+            self.received,
             v.result,
             v.reason,
             v.result == "accepted" and self.moved,

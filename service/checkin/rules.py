@@ -5,8 +5,10 @@ A scan is judged in this order, and the first step that refuses gives the result
 1. a signed-off conference: `closed`, whatever the scan;
 2. the code: `invalid` (not a genuine code of this conference) or `revoked` (reissued,
    moved or revoked since it was printed);
-3. the window, by the judged time (the kiosk's `scanned_at`, or the arrival when the
-   kiosk's clock is more than 5 minutes ahead): `not_open`, `closed`;
+3. the window, by the judged time (`judged_time`, then diemcau.checkin.contact: the
+   kiosk's `scanned_at` corrected by its clock's measured offset, or the arrival when
+   that time is more than 5 minutes ahead, or when the kiosk was in contact then and
+   the scan arrives late): `not_open`, `closed`;
 4. the site: at a site other than the delegate's own, `wrong_site` when the conference's
    policy says reject, else accepted there and marked `moved`;
 5. the delegate's timeline (diemcau.checkin.timeline): `accepted` for the counted entry
@@ -16,7 +18,7 @@ A scan is judged in this order, and the first step that refuses gives the result
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from diemcau.checkin import timeline
 from diemcau.checkin.timeline import Entry
@@ -24,6 +26,16 @@ from diemcau.checkin.timeline import Entry
 # DESIGN: a scanned_at more than 5 minutes ahead of the service's clock is a wrong kiosk
 # clock; the scan is judged at its arrival and marked as skewed.
 CLOCK_SKEW = timedelta(minutes=5)
+# DESIGN: a correction by the kiosk's measured offset beyond this is marked skewed.
+CORRECTION_MARK = timedelta(seconds=30)
+# A corrected time stays inside the calendar the rules' arithmetic can use (the bounds
+# a scanned_at is validated against).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+# A scan arriving within this of its (corrected) time is on time, whatever the contact:
+# a batch's transit, the pipeline ahead of it, a 429's wait. Later, it is late, and its
+# time is believed only if the kiosk was out of contact then (diemcau.checkin.contact).
+LATE_AFTER = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +58,29 @@ class Verdict:
     first: Entry | None = None  # duplicates: the counted entry (or the latest exit)
 
 
-def judged_time(scanned_at: datetime, received_at: datetime) -> tuple[datetime, bool]:
-    """The time the rules use, and whether the kiosk's clock was too far ahead."""
+def judged_time(
+    scanned_at: datetime, received_at: datetime, offset: timedelta | None = None
+) -> tuple[datetime, bool]:
+    """The time the rules use, and whether it is marked skewed: `scanned_at` corrected by
+    the kiosk's measured clock offset (None: not measured), or the arrival when that time
+    is more than 5 minutes ahead of it."""
+    skewed = False
+    if offset:
+        try:
+            scanned_at = scanned_at + offset
+        except OverflowError:
+            return received_at, True
+        if not EARLIEST <= scanned_at <= LATEST:  # a clock and its `sent_at` wildly apart
+            return received_at, True
+        skewed = abs(offset) > CORRECTION_MARK
     if scanned_at - received_at > CLOCK_SKEW:
         return received_at, True
-    return scanned_at, False
+    return scanned_at, skewed
+
+
+def is_late(judged: datetime, received_at: datetime) -> bool:
+    """Whether a scan arrived long enough after its time to ask where its kiosk was then."""
+    return received_at - judged > LATE_AFTER
 
 
 def gate(

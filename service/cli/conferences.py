@@ -129,8 +129,17 @@ def _targets(pairs: list[str]) -> dict[str, Any]:
                     f"--target {pair!r}: write CATEGORY=RATE, CATEGORY one of {', '.join(CATEGORIES)}, e.g. member=0.98",
                 ),
             )
-        targets[name.strip()] = rate.strip()
+        targets[name.strip()] = _number(rate.strip())
     return targets
+
+
+def _number(text: str) -> float | str:
+    """A rate typed on the command line as the number the API takes (text stays text, for
+    the API's own message)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _input(args: argparse.Namespace) -> dict[str, Any]:

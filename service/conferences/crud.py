@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from diemcau import audit
 from diemcau.auth import Principal
@@ -28,6 +28,7 @@ from diemcau.conferences.sites import add_sites, host_site_id, participant_ids
 from diemcau.queries import conferences as q
 from diemcau.search import decode_id_cursor, encode_cursor
 from diemcau.units import Code, Name, target_unit
+from diemcau.validation import STRICT
 
 
 def check_fraction(value: float) -> float:
@@ -48,21 +49,21 @@ Fraction = Annotated[
 
 
 class Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     other_site: Literal["accept", "reject"] = "accept"
 
 
 class Targets(BaseModel):
     """Target attendance rate per category, a fraction (0.98 is 98%)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     member: Fraction | None = None
     non_member: Fraction | None = None
     guest: Fraction | None = None
 
 
 class ConferenceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     code: Code
     title: Name
     starts_at: When
@@ -79,7 +80,7 @@ class ConferenceIn(BaseModel):
 class ConferencePatch(BaseModel):
     """Fields present are changed (null clears host_site or unit_code); absent ones kept."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     title: Name | None = None
     starts_at: When | None = None
     ends_at: When | None = None

@@ -20,6 +20,7 @@ from diemcau.auth import Principal
 from diemcau.conferences.access import conference_out, ensure_writable, reload
 from diemcau.errors import Msg, Problem, field_error, validation_failed
 from diemcau.queries import conferences as q
+from diemcau.validation import JSON_TIME
 
 STATUSES = ("draft", "open", "live", "closed", "signed_off")
 # Forward moves that leave a coherent schedule. draft -> closed would need
@@ -66,8 +67,11 @@ def check_moment(value: datetime) -> datetime:
     return value
 
 
-# A conference's time: with a time of day, within the years a conference can have.
-When = Annotated[datetime, BeforeValidator(refuse_bare_date), AfterValidator(check_moment)]
+# A conference's time: RFC 3339 text with a time of day (a bare date is told so first),
+# within the years a conference can have.
+When = Annotated[
+    datetime, *JSON_TIME, BeforeValidator(refuse_bare_date), AfterValidator(check_moment)
+]
 
 
 def localise(value: datetime, timezone: str) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from diemcau.appkeys import INGESTOR, KIOSK_LIMITER, POOL
 from diemcau.checkin import annul as annulling
-from diemcau.checkin.model import ScanBatch, ScanResults, scans_from
+from diemcau.checkin.model import ScanBatch, ScanResults, scans_from, sent_at_from
 from diemcau.checkin.records import Job, Kiosk
 from diemcau.handlers.common import (
     cached_principal,
@@ -26,7 +27,7 @@ from diemcau.queries import checkins as q
 from diemcau.routing import Route
 from diemcau.search import decode_id_cursor, encode_cursor
 from diemcau.units import Name
-from diemcau.validation import load_json
+from diemcau.validation import STRICT, load_json
 
 STAFF = ("organiser", "technician")
 
@@ -36,15 +37,18 @@ def kiosk_of(caller: Any) -> Kiosk:
 
 
 async def post_checkins(request: web.Request) -> web.Response:
+    received_at = datetime.now(UTC)  # before the body: the kiosk's clock is measured by it
     caller = await cached_principal(request, "kiosk")
     rate_limit(request.app[KIOSK_LIMITER], caller.token_id)
-    scans = scans_from(load_json(await request.read()))
-    results = await request.app[INGESTOR].submit(Job(kiosk_of(caller), scans))
+    data = load_json(await request.read())
+    scans = scans_from(data)
+    job = Job(kiosk_of(caller), scans, received_at, sent_at_from(data))
+    results = await request.app[INGESTOR].submit(job)
     return web.Response(body=orjson.dumps({"results": results}), content_type="application/json")
 
 
 class AnnulIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     reason: Name = Field(description="why the check-in was a mistake (kept in the audit log)")
 
 
@@ -140,12 +144,13 @@ routes = [
         "POST",
         "/api/v1/conferences/{code}/checkins/{scan_id}/annul",
         annul_checkin,
-        "Annul the check-in a scan counts for (the counts follow; audited)",
+        "Annul the check-in a scan counts for, or a refused or duplicate scan alone "
+        "(the counts follow; audited)",
         "checkin",
         roles=STAFF,
         body=AnnulIn,
         response=Annulled,
-        errors=("not_found", "conflict", "locked"),
+        errors=("not_found", "forbidden", "conflict", "locked"),
     ),
     Route(
         "GET",

@@ -65,8 +65,10 @@ async def read_body(request: web.Request, model: type[M]) -> M:
 
 
 def read_query(request: web.Request, model: type[M]) -> M:
-    """The query string validated against `model`."""
-    return parse(model, dict(request.query))
+    """The query string validated against `model`; an empty parameter (`?q=`, as a form
+    sends a field left blank) is one left out."""
+    given = {k: request.query.getone(k) for k in request.query}  # the first of repeats
+    return parse(model, {k: v for k, v in given.items() if v != ""})
 
 
 def bearer(request: web.Request) -> str | None:

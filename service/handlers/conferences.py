@@ -19,6 +19,7 @@ from diemcau.handlers.common import (
 )
 from diemcau.queries import conferences as q
 from diemcau.routing import Route
+from diemcau.validation import STRICT
 
 ORGANISER = ("organiser",)
 
@@ -54,12 +55,12 @@ class ConferenceQuery(BaseModel):
 
 
 class StatusIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     status: Literal["draft", "open", "live", "closed", "signed_off"]
 
 
 class SitesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     sites: list[str] = Field(max_length=100_000)
 
 

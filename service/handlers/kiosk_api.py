@@ -3,16 +3,18 @@ gzip, `since`), the name search for a manual check-in, and its heartbeat."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from diemcau import kiosk_roster, kiosks
-from diemcau.appkeys import POOL
+from diemcau.appkeys import INGESTOR, POOL
 from diemcau.auth import Principal
+from diemcau.checkin.model import SENT_AT_HELP, KioskTime
 from diemcau.handlers.common import json_response, principal, read_body, read_query
+from diemcau.queries import kiosk_roster as qr
 from diemcau.queries import kiosks as q
 from diemcau.routing import Route
 
@@ -78,15 +80,19 @@ class Roster(BaseModel):
 
 
 async def get_roster(request: web.Request) -> web.StreamResponse:
-    _, conference, site = await kiosk_context(request)
+    caller, conference, site = await kiosk_context(request)
+    assert caller.token_id is not None
     query = read_query(request, RosterQuery)
     since = kiosk_roster.parse_since(query.since)
     async with request.app[POOL].acquire() as conn:
         sites = await kiosk_roster.scope_sites(conn, conference["id"], site["id"], query.scope)
         tag, version = await kiosk_roster.etag(conn, conference, sites, query.scope)
         if tag in request.headers.get("If-None-Match", ""):
+            await qr.record_roster_scope(conn, caller.token_id, query.scope)
             return web.Response(status=304, headers={"ETag": tag})
         body = await kiosk_roster.snapshot(conn, conference, sites, query.scope, version, since)
+        # The roster it took is what its manual check-ins may name (DESIGN, Rules).
+        await qr.record_roster_scope(conn, caller.token_id, query.scope)
     response = json_response(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
     response.enable_compression()  # gzip when the kiosk says it takes it
     return response
@@ -116,7 +122,9 @@ async def search_delegates(request: web.Request) -> web.Response:
 
 class HeartbeatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    queue_length: int | None = Field(None, ge=0, le=10_000_000)
+    sent_at: KioskTime | None = Field(None, description=SENT_AT_HELP)
+    # Each field strict by itself (no "3" or true for a number), as validation.STRICT is.
+    queue_length: Annotated[int, Strict()] | None = Field(None, ge=0, le=10_000_000)
     app_version: str | None = Field(None, max_length=100, pattern=r"^[\x20-\x7e]*$")
 
 
@@ -125,12 +133,18 @@ class HeartbeatOut(BaseModel):
 
 
 async def post_heartbeat(request: web.Request) -> web.Response:
+    received_at = datetime.now(UTC)  # before the body: the kiosk's clock is measured by it
     caller = await principal(request, "kiosk")
     raw = await request.read()
     body = await read_body(request, HeartbeatIn) if raw.strip() else HeartbeatIn.model_validate({})
     assert caller.token_id is not None
     async with request.app[POOL].acquire() as conn:
         now = await kiosks.heartbeat(conn, caller.token_id, body.queue_length, body.app_version)
+    # Recorded: the kiosk is in contact, and its clock measured.
+    ingestor = request.app[INGESTOR]
+    if body.sent_at is not None:
+        ingestor.clocks.measure(caller.token_id, received_at, body.sent_at)
+    ingestor.contacts.heard(caller.token_id, received_at)
     return json_response(HeartbeatOut(server_time=now))
 
 
@@ -174,6 +188,7 @@ routes = [
         "kiosk",
         roles=("kiosk",),
         body=HeartbeatIn,
+        body_optional=True,
         response=HeartbeatOut,
     ),
 ]

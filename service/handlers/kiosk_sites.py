@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from diemcau import keystore, kiosks, qr
 from diemcau.appkeys import CONFIG, ENROLL_LIMITER, KEYSTORE, POOL, TOKEN_CACHE
@@ -26,6 +26,7 @@ from diemcau.queries import credentials as qc
 from diemcau.routing import Route
 from diemcau.text import ascii_number
 from diemcau.units import Name
+from diemcau.validation import STRICT
 
 STAFF = ("organiser", "technician")
 SITE = "/api/v1/conferences/{code}/sites/{site}"
@@ -109,7 +110,7 @@ async def open_enroll_link(request: web.Request) -> web.Response:
 
 
 class EnrollIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     code: str = Field(max_length=32, description="the 8-character code (dash and case optional)")
     device_name: Name = Field(description="how the technician will recognise this device")
 

@@ -2,10 +2,11 @@
 heartbeats, and a nudge when its site's roster changes.
 
 Messages (JSON text frames, docs/checkin.md):
-- kiosk: `{"type": "scans", "id": any, "scans": [...]}` (the scans of POST /api/v1/checkins)
+- kiosk: `{"type": "scans", "id": any, "sent_at": t, "scans": [...]}` (the scans of
+  POST /api/v1/checkins)
 - service: `{"type": "results", "id": same, "results": [...]}`, once committed
-- kiosk: `{"type": "heartbeat", "queue_length": n}`; service: `{"type": "heartbeat",
-  "server_time": ...}`
+- kiosk: `{"type": "heartbeat", "sent_at": t, "queue_length": n}`; service:
+  `{"type": "heartbeat", "server_time": ...}`
 - service: `{"type": "roster_changed", "version": "V"}`
 - service: `{"type": "error", "id": same, "problem": {...}}` for a batch refused whole;
   the socket stays open, except for a revoked kiosk (closed with 4401).
@@ -27,7 +28,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from diemcau.appkeys import CONFIG, INGESTOR, KIOSK_LIMITER, KIOSK_SOCKETS, POOL
-from diemcau.checkin.model import scans_from
+from diemcau.checkin.model import scans_from, sent_at_from
 from diemcau.checkin.records import Job, Kiosk
 from diemcau.checkin.sockets import KioskSockets
 from diemcau.errors import Msg, Problem
@@ -58,6 +59,7 @@ async def ws_kiosk(request: web.Request) -> web.StreamResponse:
     assert caller.token_id and caller.conference_id and caller.site_id
     kiosk = Kiosk(caller.token_id, caller.conference_id, caller.site_id)
     ws = await open_websocket(request, max_msg_size=request.app[CONFIG].max_body_kb * 1024)
+    request.app[INGESTOR].contacts.heard(kiosk.token_id, datetime.now(UTC))  # an open socket
     sockets = request.app[KIOSK_SOCKETS]
     sockets.add(kiosk, ws)
     answers: asyncio.Queue[Answer | None] = asyncio.Queue(PIPELINE)
@@ -66,7 +68,12 @@ async def ws_kiosk(request: web.Request) -> web.StreamResponse:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
-            task = asyncio.get_running_loop().create_task(_answer(request, kiosk, msg.data))
+            # A batch is queued for ingestion before the task's first `await`, and tasks
+            # start in the order they are made: batches go in the order they came.
+            received_at = datetime.now(UTC)
+            task = asyncio.get_running_loop().create_task(
+                _answer(request, kiosk, msg.data, received_at)
+            )
             await answers.put(task)  # waits while PIPELINE answers are owed: back-pressure
     finally:
         await answers.put(None)
@@ -94,23 +101,30 @@ async def _send_in_order(ws: web.WebSocketResponse, answers: asyncio.Queue[Answe
             await ws.close(code=REVOKED, message=b"kiosk revoked")
 
 
-async def _answer(request: web.Request, kiosk: Kiosk, text: str) -> tuple[str, bool]:
+async def _answer(
+    request: web.Request, kiosk: Kiosk, text: str, received_at: datetime
+) -> tuple[str, bool]:
     """The reply to one message, and whether the kiosk turned out to be revoked."""
     data: Any = None
     try:
         try:
-            data = orjson.loads(text)
+            data, readable = orjson.loads(text), True
         except orjson.JSONDecodeError:
-            raise Problem("invalid_json", Msg("Tin nhắn không phải JSON", "not JSON")) from None
+            readable = False
+        # Every message spends the kiosk's allowance, whatever it is (heartbeats, unknown
+        # types, junk): each costs an answer. Read first, so a refusal carries its `id`.
+        rate_limit(request.app[KIOSK_LIMITER], kiosk.token_id)
+        if not readable:
+            raise Problem("invalid_json", Msg("Tin nhắn không phải JSON", "not JSON"))
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "scans":
-            rate_limit(request.app[KIOSK_LIMITER], kiosk.token_id)
-            scans = scans_from(data, allowed=("type", "id", "scans"))
-            results = await request.app[INGESTOR].submit(Job(kiosk, scans))
+            scans = scans_from(data, allowed=("type", "id", "sent_at", "scans"))
+            job = Job(kiosk, scans, received_at, sent_at_from(data))
+            results = await request.app[INGESTOR].submit(job)
             answer = {"type": "results", "id": data.get("id"), "results": results}
             return orjson.dumps(answer).decode(), False
         if kind == "heartbeat":
-            return await _heartbeat(request, kiosk, data)
+            return await _heartbeat(request, kiosk, data, received_at)
         raise Problem(
             "validation_failed",
             Msg("Chỉ nhận type: scans hoặc heartbeat", "type must be scans or heartbeat"),
@@ -135,18 +149,33 @@ def _refusal(request: web.Request, data: Any, problem: Problem) -> tuple[str, bo
     return dumps({"type": "error", "id": ident, "problem": body}), problem.status == 401
 
 
-async def _heartbeat(request: web.Request, kiosk: Kiosk, data: dict[str, Any]) -> tuple[str, bool]:
+async def _heartbeat(
+    request: web.Request, kiosk: Kiosk, data: dict[str, Any], received_at: datetime
+) -> tuple[str, bool]:
     queue = data.get("queue_length")
     if not (queue is None or (isinstance(queue, int) and 0 <= queue <= 10_000_000)):
         queue = None  # a heartbeat is never refused for what it reports
-    if request.app[INGESTOR].liveness.due({kiosk.token_id}):
+    ingestor = request.app[INGESTOR]
+    if ingestor.liveness.due({kiosk.token_id}):
         async with request.app[POOL].acquire() as conn:
             if await q.token_revoked(conn, kiosk.token_id):
                 revoked = Problem("authentication_required", Msg("Máy đã bị thu hồi", "revoked"))
                 return _refusal(request, data, revoked)
             await q.touch_kiosks(conn, [kiosk.token_id], queue)
+    sent_at = _sent_at(data)
+    if sent_at is not None:
+        ingestor.clocks.measure(kiosk.token_id, received_at, sent_at)
+    ingestor.contacts.heard(kiosk.token_id, received_at)
     now = datetime.now(UTC).isoformat()
     return dumps({"type": "heartbeat", "server_time": now}), False
+
+
+def _sent_at(data: dict[str, Any]) -> datetime | None:
+    """A heartbeat's `sent_at`, or None when it has none or it is not a time."""
+    try:
+        return sent_at_from(data)
+    except Problem:
+        return None
 
 
 async def close_kiosk_sockets(app: web.Application, token_id: int) -> None:

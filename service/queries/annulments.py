@@ -58,10 +58,14 @@ async def stamp_scans(
 
 
 async def lock_attendance(conn: asyncpg.Connection, conference_id: int, delegate_id: int) -> Any:
-    """A delegate's attendance row, locked (check-in batches lock it the same way)."""
+    """A delegate's attendance row, locked (check-in batches lock it the same way), with
+    the unit path of the site they are counted at (null: counted nowhere)."""
     return await conn.fetchrow(
-        """SELECT category, home_site_id, timeline FROM attendances
-            WHERE delegate_id = $2 AND conference_id = $1 FOR UPDATE""",
+        """SELECT a.category, a.home_site_id, a.timeline, u.path AS site_unit_path
+             FROM attendances a
+             LEFT JOIN sites s ON s.id = a.site_id
+             LEFT JOIN units u ON u.id = s.unit_id
+            WHERE a.delegate_id = $2 AND a.conference_id = $1 FOR UPDATE OF a""",
         conference_id,
         delegate_id,
     )

@@ -20,7 +20,7 @@ async def fetch_unit_scope_sites(
     conn: asyncpg.Connection, conference_id: int, site_id: int
 ) -> list[int]:
     """Participating sites under the parent of this site's unit (the unit itself when it
-    is a root)."""
+    is a root). `starts_with`, not LIKE: a code may hold `_`, a LIKE wildcard."""
     return [
         r["id"]
         for r in await conn.fetch(
@@ -32,7 +32,7 @@ async def fetch_unit_scope_sites(
                SELECT s.id FROM conference_sites cs
                  JOIN sites s ON s.id = cs.site_id
                  JOIN units u ON u.id = s.unit_id, here
-                WHERE cs.conference_id = $1 AND u.path LIKE here.path || '%'
+                WHERE cs.conference_id = $1 AND starts_with(u.path, here.path)
                 ORDER BY s.id""",
             conference_id,
             site_id,
@@ -122,3 +122,40 @@ async def search_site(
         patterns,
         limit,
     )
+
+
+# The unit scope of a kiosk's site, as `fetch_unit_scope_sites` defines it: the path of
+# the parent of the site's unit (the unit itself when it is a root).
+_KIOSK_SCOPE_PATH = """
+    SELECT coalesce(p.path, u.path) FROM sites s JOIN units u ON u.id = s.unit_id
+      LEFT JOIN units p ON p.id = u.parent_id WHERE s.id = k.site_id"""
+
+
+async def record_roster_scope(conn: asyncpg.Connection, token_id: int, scope: str) -> None:
+    """The roster this kiosk took last (what its manual check-ins may name)."""
+    await conn.execute(
+        "UPDATE kiosks SET roster_scope = $2 WHERE token_id = $1 AND roster_scope <> $2",
+        token_id,
+        scope,
+    )
+
+
+async def fetch_manual_reach(
+    conn: asyncpg.Connection, conference_id: int, asked: list[tuple[int, int]]
+) -> set[tuple[int, int]]:
+    """Of these (kiosk, site) pairs, those where the kiosk took its unit's roster and the
+    site is a participating site of that scope."""
+    rows = await conn.fetch(
+        f"""SELECT w.token_id, w.site_id
+              FROM unnest($2::bigint[], $3::bigint[]) AS w(token_id, site_id)
+              JOIN kiosks k ON k.token_id = w.token_id AND k.conference_id = $1
+                           AND k.roster_scope = 'unit'
+              JOIN conference_sites cs ON cs.conference_id = $1 AND cs.site_id = w.site_id
+              JOIN sites s ON s.id = w.site_id
+              JOIN units u ON u.id = s.unit_id
+             WHERE starts_with(u.path, ({_KIOSK_SCOPE_PATH}))""",
+        conference_id,
+        [t for t, _ in asked],
+        [s for _, s in asked],
+    )
+    return {(r["token_id"], r["site_id"]) for r in rows}

@@ -26,6 +26,25 @@ MAX_SHARED_STRINGS_BYTES = 128 << 20  # an XLSX's shared-strings part, uncompres
 MAX_SHEET_BYTES = 1 << 30  # an XLSX's sheet part, uncompressed
 MAX_PART_BYTES = 1 << 20  # any other XLSX part read (workbook, relationships)
 MAX_ZIP_DIRECTORY_BYTES = 1 << 20  # an XLSX's table of contents (a dozen parts, a few KB)
+# The text a sheet may expand to, in characters: every cell's value counted as it is read.
+# A shared string is stored once and may be referenced by every cell, so a 316 KB file
+# of 3,800 strings of 32,000 characters in 20,000 rows of 64 cells stays under every
+# other limit yet expands to 41 billion characters (32 s of work before its 422). Real
+# files expand 2 to 5 times (a roster of 100,000 rows: 1.9; the same long values in
+# every row: 4.2), so a sheet may expand to 64 characters per byte of its file, at least
+# 64 Mi (any small file) and at most 2 Gi (a roster of 5,000,000 rows of 400 characters).
+SHEET_TEXT_PER_FILE_BYTE = 64
+MIN_SHEET_TEXT_CHARS = 64 << 20
+MAX_SHEET_TEXT_CHARS = 2 << 30
+
+
+def sheet_text_budget(file_bytes: int) -> int:
+    """How many characters of text a sheet in a file of this size may expand to."""
+    return min(
+        MAX_SHEET_TEXT_CHARS, max(MIN_SHEET_TEXT_CHARS, SHEET_TEXT_PER_FILE_BYTE * file_bytes)
+    )
+
+
 # XML fed without an element starting or ending: one tag or comment this long is no
 # spreadsheet, and the parser would hold all of it until it ends.
 MAX_XML_TOKEN_BYTES = 1 << 20
@@ -61,6 +80,10 @@ _WHAT: dict[str, tuple[str, str]] = {
         "the XLSX file's shared strings are over {n}",
     ),
     "sheet_bytes": ("Trang tính lớn hơn {n} khi giải nén", "the sheet is over {n} uncompressed"),
+    "sheet_text": (
+        "Chữ trong các ô của trang tính vượt {n} ký tự (64 ký tự cho mỗi byte của tệp)",
+        "the sheet's cells hold more than {n} characters of text (64 per byte of the file)",
+    ),
     "part_bytes": ("Một phần của tệp XLSX lớn hơn {n}", "a part of the XLSX file is over {n}"),
     "zip_directory_bytes": (
         "Mục lục của tệp XLSX lớn hơn {n}",

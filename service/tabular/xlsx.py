@@ -31,6 +31,7 @@ from diemcau.tabular.limits import (
     MAX_SHEET_BYTES,
     CellLimit,
     Stopped,
+    sheet_text_budget,
     too_large,
 )
 from diemcau.tabular.xlsxzip import Feed, feed_part, locate, member, not_xlsx, open_zip
@@ -160,12 +161,14 @@ class _SheetReader:
         strings: SharedStrings,
         stop: threading.Event,
         max_rows: int,
+        max_text: int,
     ) -> None:
         handlers = (self._start, self._end, self._chars)
         self._feed = feed_part(book, name, "sheet_bytes", MAX_SHEET_BYTES, handlers)
         self._strings = strings
         self._stop = stop
         self._max_rows = max_rows
+        self._text_left = self._max_text = max_text
         self._ready: list[tuple[int, list[str]]] = []
         self._index = 0
         self._row: list[str] | None = None
@@ -263,6 +266,9 @@ class _SheetReader:
         value = self._value("".join(parts))
         if not value:
             return
+        self._text_left -= len(value)
+        if self._text_left < 0:  # shared strings referenced over and over (limits.py)
+            raise too_large("sheet_text", self._max_text)
         column, row = self._column, self._row
         if column > MAX_COLUMNS:
             raise CellLimit(self._index, column, wide=True)
@@ -290,7 +296,8 @@ def xlsx_rows(
     with open(path, "rb") as fh, open_zip(fh) as book:
         sheet, name = locate(book)
         strings = SharedStrings(book, name)
+        max_text = sheet_text_budget(path.stat().st_size)
         try:
-            yield from _SheetReader(book, sheet, strings, stop, max_rows).rows()
+            yield from _SheetReader(book, sheet, strings, stop, max_rows, max_text).rows()
         finally:
             strings.close()
