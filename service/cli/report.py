@@ -40,7 +40,7 @@ class Progress:
         self.what = what
         self.every = every
         self.started = time.perf_counter()
-        self.last = 0.0
+        self.last = float("-inf")
         self.total: int | None = None
         self.done = 0
 
