@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 
 from diemcau import reports
 from diemcau.reconcile.model import ByCategory, Conference, Reconciliation, Tally
+from diemcau.reports import scanlog
 from diemcau.reports.scanlog import COLUMNS as SCAN_COLUMNS
 from tests.conftest import Run
 from tests.factory import Factory, bearer
@@ -290,6 +291,20 @@ async def test_the_scan_log_holds_every_scan(hand: Hand, db: asyncpg.Connection)
     assert sheet[0][0] == "Mã lượt quét" and sheet[1] == SCAN_COLUMNS
     assert [r[0] for r in sheet[2:]] == [r["scan_id"] for r in rows]
     assert all(r[12] in (True, False) for r in sheet[2:])
+
+
+async def test_a_long_scan_log_goes_on_over_sheets(
+    hand: Hand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet holds 1,048,576 rows at most: 2,500,000 scans go on over three."""
+    monkeypatch.setattr(scanlog, "SHEET_ROWS", 10)
+    rows = csv_rows((await fetch(hand, "scans.csv"))[0])
+    book = sheets((await fetch(hand, "scans.xlsx"))[0])
+    count = -(-len(rows) // 10)
+    assert list(book) == ["Lượt quét"] + [f"Lượt quét {i}" for i in range(2, count + 1)]
+    assert all(len(sheet) - 2 == 10 for sheet in list(book.values())[:-1])
+    ids = [r[0] for sheet in book.values() for r in sheet[2:]]
+    assert ids == [r["scan_id"] for r in rows]
 
 
 async def test_a_unit_organiser_gets_their_subtree(hand: Hand, factory: Factory) -> None:
