@@ -9,7 +9,7 @@ connected (the imports: the part that is not the file's doing).
 - `pdf`, `xlsx`, `csv`: `reports.report_of` (the reconciliation, as signed once signed)
   then `reports.render`, the file written; `read_s` and `render_s` apart;
 - `scans_csv`, `scans_xlsx`: every scan streamed from a server-side cursor to the file
-  (XLSX: openpyxl's write-only workbook, packed at the end).
+  (XLSX: rows streamed into the zip, reports.xlsxstream).
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ async def _make(dsn: str, code: str, kind: str, path: Path) -> dict[str, Any]:
             with path.open("wb") as fh:
                 out["pages_or_rows"] = await scanlog.write_csv(conn, conference, None, fh.write)
         else:
-            log, rows = scanlog.XlsxLog(conference["timezone"]), 0
+            log, rows = scanlog.XlsxLog(str(path), conference["timezone"]), 0
             async for chunk in scanlog.chunks(conn, conference["id"], None):
                 log.rows(chunk)
                 rows += len(chunk)
-            log.save(str(path))
+            log.close()
             out["pages_or_rows"] = rows
         out["seconds"] = round(time.perf_counter() - started, 3)
         out["mb"] = round(path.stat().st_size / 1e6, 1)  # noqa: ASYNC240

@@ -291,6 +291,10 @@ async def test_the_scan_log_holds_every_scan(hand: Hand, db: asyncpg.Connection)
     assert sheet[0][0] == "Mã lượt quét" and sheet[1] == SCAN_COLUMNS
     assert [r[0] for r in sheet[2:]] == [r["scan_id"] for r in rows]
     assert all(r[12] in (True, False) for r in sheet[2:])
+    loaded = load_workbook(io.BytesIO(data))["Lượt quét"]
+    assert loaded.freeze_panes == "A3" and loaded["A1"].font.b and loaded["A2"].font.i
+    assert loaded.column_dimensions["G"].width >= 28  # full names
+    assert loaded["C3"].data_type == "n" and loaded["M3"].data_type == "b"
 
 
 async def test_a_long_scan_log_goes_on_over_sheets(

@@ -239,11 +239,12 @@ async def _scans(args: argparse.Namespace) -> int:
 async def _scans_xlsx(
     conn: Any, row: Any, unit_path: str | None, path: Path, bar: Progress, total: int
 ) -> int:
-    log, done = scanlog.XlsxLog(row["timezone"], language()), 0
-    async for rows in scanlog.chunks(conn, row["id"], unit_path):
-        log.rows(rows)
-        done += len(rows)
-        bar(done, total)
-    err(t("Đang đóng gói tệp XLSX…", "Packing the XLSX file…"))
-    log.save(str(path))
+    log, done = scanlog.XlsxLog(str(path), row["timezone"], language()), 0
+    try:
+        async for rows in scanlog.chunks(conn, row["id"], unit_path):
+            log.rows(rows)
+            done += len(rows)
+            bar(done, total)
+    finally:
+        log.close()
     return done

@@ -2,9 +2,8 @@
 their subtree's; `?unit=` narrows any organiser's). A report before sign-off is a draft
 and says so; after, it carries the signed hash and time.
 
-The scan log streams: CSV chunk by chunk from a server-side cursor; XLSX through
-openpyxl's write-only workbook into a temporary file (rows spill to disk, not memory),
-then sent. The connection is held for the download's length.
+The scan log streams: CSV chunk by chunk from a server-side cursor; XLSX row by row
+into a temporary file (reports.xlsxstream: disk, not memory), then sent. The connection is held for the download's length.
 """
 
 from __future__ import annotations
@@ -100,11 +99,13 @@ async def get_scans_xlsx(request: web.Request) -> web.StreamResponse:
     try:
         async with request.app[POOL].acquire() as conn:
             scope = await scope_of(conn, caller, query.unit)
-            log = scanlog.XlsxLog(conference["timezone"], language(request))
+            log = scanlog.XlsxLog(spill, conference["timezone"], language(request))
             path = None if scope is None else scope["path"]
-            async for rows in scanlog.chunks(conn, conference["id"], path):
-                await asyncio.to_thread(log.rows, rows)
-        await asyncio.to_thread(log.save, spill)
+            try:
+                async for rows in scanlog.chunks(conn, conference["id"], path):
+                    await asyncio.to_thread(log.rows, rows)
+            finally:
+                await asyncio.to_thread(log.close)
         unit = None if scope is None else scope["code"]
         response = web.StreamResponse(
             headers=_attachment(_name(conference["code"], "luot-quet", unit, "xlsx"))
