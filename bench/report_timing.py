@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import re
 import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -57,17 +58,19 @@ async def _make(dsn: str, code: str, kind: str, path: Path) -> dict[str, Any]:
             data = reports.render(kind, rec, stamp)
             path.write_bytes(data)  # noqa: ASYNC240 (a process of its own: nothing waits)
             out["render_s"] = round(time.perf_counter() - started - out["read_s"], 3)
-            out["pages_or_rows"] = len(rec.sites)
+            out["sites"] = len(rec.sites)
+            if kind == "pdf":
+                out["pages"] = len(re.findall(rb"/Type /Page[^s]", data))
         elif kind == "scans_csv":
             with path.open("wb") as fh:
-                out["pages_or_rows"] = await scanlog.write_csv(conn, conference, None, fh.write)
+                out["scans"] = await scanlog.write_csv(conn, conference, None, fh.write)
         else:
             log, rows = scanlog.XlsxLog(str(path), conference["timezone"]), 0
             async for chunk in scanlog.chunks(conn, conference["id"], None):
                 log.rows(chunk)
                 rows += len(chunk)
             log.close()
-            out["pages_or_rows"] = rows
+            out["scans"] = rows
         out["seconds"] = round(time.perf_counter() - started, 3)
         out["mb"] = round(path.stat().st_size / 1e6, 1)  # noqa: ASYNC240
         out["peak_mb"] = _hwm_mb()
@@ -101,9 +104,10 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str]]:
                 "scans_csv": "scan log CSV", "scans_xlsx": "scan log XLSX"}[kind]  # fmt: skip
         parts = f"{r['seconds']} s"
         if "render_s" in r:
-            parts += f" (read {r['read_s']} s, render {r['render_s']} s)"
+            pages = f", {r['pages']:,} pages" if "pages" in r else ""
+            parts += f" (read {r['read_s']} s, render {r['render_s']} s{pages})"
         else:
-            parts += f" ({r['pages_or_rows']:,} scans)"
+            parts += f" ({r['scans']:,} scans)"
         parts += f", {r['mb']} MB; memory {r['rss_start_mb']} MB started, peak {r['peak_mb']} MB"
         out.append((what, parts))
     return out
