@@ -394,8 +394,10 @@ class Report:
             "Each unit's attendance rate against the targets",
         )
         axis = self.axis(units)
-        for start in range(0, len(units), CHART_ROWS):
-            part = units[start : start + CHART_ROWS]
+        charts = -(-len(units) // CHART_ROWS)
+        size = -(-len(units) // charts)  # as even as they go: 38 units are 13, 13 and 12
+        for start in range(0, len(units), size):
+            part = units[start : start + size]
             shown = title if start == 0 else title + w(" (tiếp)", " (continued)")
             chart = self.chart(part, axis)
             out.append(KeepTogether([Paragraph(_esc(shown), self.st["h2"]), chart]))
