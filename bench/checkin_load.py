@@ -41,6 +41,10 @@ class Options:
     ceilings: bool
     profile: bool
     explain: bool
+    kiosks: int = 0  # the many-kiosk mode (bench/checkin_kiosks.py) when above 0
+    kiosk_rate: float = 5000.0  # scans a second from all the kiosks together
+    heartbeat_every: float = 20.0  # a kiosk's heartbeat period, as the kiosk client
+    kiosk_clients: int = 0  # client processes (0: one per 2,500 kiosks, at least 2)
 
 
 class Pg:
@@ -70,7 +74,7 @@ class Pg:
 
 def reset(pg: Pg) -> None:
     """No check-in at all: every run starts from the same state (not timed)."""
-    asyncio.run(pg.fetchval("TRUNCATE checkins, attendances, site_tallies"))
+    asyncio.run(pg.fetchval("TRUNCATE checkins, attendances, site_tallies, live_arrivals"))
 
 
 def accepted_in_db(pg: Pg) -> tuple[int, int]:

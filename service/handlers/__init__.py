@@ -25,6 +25,7 @@ MODULES = [
     "diemcau.handlers.reports",
     "diemcau.handlers.kiosk_ws",
     "diemcau.handlers.kiosk_page",
+    "diemcau.handlers.live",
 ]
 
 
