@@ -303,6 +303,7 @@ RECONCILIATION = {
     "flags": [FLAG],
     "open_flags": 1,
 }
+
 LIVE_SITE = {
     "expected": {"member": 96, "non_member": 24, "guest": 3},
     "checked_in": {"member": 91, "non_member": 19, "guest": 2},
