@@ -42,7 +42,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench import reconcile_world
+from bench import reconcile_world, report_timing
 from bench.common import running_service, say, write_results
 from diemcau import auth, reconcile
 from diemcau.db import connect
@@ -156,6 +156,9 @@ async def measure(dsn: str, args: argparse.Namespace, data_dir: Path) -> dict[st
     differences = await reconcile.verify(conn, cid)
     out["verify_s"] = round(time.perf_counter() - started, 3)
     out["verify_differences"] = len(differences)
+    if args.reports:
+        say("the report files and the scan log, each made in a fresh process")
+        out["reports"] = await asyncio.to_thread(report_timing.measure, dsn, CODE, data_dir)
     out["peak_mb"] = peak_mb()
     await conn.close()
     return out
@@ -193,6 +196,7 @@ def table(result: dict[str, Any]) -> str:
         ("memory: before / after / peak", f"{result['rss_before_mb']} / {result['rss_after_compute_mb']} / {result['peak_mb']} MB"),
         ("calibration (10M additions)", f"{result['calibration_s']} s"),
     ]  # fmt: skip
+    rows += report_timing.rows(result.get("reports", {}))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -203,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sites", type=int, default=40_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--world", type=Path, help="keep (or reuse) the world's PostgreSQL here")
+    parser.add_argument(
+        "--no-reports",
+        dest="reports",
+        action="store_false",
+        help="skip timing the report files and the scan log",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="diemcau-bench-") as tmp:
         place = args.world or Path(tmp) / "world"

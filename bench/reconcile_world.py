@@ -302,7 +302,15 @@ async def write_tallies(conn: asyncpg.Connection, plan: Plan) -> None:
         records=records,
         columns=("conference_id", "site_id", *TALLY_FIELDS, "last_scan_at", "seq"),
     )
-    await conn.execute("SELECT setval('live_seq', $1)", len(records) + 1)
+    # The conference's live change counter above every seq written (migration 0011 made
+    # it a row per conference, in place of the live_seq sequence).
+    await conn.execute(
+        """INSERT INTO live_counters (conference_id, seq) VALUES ($1, $2)
+           ON CONFLICT (conference_id) DO UPDATE
+           SET seq = greatest(live_counters.seq, EXCLUDED.seq)""",
+        plan.conference_id,
+        len(records) + 1,
+    )
 
 
 async def write_headcounts(conn: asyncpg.Connection, plan: Plan, seed: int) -> None:

@@ -42,6 +42,9 @@ class Route:
     errors: tuple[str, ...] = ()
     websocket: bool = False
     body_optional: bool = False  # a JSON body that may be left out (a heartbeat)
+    # Other success statuses with the same body, and when (a replay answering 200 what
+    # its first sending answered 201).
+    also: dict[int, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -181,6 +184,7 @@ def _operation(route: Route, schemas: dict[Any, Any]) -> dict[str, Any]:
         ok["content"] = {route.response_media: {"schema": {"type": "string", "format": "binary"}}}
     op["responses"] = {
         str(101 if route.websocket else route.status): ok,
+        **{str(status): {**ok, "description": when} for status, when in route.also.items()},
         **_problem_responses(route),
     }
     op.update(route.extra)

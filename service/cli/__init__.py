@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "diemcau.cli.codes",
     "diemcau.cli.absences",
     "diemcau.cli.reconcile",
+    "diemcau.cli.report",
     "diemcau.cli.live",
     "diemcau.cli.kiosk_code",
     "diemcau.kiosk.cli",

@@ -22,6 +22,7 @@ MODULES = [
     "diemcau.handlers.headcounts",
     "diemcau.handlers.absences",
     "diemcau.handlers.reconcile",
+    "diemcau.handlers.reports",
     "diemcau.handlers.kiosk_ws",
     "diemcau.handlers.kiosk_page",
     "diemcau.handlers.live",

@@ -137,6 +137,7 @@ routes = [
         body=absences.AbsenceIn,
         response=Absence,
         status=201,
+        also={200: "the delegate's absence was already recorded: replaced"},
         errors=("not_found", "conflict", "locked"),
     ),
     Route(

@@ -102,6 +102,7 @@ routes = [
         body=headcounts.HeadcountIn,
         response=Headcount,
         status=201,
+        also={200: "a headcount_id already recorded (an offline queue sent again): the stored one"},
         errors=("not_found", "locked", "conflict"),
     ),
     Route(
