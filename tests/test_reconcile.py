@@ -12,14 +12,12 @@ from aiohttp.test_utils import TestClient
 
 from diemcau import reconcile
 from tests.factory import Factory
-from tests.reconcile_world import Hand, happen, late_upload, make_conference
+from tests.reconcile_world import Hand, late_upload, session
 
 
 @pytest.fixture
 async def hand(factory: Factory, db: asyncpg.Connection, client: TestClient) -> Hand:
-    hand = await make_conference(factory, db, client)
-    await happen(hand)
-    return hand
+    return await session(factory, db, client)
 
 
 def counts(m: int, n: int, g: int) -> dict[str, int]:
