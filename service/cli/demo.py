@@ -60,7 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "speed: 1 = the morning in 4 minutes, 60 = in 4 seconds",
         ),
     )
-    demo.add_argument("--seed", type=int, default=2021, help=t("hạt giống ngẫu nhiên", "random seed"))
+    demo.add_argument(
+        "--seed", type=int, default=2021, help=t("hạt giống ngẫu nhiên", "random seed")
+    )
     demo.add_argument(
         "--sites", type=positive_int, default=145, help=t("số điểm cầu", "bridge points")
     )
@@ -69,7 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--host", help=t("địa chỉ lắng nghe", "address to listen on"))
     demo.add_argument(
-        "--port", type=positive_int, help=t("cổng (mặc định PORT, 8080)", "port (default PORT, 8080)")
+        "--port",
+        type=positive_int,
+        help=t("cổng (mặc định PORT, 8080)", "port (default PORT, 8080)"),
     )
     demo.add_argument(
         "--exit",
@@ -120,7 +124,11 @@ def run_demo(args: argparse.Namespace) -> int:
     config = _config(args)
     setup_logging("WARNING")
     _bind(config.host, config.port, reuse_port=False).close()  # a busy port, said first
-    err(t("Khởi động PostgreSQL đi kèm ...", "Starting the embedded PostgreSQL ...") if not config.database_url else t("Dùng DATABASE_URL ...", "Using DATABASE_URL ..."))
+    err(
+        t("Khởi động PostgreSQL đi kèm ...", "Starting the embedded PostgreSQL ...")
+        if not config.database_url
+        else t("Dùng DATABASE_URL ...", "Using DATABASE_URL ...")
+    )
     dsn, embedded = resolve_dsn(config)
     service: subprocess.Popen[bytes] | None = None
     try:
@@ -214,7 +222,9 @@ async def _demo(args: argparse.Namespace, config: Config, dsn: str) -> int:
     finally:
         await conn.close()
     if args.summary:
-        args.summary.write_text(json.dumps({"truth": truth(plan), **figures}, ensure_ascii=False, indent=1))
+        args.summary.write_text(
+            json.dumps({"truth": truth(plan), **figures}, ensure_ascii=False, indent=1)
+        )
     if not args.exit:
         err(t(f"\nDịch vụ vẫn chạy tại {base}; Ctrl-C để dừng.", f"\nThe service is still running at {base}; Ctrl-C stops it."))  # fmt: skip
         await asyncio.Event().wait()
@@ -229,7 +239,8 @@ async def _build(api: Client, conn: Any, config: Config, plan: Any) -> build.Rea
     try:
         return await build.everything(api, conn, config, plan, CONFERENCE, err, dashboard_url)
     except ApiError as failure:
-        raise SystemExit(f"diemcau demo: {failure}") from None
+        failure.print()
+        raise SystemExit(2) from None
 
 
 __all__ = ["BASE_SECONDS", "Keystore", "register"]

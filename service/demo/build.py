@@ -105,7 +105,13 @@ async def conference(api: Client, plan: Plan, code: str) -> dict[str, Any]:
 async def roster(api: Client, plan: Plan, code: str) -> Any:
     header = ["external_id", "full_name", "category", "site_code", "unit_code"]
     rows = [
-        [p.external_id, p.full_name, p.category, plan.sites[p.site].code, plan.sites[p.site].unit_code]
+        [
+            p.external_id,
+            p.full_name,
+            p.category,
+            plan.sites[p.site].code,
+            plan.sites[p.site].unit_code,
+        ]
         for p in plan.people
     ]
     return await post_csv(api, f"/api/v1/conferences/{code}/delegates/import", header, rows)
@@ -131,9 +137,13 @@ async def badge_pdf(api: Client, conference: str, site: str, path: Path) -> Path
         if resp.status >= 400:
             raise ApiError(resp.status, {"code": "badges", "title": await resp.text()})
         body = await resp.read()
+    await asyncio.to_thread(_write, path, body)
+    return path
+
+
+def _write(path: Path, body: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
-    return path
 
 
 async def kiosk_code(api: Client, conference: str, site: str) -> dict[str, Any]:
@@ -225,7 +235,9 @@ async def everything(
     step(f"{number(len(codes_by_id))} mã QR đã ký", f"{len(codes_by_id):,} QR codes signed")
     i = next(i for i, s in enumerate(plan.sites) if "yours" in s.roles)
     site = plan.sites[i].code
-    pdf = await badge_pdf(api, code, site, Path(config.data_dir) / "demo" / f"badges-{code}-{site}.pdf")
+    pdf = await badge_pdf(
+        api, code, site, Path(config.data_dir) / "demo" / f"badges-{code}-{site}.pdf"
+    )
     step(f"thẻ đại biểu của {site}: {pdf}", f"badges of {site}: {pdf}")
     troubled = [s.code for s in plan.sites if s.roles - {"yours"}][:ENROLLED_BY_CODE]
     tokens = await kiosks(api, conn, code, [s.code for s in plan.sites], set(troubled))

@@ -103,16 +103,17 @@ def door_events(plan: Plan, codes: dict[str, str]) -> dict[int, list[Event]]:
 
 
 def expected_results(plan: Plan) -> Counter[str]:
-    """The answers the plan calls for: every entry, exit and re-entry accepted, every
-    second scan a duplicate."""
+    """The answers the plan calls for: every entry, exit and re-entry accepted (marked
+    moved at another site than the roster's), every second scan a duplicate."""
     want: Counter[str] = Counter()
     for p in plan.people:
         if p.at is None:
             continue
-        want["accepted"] += 1 + (p.out is not None) + (p.back is not None)
+        accepted = 1 + (p.out is not None) + (p.back is not None)
+        want["accepted"] += accepted
         want["duplicate"] += p.again is not None
         want["reentry"] += p.back is not None
-        want["moved"] += p.at != p.site
+        want["moved"] += accepted if p.at != p.site else 0  # each accepted scan says so
     want["accepted"] += len(plan.walk_ins)
     return want
 
@@ -240,7 +241,10 @@ class Morning:
 
     async def status(self, status: str) -> None:
         await self.api.request("POST", f"{self.path}/status", json={"status": status})
-        self.say(f"[{hhmm(self.clock.now())}] hội nghị: {status}", f"[{hhmm(self.clock.now())}] conference: {status}")
+        self.say(
+            f"[{hhmm(self.clock.now())}] hội nghị: {status}",
+            f"[{hhmm(self.clock.now())}] conference: {status}",
+        )
 
     async def headcounts(self, moment: str) -> None:
         await self.clock.until(HEADCOUNT_AT[moment])

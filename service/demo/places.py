@@ -9,7 +9,7 @@ import unicodedata
 
 PROVINCE = ("LC", "Tỉnh Lai Châu")
 
-DISTRICTS: list[tuple[str, str, list[str]]] = [
+DISTRICTS: list[tuple[str, str, str]] = [
     ("LC-TP", "Thành phố Lai Châu",
      "Tân Phong, Đông Phong, Quyết Thắng, Quyết Tiến, Đoàn Kết, Nậm Loỏng, San Thàng"),
     ("LC-TD", "Huyện Tam Đường",

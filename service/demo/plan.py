@@ -32,6 +32,9 @@ TARGETS = {"member": 0.98, "non_member": 0.9}
 ROLES = ("offline", "offline", "offline", "skewed", "miscounted", "emptied", "silent_count")
 
 
+Unit = tuple[str, str, str, str | None]  # code, name, level, parent code
+
+
 @dataclass(slots=True)
 class Site:
     code: str
@@ -73,28 +76,30 @@ class Plan:
     sites: list[Site]
     people: list[Person]
     walk_ins: list[WalkIn]
-    units: list[tuple[str, str, str, str | None]]  # code, name, level, parent
+    units: list[Unit]
     headcounts: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
 
     def site_index(self) -> dict[str, int]:
         return {s.code: i for i, s in enumerate(self.sites)}
 
 
-def build_sites(count: int, rng: random.Random) -> tuple[list[Site], list[tuple]]:
+def build_sites(count: int, rng: random.Random) -> tuple[list[Site], list[Unit]]:
     """The host hall, the district halls, the communes, the agencies; more sites than
-    Lai Châu has are further commune points, fewer take the first of each kind."""
-    units: list[tuple[str, str, str, str | None]] = [(*places.PROVINCE, "province", None)]
+    Lai Châu has are further commune points, fewer leave out the last communes and the
+    agencies."""
+    units: list[Unit] = [(*places.PROVINCE, "province", None)]
     sites = [Site("LC-HT", "Hội trường Tỉnh ủy Lai Châu", "LC", "province", None)]
     for code, name, _ in places.DISTRICTS:
         units.append((code, name, "district", "LC"))
-        sites.append(Site(f"{code}-HT", f"Hội trường {name}", code, "district", code))
+        sites.append(Site(f"{code}-HTH", f"Hội trường {name}", code, "district", code))
+    kinds: list[tuple[str, tuple[str, str, str | None]]]
     kinds = [("commune", c) for c in places.communes()]
     kinds += [("agency", (f"LC-CQ{i + 1:02d}", a, None)) for i, a in enumerate(places.AGENCIES)]
     extra = 0
     while len(sites) + len(kinds) < count:
         extra += 1
-        district = places.DISTRICTS[extra % len(places.DISTRICTS)][0]
-        kinds.append(("commune", (f"{district}-X{extra}", f"Điểm cầu cơ sở số {extra}", district)))
+        home = places.DISTRICTS[extra % len(places.DISTRICTS)][0]
+        kinds.append(("commune", (f"{home}-X{extra}", f"Điểm cầu cơ sở số {extra}", home)))
     for level, (code, name, district) in kinds[: max(0, count - len(sites))]:
         units.append((code, name, level, district or "LC"))
         hall = f"Hội trường UBND {name}" if level == "commune" else f"Phòng họp {name}"
@@ -125,12 +130,14 @@ SHARES = {"province": (0.80, 0.08), "district": (0.78, 0.18), "agency": (0.85, 0
 
 def roster(sites: list[Site], delegates: int, rng: random.Random) -> list[Person]:
     names = Names(rng)
-    people = []
+    people: list[Person] = []
     for i, n in enumerate(spread(delegates, [WEIGHT[s.level] for s in sites], rng)):
         members, non_members = SHARES.get(sites[i].level, (0.72, 0.25))
         for _ in range(n):
             r = rng.random()
-            cat = "member" if r < members else "non_member" if r < members + non_members else "guest"
+            cat = (
+                "member" if r < members else "non_member" if r < members + non_members else "guest"
+            )
             people.append(Person(f"LC-{len(people) + 1:07d}", names.full_name(), cat, i))
     return people
 
@@ -171,7 +178,9 @@ def attend(plan: Plan, rng: random.Random) -> None:
         site = plan.sites[i]
         slack = {
             "member": math.floor(0.02 * sum(p.category == "member" for p in members) + 1e-9),
-            "non_member": math.floor(0.10 * sum(p.category == "non_member" for p in members) + 1e-9),
+            "non_member": math.floor(
+                0.10 * sum(p.category == "non_member" for p in members) + 1e-9
+            ),
         }
         rng.shuffle(members)
         movers = 0
@@ -318,6 +327,4 @@ DESIGNED = {
 
 
 def designed_flags(plan: Plan) -> list[str]:
-    return sorted(
-        f"{s.code}.{DESIGNED[r]}" for s in plan.sites for r in s.roles if r in DESIGNED
-    )
+    return sorted(f"{s.code}.{DESIGNED[r]}" for s in plan.sites for r in s.roles if r in DESIGNED)

@@ -3,6 +3,7 @@ the morning; the reconciliation, its open flags and the commands that settle the
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from diemcau.cli.say import err, language, t
@@ -19,7 +20,12 @@ from diemcau.sites.client import Client
 async def invitation(config: Config, ready: Ready) -> None:
     """The dashboard, a phone's enrollment, the badges to scan."""
     err("")
-    err(t("Bảng trực tiếp (mở, rồi dán mã xem):", "Live board (open it, then paste the viewer token):"))
+    err(
+        t(
+            "Bảng trực tiếp (mở, rồi dán mã xem):",
+            "Live board (open it, then paste the viewer token):",
+        )
+    )
     err(f"    {ready.dashboard}")
     err(f"    {t('mã xem', 'viewer token')}: {ready.viewer}")
     err(t(f"Ghép một điện thoại làm máy điểm danh tại {ready.site} (mã {ready.enroll['code']}):",
@@ -40,8 +46,7 @@ def _headline(totals: dict[str, Any], targets: dict[str, float]) -> None:
         came, want = totals["checked_in"][c], totals["expected"][c]
         goal = f" ({t('chỉ tiêu', 'target')} {number(targets[c] * 100)}%)" if c in targets else ""
         err(f"  {CATEGORY[c].text(lang)}: {ratio(came, want, lang)}{goal}")
-    walk_ins = totals["walk_ins"]
-    err(f"  {t('vãng lai', 'walk-ins')}: {number(walk_ins if isinstance(walk_ins, int) else walk_ins['total'])}")
+    err(f"  {t('vãng lai', 'walk-ins')}: {number(totals['walk_ins'])}")
 
 
 async def ending(api: Client, plan: Plan, morning: Morning) -> dict[str, Any]:
@@ -49,6 +54,11 @@ async def ending(api: Client, plan: Plan, morning: Morning) -> dict[str, Any]:
     figures (for --summary)."""
     path = f"/api/v1/conferences/{morning.conference}"
     live = await api.get(f"{path}/live")
+    for _ in range(60):  # the board takes a status change within its sweep's 5 s
+        if live["conference"]["status"] == "closed":
+            break
+        await asyncio.sleep(0.25)
+        live = await api.get(f"{path}/live")
     rec = await api.get(f"{path}/reconciliation")
     lang = language()
     err("")
@@ -65,7 +75,13 @@ async def ending(api: Client, plan: Plan, morning: Morning) -> dict[str, Any]:
     want = truth(plan)
     differs = _differences(want, live)
     if differs:
-        err(t("  khác với mô phỏng (lượt quét của bạn?): ", "  differs from the simulation (your scans?): ") + "; ".join(differs))
+        err(
+            t(
+                "  khác với mô phỏng (lượt quét của bạn?): ",
+                "  differs from the simulation (your scans?): ",
+            )
+            + "; ".join(differs)
+        )
     else:
         err(t("  số trên bảng trực tiếp khớp từng người với mô phỏng", "  the live board's counts match the simulation, person for person"))  # fmt: skip
     flags = [f for f in rec["flags"] if f["status"] == "open"]
@@ -100,7 +116,9 @@ def _next_steps(code: str, flags: list[dict[str, Any]]) -> None:
           "Next (in another terminal, while the service runs or afterwards):"))  # fmt: skip
     example = flags[0]["id"] if flags else f"{code}.SITE.kind"
     err(f"  diemcau reconcile --conference {code}")
-    err(f"  diemcau flag resolve --conference {code} {example} --action accept_headcount --note '...'")
+    err(
+        f"  diemcau flag resolve --conference {code} {example} --action accept_headcount --note '...'"
+    )
     err(t("      (mỗi cờ: accept_headcount, accept_scans, hoặc corrected --figure N)",
           "      (each flag: accept_headcount, accept_scans, or corrected --figure N)"))  # fmt: skip
     err(f"  diemcau sign-off --conference {code}")
