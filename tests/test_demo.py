@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -20,18 +21,14 @@ import aiohttp
 import pytest
 
 from diemcau.demo.plan import make_plan, truth
+from tests.test_serve import _env as serve_env
+from tests.test_serve import _free_port, _postgres_running, data_dir  # noqa: F401 (a fixture)
 
 SIZE = ["--sites", "20", "--delegates", "400", "--seed", "7"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(dsn: str, data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": dsn, "DIEMCAU_DATA_DIR": str(data_dir),
+def _env(dsn: str, folder: Path) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": dsn, "DIEMCAU_DATA_DIR": str(folder),
             "DIEMCAU_LANGUAGE": "en", "DIEMCAU_LOG_LEVEL": "WARNING"}  # fmt: skip
 
 
@@ -134,3 +131,28 @@ async def test_demo_refuses_sizes_and_speeds_it_cannot_play(
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
     assert b"diemcau demo:" in err
+
+
+async def test_ctrl_c_stops_the_morning_the_service_and_its_postgresql(
+    data_dir: Path,  # noqa: F811
+) -> None:
+    """No DATABASE_URL: the demo starts the embedded PostgreSQL; Ctrl-C in the terminal
+    (SIGINT to the whole foreground group) in the middle of the morning stops the
+    simulation, the `serve` it started and that PostgreSQL, and leaves the port free."""
+    port = _free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "diemcau", "demo", *SIZE, "--port", str(port),
+        env=serve_env(data_dir), stderr=asyncio.subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen: list[str] = []
+    await _lines_until(proc.stderr, r"checked in \d", seen)  # the morning is under way
+    assert _postgres_running(data_dir)
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = (await asyncio.wait_for(proc.stderr.read(), 60)).decode()
+    assert await asyncio.wait_for(proc.wait(), 60) == 130, "".join(seen) + rest
+    assert "service stopped" in rest and "embedded PostgreSQL stopped" in rest
+    assert "Traceback" not in rest
+    assert not _postgres_running(data_dir)
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # nothing serves the port any more
