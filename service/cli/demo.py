@@ -33,9 +33,8 @@ from diemcau.cli.tokens import dashboard_url
 from diemcau.config import Config
 from diemcau.db import connect, resolve_dsn
 from diemcau.demo import build, report
-from diemcau.demo.morning import BASE_SECONDS, play
+from diemcau.demo.morning import play
 from diemcau.demo.plan import make_plan, truth
-from diemcau.keystore import Keystore
 from diemcau.logs import setup_logging
 from diemcau.sites.client import ApiError, Client
 
@@ -134,7 +133,7 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_apply_migrations(dsn))
         service = _start_service(config, dsn)
-        return asyncio.run(_main(args, config, dsn))
+        return asyncio.run(_main(args, config, dsn, service))
     except KeyboardInterrupt:
         return 130
     finally:
@@ -176,7 +175,9 @@ def _stop(service: subprocess.Popen[bytes] | None) -> None:
     err("diemcau: " + t("đã dừng dịch vụ", "service stopped"))
 
 
-async def _main(args: argparse.Namespace, config: Config, dsn: str) -> int:
+async def _main(
+    args: argparse.Namespace, config: Config, dsn: str, service: subprocess.Popen[bytes]
+) -> int:
     """The demo's work, cancelled by Ctrl-C or SIGTERM (then everything is stopped)."""
     task = asyncio.current_task()
     assert task is not None
@@ -184,31 +185,50 @@ async def _main(args: argparse.Namespace, config: Config, dsn: str) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, task.cancel)
     try:
+        await _healthy(config, service)
         return await _demo(args, config, dsn)
     except asyncio.CancelledError:
         err(t("\nĐang dừng ...", "\nStopping ..."))
         return 130
+    except ApiError as failure:
+        # The service refused a step, or went away: say which, and where its log is.
+        failure.print()
+        err(
+            t(
+                f"nhật ký của dịch vụ: {_log_path(config)}",
+                f"the service's log: {_log_path(config)}",
+            )
+        )
+        return 1
 
 
-async def _healthy(base: str, within: float = 90) -> None:
+async def _healthy(config: Config, service: subprocess.Popen[bytes], within: float = 90) -> None:
+    """Wait for the child's /healthz; a child that exits or never answers ends the demo."""
+    base = f"http://{_local(config)}:{config.port}"
     deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and service.poll() is None:
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(f"{base}/healthz") as resp:
                     if resp.status == 200:
                         return
             await asyncio.sleep(0.3)
-    raise SystemExit(t("dịch vụ không khởi động được", "the service did not start"))
+    log = _log_path(config)
+    raise SystemExit(
+        "diemcau demo: "
+        + t(f"dịch vụ không khởi động được; xem {log}", f"the service did not start; see {log}")
+    )
+
+
+def _local(config: Config) -> str:
+    return "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
 
 
 async def _demo(args: argparse.Namespace, config: Config, dsn: str) -> int:
-    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
-    base = f"http://{host}:{config.port}"
+    base = f"http://{_local(config)}:{config.port}"
     plan = await asyncio.to_thread(make_plan, args.sites, args.delegates, args.seed)
     err(t(f"Kế hoạch: {count(len(plan.sites), 'điểm cầu', 'site')}, {count(len(plan.people), 'đại biểu', 'delegate')}, hạt giống {args.seed}",
           f"Plan: {count(len(plan.sites), 'điểm cầu', 'site')}, {count(len(plan.people), 'đại biểu', 'delegate')}, seed {args.seed}"))  # fmt: skip
-    await _healthy(base)
     conn = await connect(dsn)
     try:
         organiser = await build.organiser_token(conn)
@@ -236,11 +256,4 @@ def _say(vi: str, en: str) -> None:
 
 
 async def _build(api: Client, conn: Any, config: Config, plan: Any) -> build.Ready:
-    try:
-        return await build.everything(api, conn, config, plan, CONFERENCE, err, dashboard_url)
-    except ApiError as failure:
-        failure.print()
-        raise SystemExit(2) from None
-
-
-__all__ = ["BASE_SECONDS", "Keystore", "register"]
+    return await build.everything(api, conn, config, plan, CONFERENCE, err, dashboard_url)

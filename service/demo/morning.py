@@ -39,6 +39,7 @@ from diemcau.sites.client import Client
 BASE_SECONDS = 240.0  # the morning at --speed 1: four minutes
 TICK = 0.2  # a kiosk looks at its door at most this often (seconds)
 MAX_BATCH = 500
+PERSISTENT_UP_TO, SOCKETS = 2_000, 1_000
 DAWN, MORNING_MINUTES = 6 * 60 + 30, 300  # check-in opens at 06:30; closes at 11:30
 
 Say = Callable[[str, str], None]
@@ -55,6 +56,11 @@ class Clock:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.t0 = time.monotonic()
+        self.wall0 = datetime.now(UTC)
+
+    def wall(self, fraction: float) -> datetime:
+        """The moment of the morning's `fraction` on the wall clock."""
+        return self.wall0 + timedelta(seconds=fraction * self.seconds)
 
     def now(self) -> float:
         return (time.monotonic() - self.t0) / self.seconds
@@ -131,6 +137,7 @@ class Kiosk:
         self.outbox: asyncio.Queue[list[str] | None] = asyncio.Queue()
         self.conn: KioskConnection | None = None
         self.delivered = asyncio.Event()
+        self.slot = False  # holds one of the morning's sockets (sparse mode)
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.skew
@@ -138,7 +145,8 @@ class Kiosk:
     async def run(self) -> None:
         sender = asyncio.create_task(self._send())
         try:
-            await self._connect()
+            if self.morning.sockets is None:
+                await self._connect()  # a kiosk on all morning, heartbeats and all
             await self._door()
             await self.outbox.put(None)
             await sender
@@ -149,10 +157,13 @@ class Kiosk:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
-            if self.conn is not None:
-                await self.conn.close()
+            await self._hang_up()
 
     async def _connect(self) -> KioskConnection:
+        sockets = self.morning.sockets
+        if sockets is not None and not self.slot:
+            await sockets.acquire()
+            self.slot = True
         while self.conn is None or self.conn.closed:
             self.conn = KioskConnection(self.base, self.token, heartbeat_every=10, clock=self.now)
             try:
@@ -178,12 +189,14 @@ class Kiosk:
             while i < len(self.events) and self.events[i].at <= now:
                 due.append(self._stamp(self.events[i]))
                 i += 1
+            if due:  # how late the door is on its plan (a machine that cannot keep up)
+                late = (now - self.events[i - len(due)].at) * clock.seconds
+                self.morning.behind = max(self.morning.behind, late)
             if self._down(now):
                 if not down:
                     down = True
                     await self.outbox.join()  # what was sent before the link went
-                    if self.conn is not None:
-                        await self.conn.close()
+                    await self._hang_up()
                 held.extend(due)
             else:
                 if down:
@@ -195,13 +208,23 @@ class Kiosk:
             wake = self.events[i].at if i < len(self.events) else OFFLINE[1]
             if down:
                 wake = min(wake, OFFLINE[1])
-            await asyncio.sleep(max(TICK, (wake - clock.now()) * clock.seconds))
+            await asyncio.sleep(max(self.morning.tick, (wake - clock.now()) * clock.seconds))
         await self.outbox.join()
+
+    async def _hang_up(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+            self.conn = None
+        if self.slot and self.morning.sockets is not None:
+            self.morning.sockets.release()
+            self.slot = False
 
     async def _send(self) -> None:
         while (batch := await self.outbox.get()) is not None:
             try:
                 await self._deliver(batch)
+                if self.morning.sockets is not None and self.outbox.empty():
+                    await self._hang_up()  # sparse: the socket goes back to the pool
             finally:
                 self.outbox.task_done()
         self.outbox.task_done()
@@ -234,6 +257,13 @@ class Morning:
     tally: Tally = field(default_factory=Tally)
     synced: list[int] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Beyond PERSISTENT_UP_TO sites, kiosks open a socket only to send, at most SOCKETS
+    # at a time (a process has a few tens of thousands of file descriptors at most).
+    sockets: asyncio.Semaphore | None = None
+    tick: float = TICK
+    behind: float = 0.0  # the latest a door stamped a scan after its planned moment (s)
+    reported: asyncio.Event = field(default_factory=asyncio.Event)
+    warned: bool = False
 
     @property
     def path(self) -> str:
@@ -246,12 +276,20 @@ class Morning:
             f"[{hhmm(self.clock.now())}] conference: {status}",
         )
 
+    async def reports(self) -> None:
+        """The three headcounts, then the absences; the conference closes after them."""
+        for moment in HEADCOUNT_AT:
+            await self.headcounts(moment)
+        await self.absences()
+        self.reported.set()
+
     async def headcounts(self, moment: str) -> None:
         await self.clock.until(HEADCOUNT_AT[moment])
         gate = asyncio.Semaphore(8)
+        counted_at = self.clock.wall(HEADCOUNT_AT[moment]).isoformat()
 
         async def report(i: int, counts: dict[str, int]) -> None:
-            body = {"moment": moment, "members": counts["member"],
+            body = {"moment": moment, "counted_at": counted_at, "members": counts["member"],
                     "non_members": counts["non_member"], "guests": counts["guest"],
                     "note": "kỹ thuật viên đếm trong hội trường"}  # fmt: skip
             async with gate:
@@ -295,6 +333,10 @@ class Morning:
             t = view["totals"]
             came = sum(t["checked_in"].values())
             want = sum(t["expected"].values())
+            if self.behind > 10 and not self.warned:
+                self.warned = True
+                self.say(f"  (mô phỏng chậm {self.behind:.0f} giây so với đồng hồ của nó: máy này không theo kịp tốc độ này; thử --speed nhỏ hơn)",
+                         f"  (the simulation runs {self.behind:.0f} s behind its clock: this machine cannot keep this speed; try a lower --speed)")  # fmt: skip
             self.say(
                 f"[{hhmm(self.clock.now())}] đã điểm danh {ratio(came, want)}, "
                 f"vãng lai {number(t['walk_ins'])}, trong hội trường {number(t['present'])}",
@@ -309,6 +351,9 @@ async def play(
 ) -> Morning:  # fmt: skip
     """The whole morning, open to closed; answers the simulation's state."""
     morning = Morning(api, plan, conference, say, Clock(BASE_SECONDS / speed))
+    if len(plan.sites) > PERSISTENT_UP_TO:
+        morning.sockets = asyncio.Semaphore(SOCKETS)
+    morning.tick = max(TICK, len(plan.sites) / 10_000)  # fewer wake-ups for many doors
     events = door_events(plan, codes)
     kiosks = [
         Kiosk(base, tokens[s.code], events[i], morning, offline="offline" in s.roles,
@@ -320,8 +365,7 @@ async def play(
     chores = asyncio.gather(
         _go_live(morning),
         _close(morning, kiosks),
-        *(morning.headcounts(m) for m in HEADCOUNT_AT),
-        morning.absences(),
+        morning.reports(),
         morning.progress(),
     )
     try:
@@ -343,6 +387,6 @@ async def _go_live(morning: Morning) -> None:
 async def _close(morning: Morning, kiosks: list[Kiosk]) -> None:
     """At the end of the morning, once every kiosk's scans are answered."""
     await morning.clock.until(ENDS)
-    await asyncio.gather(*(k.delivered.wait() for k in kiosks))
+    await asyncio.gather(morning.reported.wait(), *(k.delivered.wait() for k in kiosks))
     await morning.status("closed")
     morning.closed.set()

@@ -183,6 +183,7 @@ def attend(plan: Plan, rng: random.Random) -> None:
             ),
         }
         rng.shuffle(members)
+        leavers = len(members) // 20  # at most one in twenty leaves at the break for good
         movers = 0
         if "went_to_hall" in site.roles and hall is not None:
             # Members first: their going elsewhere is what puts the commune under target.
@@ -212,7 +213,9 @@ def attend(plan: Plan, rng: random.Random) -> None:
                 p.out = rng.uniform(*BREAK_OUT) if n % 5 < 2 else None
             elif rng.random() < 0.15:
                 p.out = rng.uniform(*BREAK_OUT)
-                p.back = rng.uniform(*BREAK_BACK) if rng.random() < 0.9 else None
+                gone = leavers > 0 and rng.random() < 0.1
+                leavers -= gone
+                p.back = None if gone else rng.uniform(*BREAK_BACK)
 
 
 def walk_ins(plan: Plan, rng: random.Random) -> None:
@@ -248,7 +251,8 @@ def count_heads(plan: Plan, rng: random.Random) -> None:
                 continue
             room = present.get(i, Counter())
             counts = {c: room[c] for c in CATEGORIES}
-            counts["member"] = max(0, counts["member"] + rng.choice([-1, 0, 0, 0, 1]))
+            if sum(counts.values()) >= 40:  # a big hall's count may be one out
+                counts["member"] = max(0, counts["member"] + rng.choice([-1, 0, 0, 0, 1]))
             if "miscounted" in site.roles:
                 # Chairs counted, not people: every count of the morning is too high.
                 counts["member"] += max(6, math.ceil(0.1 * sum(room.values())) + 4)
