@@ -37,7 +37,7 @@ from bench.common import bench_database, say, write_results
 from diemcau import credentials, issuance, keystore, qr
 from diemcau.auth import CLI
 from diemcau.badges import phone_pass
-from diemcau.cli.badges import number, render_jobs, site_jobs
+from diemcau.cli.badges import SiteJob, number, render_jobs, site_jobs
 from diemcau.db import connect
 from diemcau.keystore import Keystore
 from diemcau.queries import credentials as q
@@ -140,7 +140,7 @@ async def micro(dsn: str, store: Keystore, args: argparse.Namespace) -> list[dic
     sample = codes[: args.png_sample]
     sheet = issuance.site_sheet(conference, {"name": "Hội trường UBND xã số 1", "code": "S001"})
     few = rows[: args.png_sample // 10]
-    passes = [(sheet, b) for b in issuance.sign_badges(key, conference["id"], few)]
+    passes = [(sheet, b) for b in issuance.signed_badges(key, conference["id"], few)[0]]
     return [
         *results,
         rate("verify (offline, JWK set)", len(codes), lambda: list(map(verifier.verify, codes))),
@@ -152,16 +152,19 @@ async def micro(dsn: str, store: Keystore, args: argparse.Namespace) -> list[dic
     ]
 
 
-async def badge_data(dsn: str, store: Keystore) -> tuple[Any, list[Any], list[Any], Any]:
+async def badge_data(dsn: str, store: Keystore, out: Path) -> tuple[list[Any], list[SiteJob]]:
+    """As `diemcau badges` does it: read, sign every site's codes and record their digests."""
     conn = await connect(dsn)
     try:
         conference = await conn.fetchrow("SELECT * FROM conferences WHERE code = 'BENCH'")
         sites = list(await q.fetch_conference_sites(conn, conference["id"]))
-        rows = await q.fetch_badge_delegates(conn, conference["id"])
+        rows = list(await q.fetch_badge_delegates(conn, conference["id"]))
         key = await keystore.signing_key(conn, store, conference["id"], CLI)
+        jobs, issued = site_jobs(key, conference, sites, rows, lambda s: out / f"{s['code']}.pdf")
+        await issuance.record_codes(conn, issued)
     finally:
         await conn.close()
-    return conference, sites, rows, key
+    return sites, jobs
 
 
 def progress(done_sites: int, done: int) -> None:
@@ -170,13 +173,13 @@ def progress(done_sites: int, done: int) -> None:
 
 def badges_run(dsn: str, store: Keystore, workers: int) -> dict[str, Any]:
     """Every site's PDF, from the database read to the last file on disk, as the
-    `diemcau badges` command does it (read in the event loop, render after it)."""
+    `diemcau badges` command does it (read, sign and record in the event loop, render
+    after it)."""
     plural = "es" if workers > 1 else ""
     say(f"badges, {workers} process{plural} ...")
     with tempfile.TemporaryDirectory(prefix="diemcau-badges-") as out:
         cpu, started = cpu_seconds(), time.perf_counter()
-        conference, sites, rows, key = asyncio.run(badge_data(dsn, store))
-        jobs = site_jobs(key, conference, sites, rows, lambda s: Path(out) / f"{s['code']}.pdf")
+        sites, jobs = asyncio.run(badge_data(dsn, store, Path(out)))
         written = render_jobs(jobs, workers, progress)
         seconds = time.perf_counter() - started
         cpu = cpu_seconds() - cpu

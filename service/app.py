@@ -15,7 +15,7 @@ from aiohttp import WSCloseCode, web
 
 from diemcau.appkeys import (
     CONFIG,
-    ENROLL_LIMITER,
+    ENROLL_GUARD,
     IMPORT_POOL,
     INGESTOR,
     KIOSK_LIMITER,
@@ -38,6 +38,7 @@ from diemcau.handlers.common import dumps, language, refuse_caller, request_text
 from diemcau.handlers.credentials import credentials_ctx
 from diemcau.handlers.kiosk_ws import kiosk_sockets_ctx
 from diemcau.handlers.live import live_ctx
+from diemcau.kiosks import ENROLL_TRIES
 from diemcau.live.watcher import LiveSettings
 from diemcau.logs import request_id_var
 from diemcau.metrics import Metrics
@@ -236,7 +237,7 @@ def create_app(config: Config) -> web.Application:
     app[WEBSOCKETS] = weakref.WeakSet()
     app[TOKEN_CACHE] = TokenCache()
     app[KIOSK_LIMITER] = RateLimiter(config.kiosk_rate, 2 * config.kiosk_rate)
-    app[ENROLL_LIMITER] = RateLimiter(10 / 60, 10)  # 10 tries, then one every 6 s
+    app[ENROLL_GUARD] = ENROLL_TRIES
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_executors_ctx)
     app.cleanup_ctx.append(_pool_ctx)

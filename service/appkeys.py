@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from diemcau.live.hub import Hub
     from diemcau.live.watcher import LiveSettings
     from diemcau.metrics import Metrics
-    from diemcau.ratelimit import RateLimiter
+    from diemcau.ratelimit import FailureGuard, RateLimiter
     from diemcau.routing import Route
+    from diemcau.supervisor import Seat
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
@@ -35,7 +36,8 @@ RENDER_POOL: web.AppKey[RenderPool] = web.AppKey("render_pool")
 # cache of kiosk tokens (revocation is checked again inside every check-in batch).
 INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")
 KIOSK_LIMITER: web.AppKey[RateLimiter] = web.AppKey("kiosk_limiter")
-ENROLL_LIMITER: web.AppKey[RateLimiter] = web.AppKey("enroll_limiter")
+# Wrong enrollment codes per client address, counted in the database (kiosks.ENROLL_GUARD).
+ENROLL_GUARD: web.AppKey[FailureGuard] = web.AppKey("enroll_guard")
 TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 KIOSK_SOCKETS: web.AppKey[KioskSockets] = web.AppKey("kiosk_sockets")
 # Uploaded files are read and checked here, never in the default executor QR codes use.
@@ -44,3 +46,6 @@ IMPORT_POOL: web.AppKey[ImportPool] = web.AppKey("import_pool")
 # shorten them before the app starts).
 LIVE: web.AppKey[Hub] = web.AppKey("live")
 LIVE_SETTINGS: web.AppKey[LiveSettings] = web.AppKey("live_settings")
+# A supervised worker's place (`serve --workers N`): its number and the master's board of
+# workers, which /metrics and /healthz report. Absent when the process serves alone.
+WORKER_SEAT: web.AppKey[Seat] = web.AppKey("worker_seat")

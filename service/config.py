@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from diemcau.errors import Msg
+from diemcau.forwarded import Network, parse_networks
 
 
 class ConfigError(ValueError):
@@ -90,6 +91,20 @@ def _url(name: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _networks(name: str, raw: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            Msg(
+                f"{name} phải là các địa chỉ IP hoặc khối CIDR cách nhau bằng dấu phẩy "
+                f"(như 10.0.0.0/8, 192.0.2.1), không phải {str(exc)!r}",
+                f"{name} must be IP addresses or CIDR blocks separated by commas "
+                f"(such as 10.0.0.0/8, 192.0.2.1), got {str(exc)!r}",
+            )
+        ) from None
+
+
 def _dsn(name: str, raw: str) -> str:
     if not raw.startswith(("postgres://", "postgresql://")):
         raise ConfigError(
@@ -121,6 +136,12 @@ SETTINGS: dict[str, Setting] = {
     "kiosk_rate": Setting(
         "DIEMCAU_KIOSK_RATE", "20", "check-in requests a second one kiosk may send (per worker)"
     ),
+    "trusted_proxies": Setting(
+        "DIEMCAU_TRUSTED_PROXIES",
+        None,
+        "reverse proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For "
+        "names the client",
+    ),
     "log_level": Setting("DIEMCAU_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     "secret_key": Setting(
         "DIEMCAU_SECRET_KEY",
@@ -141,6 +162,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_import_mb": _positive_int,
     "pool_size": _positive_int,
     "kiosk_rate": _positive_int,
+    "trusted_proxies": _networks,
 }
 
 
@@ -158,6 +180,7 @@ class Config:
     max_import_mb: int = 1024
     pool_size: int = 10
     kiosk_rate: int = 20
+    trusted_proxies: tuple[Network, ...] = ()
     log_level: str = "INFO"
     secret_key: str | None = field(default=None, repr=False)
 
@@ -197,6 +220,7 @@ class Config:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _UNLOGGED}
         out["database_url"] = mask_dsn(self.database_url) if self.database_url else "embedded"
         out["data_dir"] = str(self.data_dir)
+        out["trusted_proxies"] = [str(net) for net in self.trusted_proxies]
         return out
 
 

@@ -32,6 +32,8 @@ log = logging.getLogger("diemcau.issuance")
 
 # A delegate, conference or site row: an asyncpg Record, or a dict in tests and benches.
 Row: TypeAlias = Mapping[str, Any]
+# Codes just signed, with what each says: what `record_codes` keeps.
+Issued: TypeAlias = list[tuple[Claims, str]]
 
 REFUSALS = {
     "unknown_delegate": Msg("Không có đại biểu này trong hội nghị", "no such delegate"),
@@ -100,13 +102,18 @@ async def delegate_code(
     return code
 
 
-async def record_codes(conn: asyncpg.Connection, issued: list[tuple[Claims, str]]) -> None:
-    """Remember the digests of codes just made: at the door, a scanned code is then a
-    hash and a lookup instead of an Ed25519 verification (diemcau.checkin.identify)."""
-    if not issued:
-        return
+# Digests recorded a statement at a time: a national roster's codes are millions.
+RECORD_CHUNK = 50_000
+
+
+async def record_codes(conn: asyncpg.Connection, issued: Issued) -> None:
+    """Remember the digests of codes just made, whichever path made them (the API's QR,
+    pass and badge sheet; the CLI's codes, badges and passes): at the door, a scanned code
+    is then a hash and a lookup instead of an Ed25519 verification and a write
+    (diemcau.checkin.identify)."""
     rows = sorted({(c.delegate_id, c.version, c.kid, code_digest(text)) for c, text in issued})
-    await insert_issued_codes(conn, rows)
+    for start in range(0, len(rows), RECORD_CHUNK):
+        await insert_issued_codes(conn, rows[start : start + RECORD_CHUNK])
 
 
 def _state(row: Row) -> dict[str, Any]:
@@ -229,37 +236,41 @@ def _coded(key: SigningKey, conference_id: int, rows: list[Row]) -> list[tuple[R
     return [(r, claims) for r, claims in every if credentials.fits(claims)]
 
 
-def codable(key: SigningKey, conference_id: int, rows: list[Row]) -> list[Row]:
-    """The delegates a code can carry (sheets and passes leave the others out)."""
-    return [r for r, _ in _coded(key, conference_id, rows)]
-
-
-def badge_claims(key: SigningKey, conference_id: int, rows: list[Row]) -> list[Claims]:
-    """What the badges of these delegates say (the claims sign_badges signs, in order)."""
-    return [claims for _, claims in _coded(key, conference_id, rows)]
-
-
-def sign_badges(key: SigningKey, conference_id: int, rows: list[Row]) -> list[badges.Badge]:
-    """Badges with freshly signed codes (CPU work: call it off the event loop).
+def signed_codes(
+    key: SigningKey, conference_id: int, rows: list[Row]
+) -> list[tuple[Row, Claims, str]]:
+    """Each delegate with their claims and a freshly signed code (CPU work: call it off
+    the event loop).
 
     A delegate whose numbers do not fit a code is left out and logged: one such delegate
-    must not take the whole site's sheet down (their own QR answers 409 and says why).
+    must not take the whole site's sheet or file down (their own QR answers 409 and says
+    why).
     """
     coded = _coded(key, conference_id, rows)
     if len(coded) < len(rows):
         left_out = sorted({r["id"] for r in rows} - {r["id"] for r, _ in coded})
-        log.warning("badges left out: no code fits delegates %s", left_out)
-    return [
-        badges.Badge(
-            badges.nfc(row["full_name"]),
-            row["category"],
-            badges.nfc(row["unit_name"]),
-            credentials.sign(claims, key.private),
-        )
-        for row, claims in coded
-    ]
+        log.warning("codes left out: no code fits delegates %s", left_out)
+    return [(row, claims, credentials.sign(claims, key.private)) for row, claims in coded]
+
+
+def signed_badges(
+    key: SigningKey, conference_id: int, rows: list[Row]
+) -> tuple[list[badges.Badge], Issued]:
+    """Badges with freshly signed codes, and those codes for `record_codes` (CPU work:
+    call it off the event loop)."""
+    signed = signed_codes(key, conference_id, rows)
+    made = [badge(row, code) for row, _, code in signed]
+    return made, [(claims, code) for _, claims, code in signed]
+
+
+def badge(row: Row, code: str) -> badges.Badge:
+    """What one delegate's badge or pass shows."""
+    return badges.Badge(
+        badges.nfc(row["full_name"]), row["category"], badges.nfc(row["unit_name"]), code
+    )
 
 
 def site_badges_pdf(key: SigningKey, conference: Row, site: Row, rows: list[Row]) -> bytes:
     """One site's badge sheets, signed and rendered (CPU work: call it off the event loop)."""
-    return badges.badges_pdf(site_sheet(conference, site), sign_badges(key, conference["id"], rows))
+    made, _ = signed_badges(key, conference["id"], rows)
+    return badges.badges_pdf(site_sheet(conference, site), made)

@@ -1,13 +1,17 @@
-"""Prometheus metrics: request counts and latencies per route, and the database pool."""
+"""Prometheus metrics: request counts and latencies per route, the database pool, and the
+master's view of the workers (whichever worker is scraped)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from diemcau.supervisor import Seat, workers_view
 
 
 class _PoolCollector(Collector):
@@ -27,6 +31,32 @@ class _PoolCollector(Collector):
             family.add_metric(["in_use"], size - idle)
             family.add_metric(["max"], self.pool.get_max_size())
         yield family
+
+
+class _WorkersCollector(Collector):
+    def __init__(self) -> None:
+        self.seat: Seat | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        view = workers_view(self.seat)
+        workers = GaugeMetricFamily(
+            "diemcau_workers",
+            "Worker processes of this host's `diemcau serve`: configured, and alive now",
+            labels=["state"],
+        )
+        workers.add_metric(["configured"], view.configured)
+        workers.add_metric(["alive"], view.alive)
+        yield workers
+        yield CounterMetricFamily(
+            "diemcau_worker_restarts",
+            "Workers started again by the master after one died",
+            value=view.restarts,
+        )
+        info = GaugeMetricFamily(
+            "diemcau_worker", "The worker that answered this scrape", labels=["worker", "pid"]
+        )
+        info.add_metric([str(self.seat.index if self.seat else 0), str(os.getpid())], 1)
+        yield info
 
 
 class Metrics:
@@ -49,6 +79,11 @@ class Metrics:
         )
         self._pool = _PoolCollector()
         self.registry.register(self._pool)
+        self._workers = _WorkersCollector()
+        self.registry.register(self._workers)
+
+    def watch_workers(self, seat: Seat | None) -> None:
+        self._workers.seat = seat
 
     def watch_pool(self, pool: asyncpg.Pool | None) -> None:
         self._pool.pool = pool

@@ -15,7 +15,11 @@ from tests.problems import assert_problem
 async def test_healthz_reports_database(client: Any) -> None:
     resp = await client.get("/healthz")
     assert resp.status == 200
-    assert await resp.json() == {"status": "ok", "database": "ok"}
+    assert await resp.json() == {
+        "status": "ok",
+        "database": "ok",
+        "workers": {"alive": 1, "configured": 1},  # a process serving alone
+    }
     assert resp.headers["X-Request-Id"]
 
 
@@ -98,6 +102,8 @@ async def test_metrics_count_requests_and_pool(client: Any) -> None:
     assert 'status="404"' in text
     assert "diemcau_http_request_duration_seconds_bucket" in text
     assert 'diemcau_db_pool_connections{state="open"}' in text
+    assert 'diemcau_workers{state="alive"} 1.0' in text
+    assert "diemcau_worker_restarts_total 0.0" in text
 
 
 async def test_a_redirect_is_counted_and_logged_as_what_it_answered(

@@ -12,9 +12,10 @@ from diemcau.embedded import (
     SETTINGS,
     SETTINGS_FILE,
     EmbeddedError,
-    EmbeddedPostgres,
+    State,
     write_settings,
 )
+from diemcau.embedded.server import Binaries
 
 
 def test_no_postgres_anywhere_is_a_clear_error(
@@ -22,7 +23,7 @@ def test_no_postgres_anywhere_is_a_clear_error(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(EmbeddedError, match="install the 'pgserver' package"):
-        EmbeddedPostgres(tmp_path / "var")._start_from_path()
+        Binaries.from_path()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root is refused")
@@ -37,14 +38,16 @@ def test_path_postgres_as_root_points_to_the_wheel(
         exe.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     with pytest.raises(EmbeddedError, match="refuses to run as root"):
-        EmbeddedPostgres(tmp_path / "var")._start_from_path()
+        Binaries.from_path()
 
 
-def test_dead_handles_are_pruned(tmp_path: Path) -> None:
-    handles = tmp_path / "handles.json"
-    handles.write_text(f"[{os.getpid()}, 999999999]")
-    EmbeddedPostgres._prune_dead_handles(handles)
-    assert handles.read_text() == f"[{os.getpid()}]"
+def test_dead_users_are_pruned(tmp_path: Path) -> None:
+    path = tmp_path / "embedded.json"
+    path.write_text(f'{{"users": [{os.getpid()}, 999999999], "owner": 999999999}}')
+    state = State.load(path)
+    assert state.users == [os.getpid()] and state.owner is None  # the owner is gone too
+    path.write_text("not json")
+    assert State.load(path) == State()
 
 
 def test_settings_are_written_once_and_included(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from itertools import cycle
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -25,10 +26,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from diemcau.appkeys import ENROLL_LIMITER
+from diemcau.appkeys import ENROLL_GUARD
 from diemcau.config import Config
 from diemcau.errors import CODES
-from diemcau.ratelimit import RateLimiter
+from diemcau.ratelimit import FailureGuard
 from tests.factory import Factory, bearer
 
 PROBLEM = "application/problem+json"
@@ -377,7 +378,7 @@ def config(config: Config) -> Config:
 @pytest.fixture
 def app(app: web.Application) -> web.Application:
     # Nor the ten enrollment tries a minute one address gets: the walk sends hundreds.
-    app[ENROLL_LIMITER] = RateLimiter(1_000_000, 1_000_000)
+    app[ENROLL_GUARD] = FailureGuard("enroll", 1_000_000, timedelta(minutes=1))
     return app
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -29,11 +29,14 @@ from diemcau.auth import CLI
 from diemcau.cli.common import add_conference, database, load_config, positive_int, report_problem
 from diemcau.cli.common import conference as find_conference
 from diemcau.cli.output import Column, Listing, add_format
-from diemcau.cli.say import count, err, number, t, when
+from diemcau.cli.progress import Progress
+from diemcau.cli.say import count, err, error, number, t, when
 from diemcau.conferences import ensure_writable
 from diemcau.errors import Msg, Problem
 from diemcau.keystore import Keystore, SigningKey
 from diemcau.queries import credentials as q
+
+STDOUT = "-"  # `-o -`: standard output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,8 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output",
         required=True,
         help=t(
-            "tệp PDF khi có --site; nếu không, một thư mục, mỗi điểm cầu một tệp",
-            "the PDF file with --site; otherwise a directory, one PDF per site",
+            "tệp PDF khi có --site (- là ra màn hình); nếu không, một thư mục, mỗi điểm cầu một tệp",
+            "the PDF file with --site (- for standard output); otherwise a directory, one PDF per site",
         ),
     )
     cmd.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help=workers)
@@ -184,18 +187,22 @@ def site_jobs(
     rows: list[asyncpg.Record],
     path_for: Callable[[asyncpg.Record], Path],
     passes: bool = False,
-) -> Iterable[SiteJob]:
-    """One job per site, signing that site's codes as it goes (lazily, so the pool starts
-    rendering while later sites are still being signed)."""
+) -> tuple[list[SiteJob], issuance.Issued]:
+    """One job per site with its codes signed, and every code signed (to record)."""
     by_site: dict[int, list[asyncpg.Record]] = {}
     for row in rows:
         by_site.setdefault(row["site_id"], []).append(row)
+    jobs: list[SiteJob] = []
+    issued: issuance.Issued = []
     for site in sites:
         # Named and signed alike: a delegate no code can carry is left out of both.
-        members = issuance.codable(key, conference["id"], by_site.get(site["id"], []))
-        items = issuance.sign_badges(key, conference["id"], members)
+        signed = issuance.signed_codes(key, conference["id"], by_site.get(site["id"], []))
+        members = [row for row, _, _ in signed]
+        items = [issuance.badge(row, code) for row, _, code in signed]
         names = _pass_names(members) if passes else ()
-        yield SiteJob(issuance.site_sheet(conference, site), items, path_for(site), names)
+        jobs.append(SiteJob(issuance.site_sheet(conference, site), items, path_for(site), names))
+        issued.extend((claims, code) for _, claims, code in signed)
+    return jobs, issued
 
 
 async def conference_sites(
@@ -216,35 +223,81 @@ async def conference_sites(
     raise Problem("not_found", Msg(vi, en), suggestion=near)
 
 
-_WHAT = {"badges": ("thẻ", "badges"), "passes": ("thẻ điện thoại", "passes")}
+# What is made, in Vietnamese, and in English (one, many).
+_WHAT = {"badges": ("thẻ", "badge", "badges"), "passes": ("thẻ điện thoại", "pass", "passes")}
 
 
 def _progress(
     total_sites: int, total_badges: int, started: float, what: str = "badges"
-) -> Callable[[int, int], None]:
-    vi, en = _WHAT[what]
+) -> tuple[Progress, Callable[[int, int], None]]:
+    vi, _, en = _WHAT[what]
+    progress = Progress()
 
     def show(sites: int, done: int) -> None:
         rate = number(done / max(time.perf_counter() - started, 1e-6))
         done_of = f"{number(done)}/{number(total_badges)}"
-        line = t(
-            f"{vi}: {sites}/{total_sites} điểm cầu, {done_of} {vi} ({rate}/giây)",
-            f"{en}: {sites}/{total_sites} sites, {done_of} {en} ({rate}/s)",
+        progress.show(
+            t(
+                f"{vi}: {sites}/{total_sites} điểm cầu, {done_of} {vi} ({rate}/giây)",
+                f"{en}: {sites}/{total_sites} sites, {done_of} {en} ({rate}/s)",
+            )
         )
-        print(f"\r{line}", end="", file=sys.stderr, flush=True)
 
-    return show
+    return progress, show
 
 
 def _badges(args: argparse.Namespace) -> int:
-    """Read in the event loop; sign and render once it has closed (see _start_method)."""
-    fetched = asyncio.run(badge_data(args))
+    """Read, sign and record in the event loop; render once it has closed (see
+    _start_method)."""
+    if args.output == STDOUT and not args.site:
+        error(
+            Msg(
+                "-o - cần --site: mỗi điểm cầu là một tệp PDF",
+                "-o - needs --site: each site is a PDF file of its own",
+            )
+        )
+        return 2
+    out = Path(args.output)
+    one_file = bool(args.site) and (args.output == STDOUT or not out.is_dir())
+
+    def path_for(conference: Any) -> Callable[[Any], Path]:
+        if one_file:
+            return lambda site: out
+        return lambda site: out / f"badges-{conference['code']}-{site['code']}.pdf"
+
+    fetched = asyncio.run(
+        signed(args, lambda key, c, sites, rows: site_jobs(key, c, sites, rows, path_for(c)))
+    )
     if isinstance(fetched, int):
         return fetched
-    return _write_badges(args, *fetched)
+    _, sites, jobs = fetched
+    if args.output == STDOUT:
+        return _badges_to_stdout(jobs)
+    (out.parent if one_file else out).mkdir(parents=True, exist_ok=True)
+    return _render_all(args, out, sites, jobs)
 
 
-async def badge_data(args: argparse.Namespace) -> int | tuple[Any, list[Any], list[Any], Any]:
+def _badges_to_stdout(jobs: list[SiteJob]) -> int:
+    """One site's sheets as PDF on standard output (`-o -`), for a pipe or a printer."""
+    (job,) = jobs
+    sys.stdout.buffer.write(badges.badges_pdf(job.sheet, job.items))
+    sys.stdout.buffer.flush()
+    err(f"{count(len(job.items), 'thẻ', 'badge')} -> stdout")
+    return 0
+
+
+Made = TypeVar("Made")
+Signer = Callable[[SigningKey, asyncpg.Record, list[Any], list[Any]], tuple[Made, issuance.Issued]]
+
+
+async def signed(args: argparse.Namespace, sign: Signer[Made]) -> int | tuple[Any, list[Any], Made]:
+    """The conference and its sites, and what `sign` made of their delegates' codes.
+
+    The codes' digests are recorded before the connection closes, as the API records
+    the codes it makes: the first scan of a code from a printed badge, a pass or an SMS
+    is then a digest lookup, not an Ed25519 verification and a write. An exit status
+    when the conference or site is unknown.
+    """
     config = load_config()
     store = Keystore.from_config(config)
     async with database(config) as conn:
@@ -257,39 +310,25 @@ async def badge_data(args: argparse.Namespace) -> int | tuple[Any, list[Any], li
             key = await keystore.signing_key(conn, store, conference["id"], CLI)
         except Problem as problem:
             return report_problem(problem)
-    return conference, sites, rows, key
+        made, issued = sign(key, conference, sites, list(rows))
+        await issuance.record_codes(conn, issued)
+    return conference, sites, made
 
 
-def _write_badges(
-    args: argparse.Namespace,
-    conference: asyncpg.Record,
-    sites: list[Any],
-    rows: list[asyncpg.Record],
-    key: SigningKey,
-) -> int:
-    out = Path(args.output)
-    if args.site and not out.is_dir():
-        out.parent.mkdir(parents=True, exist_ok=True)
-
-        def path_for(site: Any) -> Path:
-            return out
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-
-        def path_for(site: Any) -> Path:
-            return out / f"badges-{conference['code']}-{site['code']}.pdf"
-
+def _render_all(args: argparse.Namespace, out: Path, sites: list[Any], jobs: list[SiteJob]) -> int:
+    """Render the jobs on `--workers` processes, with a progress line; say what was made."""
+    what = "passes" if args.func is _passes else "badges"
     started = time.perf_counter()
-    jobs = site_jobs(key, conference, sites, rows, path_for)
+    total = sum(len(job.items) for job in jobs)
     workers = min(max(args.workers, 1), len(sites))
-    written = render_jobs(jobs, workers, _progress(len(sites), len(rows), started))
-    elapsed = time.perf_counter() - started
-    made = count(written, "thẻ", "badge")
+    progress, show = _progress(len(sites), total, started, what)
+    written = render_jobs(jobs, workers, show)
+    progress.finish()
+    seconds = number(time.perf_counter() - started, 1)
+    made = count(written, *_WHAT[what])
     for_sites = count(len(sites), "điểm cầu", "site")
-    seconds = number(elapsed, 1)
     err(
-        "\n"
-        + t(
+        t(
             f"{made} cho {for_sites} trong {seconds} giây -> {out}",
             f"{made} for {for_sites} in {seconds} s -> {out}",
         )
@@ -298,26 +337,25 @@ def _write_badges(
 
 
 def _passes(args: argparse.Namespace) -> int:
-    """Like `badges`: read in the event loop, then sign and render one folder per site."""
-    fetched = asyncio.run(badge_data(args))
+    """Like `badges`: read, sign and record, then render one folder per site."""
+    if args.output == STDOUT:
+        error(
+            Msg(
+                "-o cần một thư mục: mỗi đại biểu một tệp PNG, không ghi ra màn hình được",
+                "-o needs a directory: a PNG file per delegate cannot go to standard output",
+            )
+        )
+        return 2
+    out = Path(args.output)
+
+    def sign(key: SigningKey, conference: Any, sites: list[Any], rows: list[Any]) -> Any:
+        return site_jobs(key, conference, sites, rows, lambda s: out / _safe(s["code"]), True)
+
+    fetched = asyncio.run(signed(args, sign))
     if isinstance(fetched, int):
         return fetched
-    conference, sites, rows, key = fetched
-    out = Path(args.output)
-    started = time.perf_counter()
-    jobs = site_jobs(key, conference, sites, rows, lambda s: out / _safe(s["code"]), passes=True)
-    workers = min(max(args.workers, 1), len(sites))
-    written = render_jobs(jobs, workers, _progress(len(sites), len(rows), started, "passes"))
-    elapsed = time.perf_counter() - started
-    made = count(written, "thẻ điện thoại", "pass", "passes")
-    err(
-        "\n"
-        + t(
-            f"{made} trong {number(elapsed, 1)} giây -> {out}",
-            f"{made} in {number(elapsed, 1)} s -> {out}",
-        )
-    )
-    return 0
+    _, sites, jobs = fetched
+    return _render_all(args, out, sites, jobs)
 
 
 async def _keys(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
 import multiprocessing
@@ -11,20 +12,23 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from types import FrameType
 
 from aiohttp import web
 
 from diemcau.app import create_app
+from diemcau.appkeys import METRICS, WORKER_SEAT
 from diemcau.cli.common import database, load_config, positive_int
-from diemcau.cli.say import count, t, when
+from diemcau.cli.say import count, t, text, when
 from diemcau.config import Config
 from diemcau.db import connect, resolve_dsn
 from diemcau.logs import setup_logging
 from diemcau.migrate import migrate
+from diemcau.supervisor import GIVE_UP_AFTER, Seat, Supervisor
 
 log = logging.getLogger("diemcau.serve")
+BACKLOG = 1024  # connections the kernel holds for a worker while it is busy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -79,7 +83,7 @@ def _options(args: argparse.Namespace) -> Config:
     return replace(config, **overrides)
 
 
-def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
+def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -100,16 +104,52 @@ def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
                 )
             ) from None
         raise
-    sock.listen(1024)
+    if listen:
+        sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
 
 
-def _run_worker(config: Config, sock: socket.socket | None = None) -> None:
+def _run_worker(
+    config: Config, sock: socket.socket | None = None, seat: Seat | None = None
+) -> None:
     setup_logging(config.log_level)
+    app = create_app(config)
+    if seat is not None:
+        # Its own process group: a Ctrl-C in the terminal reaches the master alone, which
+        # passes one SIGTERM on (a second signal would cut the graceful shutdown short).
+        os.setpgid(0, 0)
+        app[WORKER_SEAT] = seat
+        app[METRICS].watch_workers(seat)
+        app.cleanup_ctx.append(_master_watch)
     if sock is None:
-        sock = _bind(config.host, config.port, reuse_port=True)
-    web.run_app(create_app(config), sock=sock, access_log=None, print=None, shutdown_timeout=10)
+        # Bound, not listening: the kernel sends a SO_REUSEPORT port's connections to
+        # listening sockets only, so a worker takes none (they would wait unanswered)
+        # until its app has started and aiohttp listens.
+        sock = _bind(config.host, config.port, reuse_port=True, listen=False)
+    web.run_app(app, sock=sock, access_log=None, print=None, shutdown_timeout=10, backlog=BACKLOG)
+
+
+async def _master_watch(app: web.Application) -> AsyncIterator[None]:
+    """Tell the master this worker serves (its app has started); stop when the master is
+    gone (killed), rather than serve unsupervised."""
+    seat = app[WORKER_SEAT]
+    master = seat.view().master_pid
+    seat.serving()
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(1)
+            if os.getppid() != master:
+                break
+        log.warning("master process gone; worker stopping", extra={"master_pid": master})
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    task = asyncio.create_task(watch())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -118,6 +158,9 @@ def run_serve(args: argparse.Namespace) -> int:
     # Refuse a busy port before starting anything, so the error is the first thing seen.
     probe = _bind(config.host, config.port, reuse_port=config.workers > 1)
     dsn, embedded = resolve_dsn(config)
+    code = 0
+    if embedded is not None:
+        embedded.watch()  # started again if it stops while we serve
     try:
         asyncio.run(_apply_migrations(dsn))
         config = replace(config, database_url=dsn)
@@ -134,15 +177,12 @@ def run_serve(args: argparse.Namespace) -> int:
             _run_worker(config, probe)
         else:
             probe.close()
-            _run_workers(config)
+            code = _run_workers(config)
     finally:
         if embedded is not None:
-            embedded.stop()
-            print(
-                "diemcau: " + t("đã dừng PostgreSQL đi kèm", "embedded PostgreSQL stopped"),
-                file=sys.stderr,
-            )
-    return 0
+            left = embedded.stop()  # "stopped" only when this process did stop it
+            print(f"diemcau: {text(left.message)}", file=sys.stderr)
+    return code
 
 
 def _listening(config: Config) -> str:
@@ -176,25 +216,20 @@ async def _apply_migrations(dsn: str) -> None:
         await conn.close()
 
 
-def _run_workers(config: Config) -> None:
-    """N processes on one SO_REUSEPORT port; SIGTERM/SIGINT is passed on and awaited."""
+def _run_workers(config: Config) -> int:
+    """N processes on one SO_REUSEPORT port, kept alive by a Supervisor; its exit status."""
     ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(target=_run_worker, args=(config,), name=f"worker-{i}")
-        for i in range(config.workers)
-    ]
-    for w in workers:
-        w.start()
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        for w in workers:
-            if w.is_alive() and w.pid:
-                try:
-                    os.kill(w.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for w in workers:
-        w.join()
+    supervisor = Supervisor(ctx, _run_worker, (config, None), config.workers)
+    code = supervisor.run()
+    if code:
+        print(
+            "diemcau: "
+            + t(
+                f"không giữ được tiến trình xử lý nào chạy ({GIVE_UP_AFTER} lần khởi động "
+                "hỏng liên tiếp mỗi tiến trình); dừng dịch vụ. Xem nhật ký ở trên.",
+                f"no worker stays up ({GIVE_UP_AFTER} failed starts in a row each); "
+                "stopping. See the log above.",
+            ),
+            file=sys.stderr,
+        )
+    return code

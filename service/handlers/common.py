@@ -15,7 +15,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel
 
-from diemcau import auth, suggest, tabular
+from diemcau import auth, forwarded, suggest, tabular
 from diemcau.appkeys import CONFIG, IMPORT_POOL, POOL, TOKEN_CACHE, WEBSOCKETS
 from diemcau.auth import Principal
 from diemcau.conferences import may_see, not_found
@@ -124,12 +124,27 @@ def rate_limit(limiter: RateLimiter, key: object) -> None:
     """429 with Retry-After when `key` has spent its allowance."""
     wait = limiter.take(key)
     if wait:
-        raise Problem(
-            "rate_limited",
+        raise rate_limited(
+            wait,
             Msg("Gửi quá nhanh; hãy đợi rồi gửi lại", "too many requests; wait and send again"),
-            headers={"Retry-After": retry_after(wait)},
-            retry_after=int(retry_after(wait)),  # the websocket has no headers to carry it
         )
+
+
+def rate_limited(wait: float, message: Msg) -> Problem:
+    """429 saying when to try again (Retry-After, and `retry_after` in the body)."""
+    return Problem(
+        "rate_limited",
+        message,
+        headers={"Retry-After": retry_after(wait)},
+        retry_after=int(retry_after(wait)),  # the websocket has no headers to carry it
+    )
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: X-Forwarded-For's when a trusted proxy sent the request."""
+    trusted = request.app[CONFIG].trusted_proxies
+    hops = request.headers.getall("X-Forwarded-For", []) if trusted else []
+    return forwarded.client_address(request.remote, hops, trusted)
 
 
 @asynccontextmanager

@@ -201,10 +201,9 @@ async def get_badges_pdf(request: web.Request) -> web.Response:
         rows = await q.fetch_badge_delegates(conn, conference["id"], site["id"])
         key = await keystore.signing_key(conn, _store(request), conference["id"], caller)
     sheet = issuance.site_sheet(conference, site)
-    items = await _off_loop(issuance.sign_badges, key, conference["id"], rows)
+    items, issued = await _off_loop(issuance.signed_badges, key, conference["id"], rows)
     async with request.app[POOL].acquire() as conn:
-        claims = issuance.badge_claims(key, conference["id"], rows)
-        await issuance.record_codes(conn, [(c, b.code) for c, b in zip(claims, items, strict=True)])
+        await issuance.record_codes(conn, issued)
     body = await _render_pdf(request.app, sheet, items)
     name = f"badges-{conference['code']}-{site['code']}.pdf"
     return _binary(body, "application/pdf", name)

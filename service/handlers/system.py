@@ -5,17 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from diemcau import auth
-from diemcau.appkeys import METRICS, POOL, ROUTES
+from diemcau.appkeys import METRICS, POOL, ROUTES, WORKER_SEAT
 from diemcau.handlers.common import json_response, principal
 from diemcau.routing import Route, openapi_document
+from diemcau.supervisor import workers_view
+
+
+class Workers(BaseModel):
+    alive: int
+    configured: int
 
 
 class Health(BaseModel):
-    status: str
-    database: str
+    status: str = Field(description="`ok`, or `degraded` while a worker is down or the database")
+    database: str = Field(description="`ok` or `unreachable` (then the answer is 503)")
+    workers: Workers = Field(description="the master's view of this host's worker processes")
 
 
 class Ticket(BaseModel):
@@ -24,13 +31,22 @@ class Ticket(BaseModel):
 
 
 async def get_health(request: web.Request) -> web.Response:
-    """Liveness, with a one-line database check so a load balancer sees a dead database."""
+    """Liveness, with a one-line database check so a load balancer sees a dead database.
+
+    A worker down (and being restarted) makes the host `degraded` but still 200: the
+    worker answering can serve, and taking the host out of a load balancer for it would
+    only move its load onto the others.
+    """
+    view = workers_view(request.app.get(WORKER_SEAT))
+    workers = Workers(alive=view.alive, configured=view.configured)
     try:
         async with request.app[POOL].acquire(timeout=2) as conn:
             await conn.fetchval("SELECT 1")
     except Exception:
-        return json_response({"status": "degraded", "database": "unreachable"}, status=503)
-    return json_response({"status": "ok", "database": "ok"})
+        down = Health(status="degraded", database="unreachable", workers=workers)
+        return json_response(down, status=503)
+    status = "ok" if view.alive >= view.configured else "degraded"
+    return json_response(Health(status=status, database="ok", workers=workers))
 
 
 async def get_metrics(request: web.Request) -> web.Response:
