@@ -3,10 +3,11 @@ organiser would: units and sites imported from CSV (upserted, so a second run re
 them), a conference over every site, the roster imported from CSV; then the codes the
 badges carry, one site's badge PDF written to a file, and a kiosk for every site.
 
-A handful of kiosks enroll as a device does (a code from the site's page, then
-`POST /api/v1/kiosks/enroll`); enrollment is limited to 10 tries a minute per address,
-so the others get their kiosk tokens the way `diemcau token create --role kiosk` makes
-them. Either way a kiosk is a token of role `kiosk` for one site.
+Kiosks enroll as a device does (a code from the site's page, then
+`POST /api/v1/kiosks/enroll`; only a wrong code spends one of the address's tries).
+Beyond ENROLLED_UP_TO sites, to spare the building minutes, the others get their kiosk
+tokens the way `diemcau token create --role kiosk` makes them. Either way a kiosk is a
+token of role `kiosk` for one site.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from typing import Any
 
 import asyncpg
 
-from diemcau import audit, auth, keystore
+from diemcau import audit, auth, issuance, keystore
 from diemcau.auth import CLI
-from diemcau.cli.codes import rows as code_rows
 from diemcau.cli.say import language
 from diemcau.config import Config
 from diemcau.demo.plan import TARGETS, Plan
@@ -36,7 +36,7 @@ from diemcau.kiosk.api import enroll
 from diemcau.queries import credentials as qc
 from diemcau.sites.client import ApiError, Client
 
-ENROLLED_BY_CODE = 6  # leaves the person at the terminal tries to enroll a phone
+ENROLLED_UP_TO = 2_000
 TITLE = "Hội nghị trực tuyến học tập, quán triệt Nghị quyết (trình diễn)"
 
 
@@ -118,16 +118,13 @@ async def roster(api: Client, plan: Plan, code: str) -> Any:
 
 
 async def codes(conn: asyncpg.Connection, store: Keystore, conference_id: int) -> dict[str, str]:
-    """external_id -> the code its badge carries (what `diemcau codes` writes)."""
+    """external_id -> the code its badge carries, made and recorded as `diemcau codes`
+    makes and records them (issuance.signed_codes, issuance.record_codes)."""
     key = await keystore.signing_key(conn, store, conference_id, CLI)
-    sites = await conn.fetch(
-        "SELECT s.id, s.code FROM conference_sites cs JOIN sites s ON s.id = cs.site_id "
-        "WHERE cs.conference_id = $1",
-        conference_id,
-    )
-    delegates = await qc.fetch_badge_delegates(conn, conference_id, None)
-    made = await asyncio.to_thread(code_rows, key, conference_id, list(sites), delegates)
-    return {row[0]: row[3] for row in made}
+    delegates = list(await qc.fetch_badge_delegates(conn, conference_id, None))
+    signed = await asyncio.to_thread(issuance.signed_codes, key, conference_id, delegates)
+    await issuance.record_codes(conn, [(claims, code) for _, claims, code in signed])
+    return {row["external_id"]: code for row, _, code in signed}
 
 
 async def badge_pdf(api: Client, conference: str, site: str, path: Path) -> Path:
@@ -165,11 +162,17 @@ async def kiosks(
     """site code -> kiosk token: the sites in `enrolled` by code and enrollment (as a
     device), the others by token (as `diemcau token create --role kiosk` makes one)."""
     tokens: dict[str, str] = {}
-    for site in sites:
-        if site in enrolled:
+    gate = asyncio.Semaphore(4)
+
+    async def by_code(site: str) -> None:
+        async with gate:
             made = await kiosk_code(api, conference, site)
             answer = await enroll(api.base_url, made["code"], device_name(site), "vi")
-            tokens[site] = answer["token"]
+        tokens[site] = answer["token"]
+
+    await asyncio.gather(*(by_code(site) for site in sites if site in enrolled))
+    for site in sites:
+        if site in enrolled:
             continue
         async with conn.transaction():
             secret, token_id = await auth.create_token(
@@ -239,11 +242,11 @@ async def everything(
         api, code, site, Path(config.data_dir) / "demo" / f"badges-{code}-{site}.pdf"
     )
     step(f"thẻ đại biểu của {site}: {pdf}", f"badges of {site}: {pdf}")
-    troubled = [s.code for s in plan.sites if s.roles - {"yours"}][:ENROLLED_BY_CODE]
-    tokens = await kiosks(api, conn, code, [s.code for s in plan.sites], set(troubled))
+    by_code = [s.code for s in plan.sites][:ENROLLED_UP_TO]
+    tokens = await kiosks(api, conn, code, [s.code for s in plan.sites], set(by_code))
     enroll_code = await kiosk_code(api, code, site)
-    step(f"{number(len(tokens))} máy điểm danh ({len(troubled)} ghép bằng mã)",
-         f"{len(tokens):,} kiosks ({len(troubled)} enrolled with a code)")  # fmt: skip
+    step(f"{number(len(tokens))} máy điểm danh ({number(len(by_code))} ghép bằng mã)",
+         f"{len(tokens):,} kiosks ({len(by_code):,} enrolled with a code)")  # fmt: skip
     viewer = await organiser_token(conn, code)
     waiting = [(p.external_id, p.full_name) for p in plan.people if p.site == i and p.at is None]
     return Ready(code, codes_by_id, tokens, viewer, dashboard_url(config, code), site,

@@ -220,14 +220,27 @@ class Kiosk:
             self.slot = False
 
     async def _send(self) -> None:
-        while (batch := await self.outbox.get()) is not None:
+        while (batch := await self._next_batch()) is not None:
             try:
+                sent = time.monotonic()
                 await self._deliver(batch)
-                if self.morning.sockets is not None and self.outbox.empty():
-                    await self._hang_up()  # sparse: the socket goes back to the pool
+                # How long the scans waited to be answered: a machine that cannot keep up.
+                lag = time.monotonic() - sent
+                self.morning.behind = max(self.morning.behind, lag)
             finally:
                 self.outbox.task_done()
         self.outbox.task_done()
+
+    async def _next_batch(self) -> list[str] | None:
+        """The next batch; a sparse kiosk idle for two looks at its door hangs up, giving
+        its socket back to the pool."""
+        if self.morning.sockets is None or self.conn is None:
+            return await self.outbox.get()
+        try:
+            return await asyncio.wait_for(self.outbox.get(), 2 * self.morning.tick)
+        except TimeoutError:
+            await self._hang_up()
+            return await self.outbox.get()
 
     async def _deliver(self, batch: list[str]) -> None:
         """Send until answered: a dropped socket or a 429 sends the same scans again
@@ -353,7 +366,9 @@ async def play(
     morning = Morning(api, plan, conference, say, Clock(BASE_SECONDS / speed))
     if len(plan.sites) > PERSISTENT_UP_TO:
         morning.sockets = asyncio.Semaphore(SOCKETS)
-    morning.tick = max(TICK, len(plan.sites) / 10_000)  # fewer wake-ups for many doors
+    # Fewer wake-ups for many doors, but never holding a scan near the 30 s after which
+    # a kiosk in contact is judged at the scan's arrival.
+    morning.tick = min(20.0, max(TICK, len(plan.sites) / 2_000))
     events = door_events(plan, codes)
     kiosks = [
         Kiosk(base, tokens[s.code], events[i], morning, offline="offline" in s.roles,
