@@ -150,6 +150,8 @@ class Kiosk:
             await self._door()
             await self.outbox.put(None)
             await sender
+            if self.morning.sockets is not None:
+                await self._hang_up()  # its socket to a kiosk still at work
             self.delivered.set()
             # The kiosk stays on (heartbeats) until the conference closes.
             await self.morning.closed.wait()
