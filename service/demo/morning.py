@@ -276,7 +276,9 @@ class Morning:
     # at a time (a process has a few tens of thousands of file descriptors at most).
     sockets: asyncio.Semaphore | None = None
     tick: float = TICK
-    behind: float = 0.0  # the latest a door stamped a scan after its planned moment (s)
+    # The most a door stamped a scan after its planned moment, or a batch waited for its
+    # answer (s): a machine that cannot keep the chosen speed.
+    behind: float = 0.0
     reported: asyncio.Event = field(default_factory=asyncio.Event)
     warned: bool = False
 
@@ -316,8 +318,8 @@ class Morning:
             *(report(i, c[moment]) for i, c in self.plan.headcounts.items() if moment in c)
         )
         n = sum(1 for c in self.plan.headcounts.values() if moment in c)
-        self.say(f"[{hhmm(self.clock.now())}] {n} điểm cầu báo số người ({moment})",
-                 f"[{hhmm(self.clock.now())}] {n} sites reported a headcount ({moment})")  # fmt: skip
+        self.say(f"[{hhmm(self.clock.now())}] {number(n)} điểm cầu báo số người ({moment})",
+                 f"[{hhmm(self.clock.now())}] {n:,} sites reported a headcount ({moment})")  # fmt: skip
 
     async def absences(self) -> None:
         """The technicians' list of who did not come, with reasons, as one import."""
