@@ -72,6 +72,13 @@ async def test_a_person_enrolls_a_browser_and_scans_a_printed_badge_during_the_d
     context, page = await chromium.new_page(origin)
     try:
         await chromium.run(page.goto(link))
+        # The link shows the site and a name for the device; the person confirms.
+        await chromium.run(
+            page.wait_for_function(
+                "() => document.getElementById('device-name').value.startsWith('Máy')"
+            )
+        )
+        await chromium.run(page.click("#enroll-form button[type=submit]"))
         await enrolled(chromium, page)
         mine = [c for c in codes if credentials.read_claims(c).delegate_id == person["id"]]
         assert len(mine) == 1, "the waiting delegate's badge is in the PDF"

@@ -4,8 +4,12 @@ the morning; the reconciliation, its open flags and the commands that settle the
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from typing import Any
 
+from diemcau import kiosks
+from diemcau.cli.kiosk_code import _BLACK_ON_WHITE, _RESET, default_origin, qr_lines
 from diemcau.cli.say import err, language, t
 from diemcau.config import Config
 from diemcau.demo.build import Ready
@@ -28,9 +32,9 @@ async def invitation(config: Config, ready: Ready) -> None:
     )
     err(f"    {ready.dashboard}")
     err(f"    {t('mã xem', 'viewer token')}: {ready.viewer}")
-    err(t(f"Ghép một điện thoại làm máy điểm danh tại {ready.site} (mã {ready.enroll['code']}):",
-          f"Enroll a phone as a kiosk at {ready.site} (code {ready.enroll['code']}):"))  # fmt: skip
-    err(f"    {ready.enroll['enroll_url']}")
+    err(t(f"Ghép một điện thoại làm máy điểm danh tại {ready.site} (mã {ready.enroll['code']}; mở liên kết hoặc quét mã QR):",
+          f"Enroll a phone as a kiosk at {ready.site} (code {ready.enroll['code']}; open the link or scan the QR):"))  # fmt: skip
+    _enrollment(config, ready.enroll["code"])
     err(t(f"Thẻ đại biểu của {ready.site} (quét trên màn hình hoặc in ra):",
           f"The badges of {ready.site} (scan them on screen or printed):"))  # fmt: skip
     err(f"    {ready.badges}")
@@ -38,6 +42,20 @@ async def invitation(config: Config, ready: Ready) -> None:
         names = ", ".join(f"{name} ({ext})" for ext, name in ready.waiting[:5])
         err(t(f"    chưa ai quét thẻ của: {names}", f"    nobody scans the badges of: {names}"))
     err("")
+
+
+def _enrollment(config: Config, shown: str) -> None:
+    """The link and the enrollment QR as `diemcau kiosk-code` draws them, on this
+    machine's address on the network when the service listens there."""
+    origin = default_origin(config).rstrip("/")
+    code = kiosks.normalise_code(shown) or ""
+    err(f"    {kiosks.enroll_url(origin, code)}")
+    color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    for line in qr_lines(kiosks.enroll_qr_text(origin, code), dark_ink=bool(color)):
+        err(f"    {_BLACK_ON_WHITE}{line}{_RESET}" if color else f"    {line}")
+    if "127.0.0.1" in origin or "localhost" in origin:
+        err(t("    (một điện thoại không mở được địa chỉ này: chạy với --host 0.0.0.0, hoặc đặt DIEMCAU_PUBLIC_URL)",
+              "    (a phone cannot open this address: run with --host 0.0.0.0, or set DIEMCAU_PUBLIC_URL)"))  # fmt: skip
 
 
 def _headline(totals: dict[str, Any], targets: dict[str, float]) -> None:
