@@ -64,7 +64,7 @@ def _headline(totals: dict[str, Any], targets: dict[str, float]) -> None:
         came, want = totals["checked_in"][c], totals["expected"][c]
         goal = f" ({t('chỉ tiêu', 'target')} {number(targets[c] * 100)}%)" if c in targets else ""
         err(f"  {CATEGORY[c].text(lang)}: {ratio(came, want, lang)}{goal}")
-    err(f"  {t('vãng lai', 'walk-ins')}: {number(totals['walk_ins'])}")
+    err(f"  {t('vãng lai', 'walk-ins')}: {number(totals['walk_ins'], 0, lang)}")
 
 
 async def ending(api: Client, plan: Plan, morning: Morning) -> dict[str, Any]:
