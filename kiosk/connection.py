@@ -71,9 +71,13 @@ class BatchRefused(Exception):
         return sorted(set(found))
 
 
-def sent_at() -> str:
-    """This device's clock now, as `sent_at` (RFC 3339, UTC, microseconds)."""
-    return datetime.now(UTC).isoformat()
+def device_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def sent_at(clock: Callable[[], datetime] = device_clock) -> str:
+    """This device's clock now, as `sent_at` (RFC 3339, microseconds)."""
+    return clock().isoformat()
 
 
 def ws_url(base_url: str) -> str:
@@ -96,8 +100,11 @@ class KioskConnection:
         compression: str | None = "deflate",
         open_timeout: float = 10.0,
         language: str = "vi",
+        clock: Callable[[], datetime] = device_clock,
     ) -> None:
         self.url = ws_url(base_url)
+        # The device's clock (the demo gives one kiosk a wrong one): stamps `sent_at`.
+        self._clock = clock
         # The language asks for the problems' titles (a batch refused whole) in it.
         self._headers = {"Authorization": f"Bearer {token}", "Accept-Language": language}
         self._on_push = on_push
@@ -165,7 +172,7 @@ class KioskConnection:
         # `sent_at`: the service measures this device's clock by it (and corrects every
         # scan's time by the offset), so it is stamped as the batch leaves.
         frame = (
-            f'{{"type":"scans","id":{batch_id},"sent_at":"{sent_at()}",'
+            f'{{"type":"scans","id":{batch_id},"sent_at":"{sent_at(self._clock)}",'
             f'"scans":[{",".join(scans)}]}}'
         )
         try:
@@ -181,7 +188,7 @@ class KioskConnection:
 
     async def heartbeat(self) -> None:
         assert self._ws is not None
-        message: dict[str, Any] = {"type": "heartbeat", "sent_at": sent_at()}
+        message: dict[str, Any] = {"type": "heartbeat", "sent_at": sent_at(self._clock)}
         if self._queue_length is not None:
             message["queue_length"] = self._queue_length()
         await self._ws.send(json.dumps(message))

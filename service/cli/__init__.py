@@ -17,6 +17,7 @@ from diemcau.migrate import MigrationError
 # Modules with a `register(subparsers)` function, in the order `--help` lists them.
 COMMAND_MODULES = [
     "diemcau.cli.server",
+    "diemcau.cli.demo",
     "diemcau.cli.tokens",
     "diemcau.cli.units",
     "diemcau.sites.cli",
