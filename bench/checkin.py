@@ -39,6 +39,14 @@ import aiohttp
 
 from bench import procs
 from bench.checkin_explain import explain
+from bench.checkin_kiosks import (
+    codes_needed,
+    kiosk_line,
+    kiosk_loads,
+    kiosk_run,
+    kiosk_verdict,
+    print_kiosk_table,
+)
 from bench.checkin_load import (
     Options,
     Pg,
@@ -119,7 +127,10 @@ def run_service(stage: Stage, workers: int, opts: Options) -> list[dict[str, Any
     try:
         template = asyncio.run(warm_up(url, stage.warm))
         stage.template.write_text(json.dumps(template, ensure_ascii=False))
-        rows = [_counted(stage, run) for run in _runs(stage, url, proc.pid, opts)]
+        if opts.kiosks:
+            rows = [_counted(stage, partial(_kiosks, stage, opts, port, proc.pid))]
+        else:
+            rows = [_counted(stage, run) for run in _runs(stage, url, proc.pid, opts)]
     finally:
         procs.stop(proc)
         _keep_log(log, f"checkin-serve-{stage.world.delegates}-{workers}.log")
@@ -141,12 +152,20 @@ def _ws(stage: Stage, batch: int, opts: Options, url: str, server: int) -> Run:
     return ws_run(ws_loads(stage.world, stage.scans, batch, opts, url), stage.pg, server)
 
 
+def _kiosks(stage: Stage, opts: Options, port: int, server: int) -> Run:
+    url = f"ws://127.0.0.1:{port}/ws/kiosk"
+    loads = kiosk_loads(stage.world, stage.scans, opts, url)
+    row = kiosk_run(loads, stage.pg, server, port)
+    kiosk_verdict(row, stage.world.kiosk_count)
+    return row
+
+
 def _counted(stage: Stage, run: Callable[[], Run]) -> Run:
     """A run from no check-ins, with the accepted scans it stored."""
     reset(stage.pg)
     row = run()
     row["accepted_in_db"], row["moved_in_db"] = accepted_in_db(stage.pg)
-    say(line(row))
+    say(kiosk_line(row) if row["protocol"] == "kiosks" else line(row))
     return row
 
 
@@ -225,11 +244,17 @@ SIZES = """SELECT jsonb_object_agg(relname, round(pg_relation_size(oid) / 104857
 # --- one roster size ---------------------------------------------------------------------
 
 
+def _codes(opts: Options) -> int:
+    """Fresh codes a run may use: what the kiosks send in the many-kiosk mode."""
+    return codes_needed(opts) if opts.kiosks else opts.scans
+
+
 async def _build(pg: Pg, size: int, opts: Options) -> World:
     conn = await connect(pg.dsn)  # with the service's codecs (audit rows are JSON)
     try:
         config = Config(database_url=pg.dsn, secret_key=SECRET)
-        return await build(conn, config, size, opts.scans + WARM_SCANS)
+        kiosks = opts.kiosks or None
+        return await build(conn, config, size, _codes(opts) + WARM_SCANS, kiosks)
     finally:
         await conn.close()
 
@@ -240,7 +265,7 @@ def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
         asyncio.run(pg.find_postmaster())
         started = time.monotonic()
         world = asyncio.run(_build(pg, size, opts))
-        all_scans = plan(world, opts.scans + WARM_SCANS, datetime.now(UTC) - timedelta(seconds=5))
+        all_scans = plan(world, _codes(opts) + WARM_SCANS, datetime.now(UTC) - timedelta(seconds=5))
         stage = Stage(
             world,
             pg,
@@ -266,10 +291,10 @@ def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
         for workers in opts.workers:
             say(f"{size:,} delegates, {workers} worker(s): the service")
             rows += run_service(stage, workers, opts)
-            if opts.ceilings:
+            if opts.ceilings and not opts.kiosks:
                 say(f"{size:,} delegates, {workers} worker(s): the ceiling (aiohttp, no database)")
                 rows += run_ceiling(stage, workers, "json", opts)
-        if opts.ceilings:
+        if opts.ceilings and not opts.kiosks:
             say(f"{size:,} delegates: the load generators' own ceiling (bare answers)")
             rows += run_ceiling(stage, max(opts.workers), "bare", opts)
     return {
@@ -280,7 +305,7 @@ def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
         "fresh_codes": len(stage.scans),
         "setup_seconds": round(setup),
         "relation_mb": relations,
-        "runs": [{"delegates": size, **r} for r in rows],
+        "runs": [{"delegates": size, "kiosks": world.kiosk_count, **r} for r in rows],
     }
 
 
@@ -289,7 +314,11 @@ def run_size(size: int, opts: Options, work: Path) -> dict[str, Any]:
 
 def parse(argv: list[str] | None = None) -> Options:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", default="10000,2500000", help="roster sizes, comma-separated")
+    p.add_argument(
+        "--sizes",
+        "--size",
+        help="roster sizes, comma-separated (default 10000,2500000; 2500000 with --kiosks)",
+    )
     p.add_argument("--workers", default="1,2", help="service worker counts, comma-separated")
     p.add_argument("--seconds", type=int, default=15, help="length of each run")
     p.add_argument("--scans", type=int, default=300_000, help="fresh codes a run may use")
@@ -301,9 +330,14 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--no-ceilings", action="store_true", help="the service only")
     p.add_argument("--profile", action="store_true", help="py-spy on the workers (slower)")
     p.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE a batch first")
+    p.add_argument("--kiosks", type=int, default=0, help="many-kiosk mode: sockets at once")
+    p.add_argument("--kiosk-rate", type=float, default=5000, help="their scans a second")
+    p.add_argument("--heartbeat-every", type=float, default=20, help="a kiosk's heartbeat, s")
+    p.add_argument("--kiosk-clients", type=int, default=0, help="client processes (0: auto)")
     a = p.parse_args(argv)
+    sizes = a.sizes or ("2500000" if a.kiosks else "10000,2500000")
     return Options(
-        sizes=[int(s) for s in a.sizes.split(",")],
+        sizes=[int(s) for s in sizes.split(",")],
         workers=[int(w) for w in a.workers.split(",")],
         seconds=a.seconds,
         scans=a.scans,
@@ -315,6 +349,10 @@ def parse(argv: list[str] | None = None) -> Options:
         ceilings=not a.no_ceilings,
         profile=a.profile,
         explain=a.explain,
+        kiosks=a.kiosks,
+        kiosk_rate=a.kiosk_rate,
+        heartbeat_every=a.heartbeat_every,
+        kiosk_clients=a.kiosk_clients,
     )
 
 
@@ -325,8 +363,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="diemcau-bench-checkin-") as tmp:
             sizes.append(run_size(size, opts, Path(tmp)))
     runs = [r for s in sizes for r in s["runs"]]
-    verdicts(runs)
-    print_table(runs)
+    if opts.kiosks:
+        print_kiosk_table(runs)
+    else:
+        verdicts(runs)
+        print_table(runs)
     write_results("checkin", {"options": vars(opts), "sizes": sizes})
 
 

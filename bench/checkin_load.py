@@ -41,6 +41,10 @@ class Options:
     ceilings: bool
     profile: bool
     explain: bool
+    kiosks: int = 0  # the many-kiosk mode (bench/checkin_kiosks.py) when above 0
+    kiosk_rate: float = 5000.0  # scans a second from all the kiosks together
+    heartbeat_every: float = 20.0  # a kiosk's heartbeat period, as the kiosk client
+    kiosk_clients: int = 0  # client processes (0: one per 2,500 kiosks, at least 2)
 
 
 class Pg:

@@ -183,10 +183,11 @@ async def issue_codes(
     return codes
 
 
-async def make_kiosks(conn: asyncpg.Connection, group: Group) -> None:
-    """Two kiosk tokens at each of the group's sites, made as `diemcau token create` does."""
+async def make_kiosks(conn: asyncpg.Connection, group: Group, per_site: list[int]) -> None:
+    """`per_site[i]` kiosk tokens at the group's i-th site, made as `diemcau token create`
+    does."""
     codes = dict(await conn.fetch("SELECT id, code FROM sites WHERE id = ANY($1)", group.site_ids))
-    for site in group.site_ids:
+    for site, count in zip(group.site_ids, per_site, strict=True):
         group.kiosks[site] = [
             (
                 await auth.create_token(
@@ -197,8 +198,22 @@ async def make_kiosks(conn: asyncpg.Connection, group: Group) -> None:
                     site=codes[site],
                 )
             )[0]
-            for n in range(KIOSKS_PER_SITE)
+            for n in range(count)
         ]
+
+
+def kiosks_per_site(groups: list[Group], kiosks: int | None) -> list[list[int]]:
+    """Per group, the kiosks at each site: two everywhere, or `kiosks` in all spread as
+    evenly as they go over every site of every group (a site may get none)."""
+    if kiosks is None:
+        return [[KIOSKS_PER_SITE] * len(g.site_ids) for g in groups]
+    total = sum(len(g.site_ids) for g in groups)
+    base, extra = divmod(kiosks, total)
+    out, n = [], 0
+    for g in groups:
+        out.append([base + (1 if n + i < extra else 0) for i in range(len(g.site_ids))])
+        n += len(g.site_ids)
+    return out
 
 
 async def _group_scans(
@@ -214,8 +229,11 @@ async def _group_scans(
     return scans
 
 
-async def build(conn: asyncpg.Connection, config: Config, delegates: int, scans: int) -> World:
-    """The whole world for one roster size; `scans` is how many fresh codes a run may use."""
+async def build(
+    conn: asyncpg.Connection, config: Config, delegates: int, scans: int, kiosks: int | None = None
+) -> World:
+    """The whole world for one roster size; `scans` is how many fresh codes a run may use,
+    `kiosks` how many kiosk tokens in all (None: two at each scanned site)."""
     sites = sites_for(delegates)
     say(f"{delegates:,} delegates over {sites:,} sites: sites and units")
     site_ids = await make_sites(conn, sites)
@@ -240,11 +258,10 @@ async def build(conn: asyncpg.Connection, config: Config, delegates: int, scans:
         say(f"{code}: signing {delegates:,} codes in 2 processes, digests into issued_codes")
         codes.update(await issue_codes(conn, config, conference_id, wanted))
         groups += mine
-    say(
-        f"kiosk tokens: {KIOSKS_PER_SITE} at each of {sum(len(g.site_ids) for g in groups):,} sites"
-    )
-    for group in groups:
-        await make_kiosks(conn, group)
+    spread = kiosks_per_site(groups, kiosks)
+    say(f"kiosk tokens: {sum(map(sum, spread)):,} over {sum(map(len, spread)):,} sites")
+    for group, per_site in zip(groups, spread, strict=True):
+        await make_kiosks(conn, group, per_site)
     # What autovacuum and the checkpointer would do in the hours between a roster import
     # and the session, done now: otherwise they run in the first measured seconds.
     say("VACUUM (ANALYZE) and CHECKPOINT")
@@ -264,14 +281,19 @@ class Scan:
 
 def plan(world: World, limit: int, scanned_at: datetime) -> list[Scan]:
     """Up to `limit` scans of distinct delegates, group after group; each by a kiosk of
-    the delegate's site (alternating between its two), so the answers are `accepted`."""
+    the delegate's site (in turn between its kiosks), so the answers are `accepted`.
+    A site with no kiosk (more sites than kiosks) has no scan."""
     out: list[Scan] = []
     stamp = scanned_at.isoformat()
     for g, group in enumerate(world.groups):
-        for n, (delegate, site) in enumerate(group.scans):
+        turns: dict[int, int] = {}
+        for delegate, site in group.scans:
             if len(out) >= limit:
                 return out
-            token = group.kiosks[site][n % KIOSKS_PER_SITE]
+            if not group.kiosks[site]:
+                continue
+            n = turns[site] = turns.get(site, -1) + 1
+            token = group.kiosks[site][n % len(group.kiosks[site])]
             body = (
                 f'{{"scan_id":"{uuid.uuid4()}","scanned_at":"{stamp}",'
                 f'"qr":"{world.codes[delegate]}"}}'

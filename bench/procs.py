@@ -59,6 +59,39 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / TICK
 
 
+def memory(pids: Sequence[int]) -> dict[str, int]:
+    """Resident and proportional set sizes (bytes) of these processes, summed: RSS counts
+    pages that forked processes share once in each, PSS splits them between them."""
+    out = {"rss": 0, "pss": 0}
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            name, _, value = line.partition(":")
+            if name in ("Rss", "Pss"):
+                out[name.lower()] += int(value.split()[0]) * 1024
+    return out
+
+
+def established(port: int) -> int:
+    """TCP connections established to a local listening port (IPv4 and IPv6), from the
+    kernel's tables: what the server holds, whatever its processes think."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address is HEX_IP:HEX_PORT; state 01 is ESTABLISHED
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count
+
+
 def machine_busy() -> float:
     """CPU seconds the whole machine has spent busy (all cores, /proc/stat)."""
     first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]

@@ -125,6 +125,55 @@ async def test_a_kiosk_revoked_elsewhere_is_closed_at_its_next_batch(
     assert closing.type == aiohttp.WSMsgType.CLOSE and ws.close_code == kiosk_ws.REVOKED
 
 
+async def test_a_kiosk_revoked_elsewhere_is_closed_at_its_next_heartbeat(
+    client: TestClient, world: World
+) -> None:
+    async with client.ws_connect(WS, headers=world.kiosk("LC-01")) as ws:
+        await world.db.execute("UPDATE tokens SET revoked_at = now() WHERE label = 'LC-01#0'")
+        await ws.send_json({"type": "heartbeat", "queue_length": 4})
+        error = await ws.receive_json()
+        closing = await ws.receive()
+    assert error["type"] == "error" and error["id"] is None
+    assert error["problem"]["code"] == "authentication_required"
+    assert closing.type == aiohttp.WSMsgType.CLOSE and ws.close_code == kiosk_ws.REVOKED
+    # A revoked kiosk's beat is not recorded.
+    seen = await world.db.fetchval("SELECT last_seen_at FROM kiosks WHERE device_name = 'LC-01#0'")
+    assert seen is None
+
+
+async def test_heartbeats_arriving_together_are_each_recorded(
+    client: TestClient, world: World
+) -> None:
+    """Kiosks beating at once share one write; each keeps its own queue length, and a
+    revoked one among them is refused alone."""
+    kiosks = [("LC-01", 0), ("LC-01", 1), ("LC-02", 0), ("LC-02", 1)]
+    sockets = [await client.ws_connect(WS, headers=world.kiosk(s, n)) for s, n in kiosks]
+    await world.db.execute("UPDATE tokens SET revoked_at = now() WHERE label = 'LC-02#1'")
+    try:
+        for n, ws in enumerate(sockets):
+            await ws.send_json({"type": "heartbeat", "queue_length": 10 + n})
+        answers = [await ws.receive_json() for ws in sockets]
+    finally:
+        for ws in sockets:
+            await ws.close()
+    assert [a["type"] for a in answers] == ["heartbeat"] * 3 + ["error"]
+    rows = await world.db.fetch(
+        "SELECT device_name, queue_length, last_seen_at IS NOT NULL AS seen FROM kiosks"
+    )
+    found = {r["device_name"]: (r["queue_length"], r["seen"]) for r in rows}
+    assert found["LC-01#0"] == (10, True) and found["LC-01#1"] == (11, True)
+    assert found["LC-02#0"] == (12, True) and found["LC-02#1"][1] is False
+
+
+async def test_a_kiosk_socket_does_not_compress(client: TestClient, world: World) -> None:
+    """A compressing socket would hold ~300 KB of zlib state while open: the offer of
+    permessage-deflate is answered without it."""
+    async with client.ws_connect(WS, headers=world.kiosk("LC-01"), compress=15) as ws:
+        assert ws.compress == 0
+        await ws.send_json({"type": "heartbeat"})
+        assert (await ws.receive_json())["type"] == "heartbeat"
+
+
 async def test_a_roster_change_nudges_the_site_s_kiosks(
     client: TestClient, world: World, organiser: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

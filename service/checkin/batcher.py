@@ -33,6 +33,7 @@ import asyncpg
 
 from diemcau.checkin.clocks import Clocks
 from diemcau.checkin.contact import WRITE_EVERY, Contacts
+from diemcau.checkin.heartbeats import Heartbeats
 from diemcau.checkin.ingest import Outcome, ingest
 from diemcau.checkin.records import Job
 from diemcau.errors import Problem
@@ -78,6 +79,7 @@ class Ingestor:
     ):
         self.pool = pool
         self.liveness = Liveness()
+        self.heartbeats = Heartbeats(pool)
         self.clocks = Clocks()
         self.contacts = Contacts()
         self._max_scans = max_scans
@@ -99,7 +101,7 @@ class Ingestor:
 
     async def close(self) -> None:
         """Finish what is queued and in flight, write the contacts, then stop."""
-        while self._queue or self._tasks or self._touches:
+        while self._queue or self._tasks or self._touches or self.heartbeats.busy:
             self._wake.set()
             await asyncio.sleep(0.01)
         for task in (self._runner, self._keeper):

@@ -9,6 +9,7 @@ import errno
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import socket
 import sys
@@ -29,6 +30,8 @@ from diemcau.supervisor import GIVE_UP_AFTER, Seat, Supervisor
 
 log = logging.getLogger("diemcau.serve")
 BACKLOG = 1024  # connections the kernel holds for a worker while it is busy
+OPEN_FILES_CAP = 1 << 20  # the soft limit wanted when the hard one is unlimited
+OPEN_FILES_WANTED = 16_384  # below this, say that the sockets a worker holds are capped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -152,9 +155,34 @@ async def _master_watch(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+def raise_open_files() -> int:
+    """The soft limit on open files raised to the hard one; answers the limit in force.
+
+    Every kiosk and dashboard websocket holds a file descriptor for as long as it is
+    open, and a common soft limit is 1,024: at that many, accept() fails with EMFILE
+    and asyncio stops accepting for a second at a time. Workers inherit the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, OPEN_FILES_CAP)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):  # the kernel's own cap (nr_open) is lower
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _warn_open_files(limit: int) -> None:
+    if limit < OPEN_FILES_WANTED:
+        log.warning(
+            "few open files allowed: each worker holds at most this many sockets",
+            extra={"open_files": limit, "raise_with": "ulimit -n (or LimitNOFILE= in systemd)"},
+        )
+
+
 def run_serve(args: argparse.Namespace) -> int:
     config = _options(args)
     setup_logging(config.log_level)
+    _warn_open_files(raise_open_files())
     # Refuse a busy port before starting anything, so the error is the first thing seen.
     probe = _bind(config.host, config.port, reuse_port=config.workers > 1)
     dsn, embedded = resolve_dsn(config)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,54 +52,78 @@ ROSTER_POLL_SECONDS = 10.0
 # the last is answered (an offline queue of thousands); answering them together lets
 # their scans share transactions, and the answers still leave in the order they came.
 PIPELINE = 8
-Answer = asyncio.Task[tuple[str, bool]]
+
+
+class Replies:
+    """A socket's answers owed, each sent once the one before it has gone.
+
+    No task or queue lives beside an idle socket (10,000 kiosks each hold one): a
+    message's own task sends its answer after waiting for its predecessor's."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.owed: deque[asyncio.Task[None]] = deque()
+        self.closing = False  # gone or revoked: what is still owed is not sent
+
+    async def room(self) -> None:
+        """Wait while PIPELINE answers are owed (back-pressure on a fast kiosk)."""
+        while self.owed and self.owed[0].done():
+            self.owed.popleft()
+        if len(self.owed) >= PIPELINE:
+            await asyncio.wait([self.owed[0]])
+
+    def answer(self, reply: Awaitable[tuple[str, bool]]) -> None:
+        """Answer a message. Its task starts (and queues its batch for ingestion) before
+        any later message's: tasks start in the order they are made."""
+        previous = self.owed[-1] if self.owed else None
+        self.owed.append(asyncio.get_running_loop().create_task(self._send(reply, previous)))
+
+    async def _send(
+        self, reply: Awaitable[tuple[str, bool]], previous: asyncio.Task[None] | None
+    ) -> None:
+        text, revoked = await reply
+        if previous is not None:
+            await asyncio.wait([previous])  # not `await previous`: cancelling this, not it
+        if self.closing:
+            return
+        try:
+            await self.ws.send_str(text)
+        except ConnectionError:
+            self.closing = True  # the kiosk went away: its retries are answered from storage
+            return
+        if revoked:
+            self.closing = True
+            await self.ws.close(code=REVOKED, message=b"kiosk revoked")
+
+    async def settle(self) -> None:
+        if self.owed:
+            await asyncio.wait(self.owed)
 
 
 async def ws_kiosk(request: web.Request) -> web.StreamResponse:
     caller = await websocket_caller(request, "kiosk")
     assert caller.token_id and caller.conference_id and caller.site_id
     kiosk = Kiosk(caller.token_id, caller.conference_id, caller.site_id)
-    ws = await open_websocket(request, max_msg_size=request.app[CONFIG].max_body_kb * 1024)
+    # No permessage-deflate: a compressing socket holds 100-300 KB of zlib state for as
+    # long as it is open (10,000 kiosks: gigabytes), and a scan's message is mostly its
+    # code, which does not compress. A kiosk that offers it is answered without it.
+    ws = await open_websocket(
+        request, max_msg_size=request.app[CONFIG].max_body_kb * 1024, compress=False
+    )
     request.app[INGESTOR].contacts.heard(kiosk.token_id, datetime.now(UTC))  # an open socket
     sockets = request.app[KIOSK_SOCKETS]
     sockets.add(kiosk, ws)
-    answers: asyncio.Queue[Answer | None] = asyncio.Queue(PIPELINE)
-    writer = asyncio.get_running_loop().create_task(_send_in_order(ws, answers))
+    replies = Replies(ws)
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
-            # A batch is queued for ingestion before the task's first `await`, and tasks
-            # start in the order they are made: batches go in the order they came.
-            received_at = datetime.now(UTC)
-            task = asyncio.get_running_loop().create_task(
-                _answer(request, kiosk, msg.data, received_at)
-            )
-            await answers.put(task)  # waits while PIPELINE answers are owed: back-pressure
+            await replies.room()
+            replies.answer(_answer(request, kiosk, msg.data, datetime.now(UTC)))
     finally:
-        await answers.put(None)
-        await writer
+        await replies.settle()
         sockets.remove(kiosk, ws)
     return ws
-
-
-async def _send_in_order(ws: web.WebSocketResponse, answers: asyncio.Queue[Answer | None]) -> None:
-    """Send each answer when it is ready, in the order the messages came; after a
-    revocation, close the socket and drop what is still owed."""
-    closing = False
-    while (task := await answers.get()) is not None:
-        if closing:
-            task.cancel()
-            continue
-        reply, revoked = await task
-        try:
-            await ws.send_str(reply)
-        except ConnectionError:
-            closing = True  # the kiosk went away: its retries will be answered from storage
-            continue
-        if revoked:
-            closing = True
-            await ws.close(code=REVOKED, message=b"kiosk revoked")
 
 
 async def _answer(
@@ -157,11 +182,9 @@ async def _heartbeat(
         queue = None  # a heartbeat is never refused for what it reports
     ingestor = request.app[INGESTOR]
     if ingestor.liveness.due({kiosk.token_id}):
-        async with request.app[POOL].acquire() as conn:
-            if await q.token_revoked(conn, kiosk.token_id):
-                revoked = Problem("authentication_required", Msg("Máy đã bị thu hồi", "revoked"))
-                return _refusal(request, data, revoked)
-            await q.touch_kiosks(conn, [kiosk.token_id], queue)
+        if await ingestor.heartbeats.record(kiosk.token_id, queue):
+            revoked = Problem("authentication_required", Msg("Máy đã bị thu hồi", "revoked"))
+            return _refusal(request, data, revoked)
     sent_at = _sent_at(data)
     if sent_at is not None:
         ingestor.clocks.measure(kiosk.token_id, received_at, sent_at)

@@ -134,6 +134,38 @@ async def touch_kiosks(
     )
 
 
+async def beat_kiosks(
+    conn: asyncpg.Connection, token_ids: list[int], queue_lengths: list[int | None]
+) -> set[int]:
+    """The heartbeats of many kiosks at once, each with its own queue length, as
+    `touch_kiosks` records one (silences included); answers the revoked among them,
+    which are not touched."""
+    rows = await conn.fetch(
+        """WITH given AS (
+               SELECT * FROM unnest($1::bigint[], $2::int[]) AS g(token_id, queue_length)),
+           revoked AS (
+               SELECT id FROM tokens WHERE id = ANY($1::bigint[]) AND revoked_at IS NOT NULL),
+           before AS (
+               SELECT token_id, last_seen_at FROM kiosks
+                WHERE token_id = ANY($1::bigint[]) AND token_id NOT IN (SELECT id FROM revoked)
+                ORDER BY token_id FOR NO KEY UPDATE),
+           gaps AS (
+               INSERT INTO kiosk_silences (token_id, silent_from, silent_until)
+               SELECT token_id, last_seen_at, now() FROM before
+                WHERE last_seen_at < now() - interval '5 minutes'),
+           touched AS (
+               UPDATE kiosks k SET last_seen_at = now(),
+                      first_seen_at = coalesce(k.first_seen_at, now()),
+                      queue_length = coalesce(g.queue_length, k.queue_length)
+                 FROM before JOIN given g USING (token_id)
+                WHERE k.token_id = before.token_id)
+           SELECT id FROM revoked""",
+        token_ids,
+        queue_lengths,
+    )
+    return {r["id"] for r in rows}
+
+
 async def fetch_site_tally(
     conn: asyncpg.Connection, conference_id: int, site_id: int
 ) -> asyncpg.Record | None:
@@ -153,12 +185,6 @@ async def fetch_expected(
             WHERE conference_id = $1 AND site_id = $2 AND NOT revoked GROUP BY category""",
         conference_id,
         site_id,
-    )
-
-
-async def token_revoked(conn: asyncpg.Connection, token_id: int) -> bool:
-    return bool(
-        await conn.fetchval("SELECT revoked_at IS NOT NULL FROM tokens WHERE id = $1", token_id)
     )
 
 
