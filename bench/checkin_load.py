@@ -74,7 +74,7 @@ class Pg:
 
 def reset(pg: Pg) -> None:
     """No check-in at all: every run starts from the same state (not timed)."""
-    asyncio.run(pg.fetchval("TRUNCATE checkins, attendances, site_tallies"))
+    asyncio.run(pg.fetchval("TRUNCATE checkins, attendances, site_tallies, live_arrivals"))
 
 
 def accepted_in_db(pg: Pg) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from diemcau.appkeys import (
     IMPORT_POOL,
     INGESTOR,
     KIOSK_LIMITER,
+    LIVE_SETTINGS,
     METRICS,
     POOL,
     RENDER_POOL,
@@ -36,7 +37,9 @@ from diemcau.handlers import all_routes
 from diemcau.handlers.common import dumps, language, refuse_caller, request_text_errors
 from diemcau.handlers.credentials import credentials_ctx
 from diemcau.handlers.kiosk_ws import kiosk_sockets_ctx
+from diemcau.handlers.live import live_ctx
 from diemcau.kiosks import ENROLL_TRIES
+from diemcau.live.watcher import LiveSettings
 from diemcau.logs import request_id_var
 from diemcau.metrics import Metrics
 from diemcau.ratelimit import RateLimiter
@@ -241,6 +244,8 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(credentials_ctx)  # after the pool: it checks the stored keys
     app.cleanup_ctx.append(_ingestor_ctx)
     app.cleanup_ctx.append(kiosk_sockets_ctx)
+    app[LIVE_SETTINGS] = LiveSettings()
+    app.cleanup_ctx.append(live_ctx)
     return app
 
 

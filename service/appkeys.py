@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from diemcau.config import Config
     from diemcau.executors import ImportPool, RenderPool
     from diemcau.keystore import Keystore
+    from diemcau.live.hub import Hub
+    from diemcau.live.watcher import LiveSettings
     from diemcau.metrics import Metrics
     from diemcau.ratelimit import FailureGuard, RateLimiter
     from diemcau.routing import Route
@@ -43,3 +45,7 @@ IMPORT_POOL: web.AppKey[ImportPool] = web.AppKey("import_pool")
 # A supervised worker's place (`serve --workers N`): its number and the master's board of
 # workers, which /metrics and /healthz report. Absent when the process serves alone.
 WORKER_SEAT: web.AppKey[Seat] = web.AppKey("worker_seat")
+# The live board: the worker's hub of views and watchers, and its timings (tests
+# shorten them before the app starts).
+LIVE: web.AppKey[Hub] = web.AppKey("live")
+LIVE_SETTINGS: web.AppKey[LiveSettings] = web.AppKey("live_settings")

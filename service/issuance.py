@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from diemcau import audit, badges, credentials, delegates
 from diemcau.auth import Principal
 from diemcau.checkin.identify import code_digest
-from diemcau.conferences import ensure_writable
+from diemcau.conferences import ensure_writable, reload
 from diemcau.credentials import Claims, InvalidCredential
 from diemcau.errors import Msg, Problem
 from diemcau.keystore import Keystore, SigningKey, signing_key
@@ -121,6 +121,10 @@ def _state(row: Row) -> dict[str, Any]:
 
 
 async def _locked_delegate(conn: asyncpg.Connection, conference_id: int, delegate_id: int) -> Row:
+    """The delegate, locked, after the conference row: every writer of a roster holds
+    that lock first, so roster changes take their `roster_seq` in commit order and a
+    kiosk's `?since=` misses none (a second writer waits for the first to commit)."""
+    ensure_writable(await reload(conn, conference_id, lock=True))
     row = await conn.fetchrow(
         "SELECT * FROM delegates WHERE conference_id = $1 AND id = $2 FOR UPDATE",
         conference_id,

@@ -127,8 +127,10 @@ def app(config: Config) -> web.Application:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, app: web.Application, db: asyncpg.Connection) -> TestClient:
-    # Depends on `db` so that the database is cleaned after every test that used the API.
+async def client(db: asyncpg.Connection, aiohttp_client: Any, app: web.Application) -> TestClient:
+    # Depends on `db` so that the database is cleaned after every test that used the API;
+    # `db` first, so that the app (and its background tasks: the live board's sweeps) has
+    # stopped before the tables are truncated.
     return await aiohttp_client(app)
 
 

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from diemcau.checkin import contact, identify, timeline
+from diemcau.checkin.arrivals import arrivals
 from diemcau.checkin.contact import Contacts
 from diemcau.checkin.records import (
     Job,
@@ -283,6 +284,15 @@ class Batch:
 
     async def write(self, conn: asyncpg.Connection) -> list[CheckinRow]:
         rows = [p.row() for p in self.pending]
+        if rows:
+            await q.insert_checkins(conn, self.conference_id, rows)
+        if self.records:
+            await insert_issued_codes(conn, sorted(set(self.records)))
+        return rows
+
+    async def write_tallies(self, conn: asyncpg.Connection) -> None:
+        """The sites' counts and arrivals, with the live board's next `seq`: last in the
+        transaction, since the counter's lock is held from there to the commit."""
         change = self.tallies()
         last = self.last_scans()
         sites = sorted(set(change) | set(last))
@@ -293,12 +303,8 @@ class Batch:
                 sites,
                 [change.get(s, timeline.new_tally()) for s in sites],
                 [last.get(s) for s in sites],
+                arrivals(self.pending),
             )
-        if rows:
-            await q.insert_checkins(conn, self.conference_id, rows)
-        if self.records:
-            await insert_issued_codes(conn, sorted(set(self.records)))
-        return rows
 
 
 async def ingest(
@@ -321,6 +327,7 @@ async def ingest(
         rows = {r.scan_id: r for r in await batch.write(conn)}
         renderer = Renderer(batch.zone, batch.window, batch.delegates)
         await renderer.load_sites(conn, [*rows.values(), *_retried(batch)])
+        await batch.write_tallies(conn)
     outcomes: list[Outcome] = []
     for i in range(len(jobs)):
         done = batch.outcomes[i]

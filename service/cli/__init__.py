@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "diemcau.cli.roster",
     "diemcau.cli.badges",
     "diemcau.cli.codes",
+    "diemcau.cli.live",
     "diemcau.kiosk.cli",
 ]
 

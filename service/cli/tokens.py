@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 from diemcau import audit, auth
 from diemcau.cli.common import database, load_config, report_problem
 from diemcau.cli.output import Column, Listing, add_format
 from diemcau.cli.say import err, error, t, when
+from diemcau.config import Config
 from diemcau.errors import Msg, Problem
 
 
@@ -86,8 +88,26 @@ async def _create(args: argparse.Namespace) -> int:
             f"token #{token_id} ({args.role}) created; it is shown only once",
         )
     )
+    if args.role == "viewer":
+        url = dashboard_url(load_config(), args.conference)
+        err(
+            t(
+                f"Bảng trực tiếp (mở rồi dán mã này): {url}",
+                f"Live board (open, then paste the token): {url}",
+            )
+        )
     print(secret)
     return 0
+
+
+def dashboard_url(config: Config, conference: str) -> str:
+    """Where the conference's live board is opened: DIEMCAU_PUBLIC_URL, else the address
+    `diemcau serve` listens on (loopback when it listens on every address)."""
+    origin = config.public_url
+    if not origin:
+        host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+        origin = f"http://{host}:{config.port}"
+    return f"{origin}/dashboard/{quote(conference, safe='')}"
 
 
 async def _list(args: argparse.Namespace) -> int:

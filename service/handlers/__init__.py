@@ -21,6 +21,7 @@ MODULES = [
     "diemcau.handlers.checkins",
     "diemcau.handlers.kiosk_ws",
     "diemcau.handlers.kiosk_page",
+    "diemcau.handlers.live",
 ]
 
 

@@ -217,23 +217,52 @@ async def add_tallies(
     site_ids: list[int],
     values: list[list[int]],
     last_scan_at: list[Any],
-) -> None:
-    """Add to the tallies of these sites (in site order, the lock order); a site's first
-    scan makes its row."""
+    arrivals: tuple[list[int], list[Any], list[int]] = ([], [], []),
+) -> int:
+    """Add to the tallies of these sites and to the arrivals per minute, all stamped with
+    the conference's next `seq`, which it answers; a site's first scan makes its row.
+
+    The transaction's last statement: the counter row's lock, taken first and held to the
+    commit, orders the commits of one conference, so `seq` follows commit order
+    (sql/0011_live.sql). Every tally and arrival row is locked after it, so two writers
+    never wait on each other in a ring here. One notification per batch tells every
+    worker's live board (diemcau.live.listener); PostgreSQL delivers it at the commit.
+    """
     n = len(TALLY_FIELDS)
     adds = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in TALLY_FIELDS)
-    await conn.execute(
-        f"""INSERT INTO site_tallies AS t
-                   (conference_id, site_id, {", ".join(TALLY_FIELDS)}, last_scan_at, seq)
-            SELECT $1, *, nextval('live_seq')
-              FROM unnest($2::bigint[], {_unnest(["int"] * n, 3)}, ${n + 3}::timestamptz[])
-            ON CONFLICT (conference_id, site_id) DO UPDATE SET {adds},
-                   last_scan_at = greatest(t.last_scan_at, EXCLUDED.last_scan_at),
-                   seq = EXCLUDED.seq""",
+    return await conn.fetchval(
+        f"""WITH counter AS (
+                INSERT INTO live_counters AS c (conference_id, seq) VALUES ($1, 1)
+                ON CONFLICT (conference_id) DO UPDATE SET seq = c.seq + 1
+                RETURNING seq),
+            tallies AS (
+                INSERT INTO site_tallies AS t
+                       (conference_id, site_id, {", ".join(TALLY_FIELDS)}, last_scan_at, seq)
+                SELECT $1, u.*, counter.seq
+                  FROM counter,
+                       unnest($2::bigint[], {_unnest(["int"] * n, 3)}, ${n + 3}::timestamptz[])
+                         AS u
+                ON CONFLICT (conference_id, site_id) DO UPDATE SET {adds},
+                       last_scan_at = greatest(t.last_scan_at, EXCLUDED.last_scan_at),
+                       seq = EXCLUDED.seq
+                RETURNING 1),
+            arrivals AS (
+                INSERT INTO live_arrivals AS a (conference_id, unit_id, minute, arrivals, seq)
+                SELECT $1, s.unit_id, w.minute, sum(w.n), counter.seq
+                  FROM counter,
+                       unnest(${n + 4}::bigint[], ${n + 5}::timestamptz[], ${n + 6}::int[])
+                         AS w(site_id, minute, n)
+                  JOIN sites s ON s.id = w.site_id
+                 GROUP BY s.unit_id, w.minute, counter.seq
+                ON CONFLICT (conference_id, unit_id, minute) DO UPDATE
+                   SET arrivals = a.arrivals + EXCLUDED.arrivals, seq = EXCLUDED.seq
+                RETURNING 1)
+            SELECT seq, pg_notify('diemcau_live', $1::text || ' ' || seq) FROM counter""",
         conference_id,
         site_ids,
         *[[v[i] for v in values] for i in range(n)],
         last_scan_at,
+        *arrivals,
     )
 
 
