@@ -4,6 +4,7 @@
     diemcau kiosk run                      # codes from the scanner (stdin), one a line
     diemcau kiosk run --file codes.txt --out
     diemcau kiosk walkin "Nguyễn Văn B" --category "khách mời"
+    diemcau kiosk headcount --moment start --members 88 --non-members 7 --guests 2
     diemcau kiosk status | sync [--all]
 
 Everything lives in one SQLite file (--db, DIEMCAU_KIOSK_DB, or kiosk.db in the user's
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _run_verb(verbs, common)
     _sync_verb(verbs, common)
     _walkin_verb(verbs, common)
+    _headcount_verb(verbs, common)
     show = verbs.add_parser(
         "status",
         parents=[common],
@@ -140,6 +142,32 @@ def _walkin_verb(verbs: argparse._SubParsersAction, common: argparse.ArgumentPar
         ),
     )
     walkin.set_defaults(func=_sync_run, command=commands.walkin)
+
+
+def _headcount_verb(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    hc = verbs.add_parser(
+        "headcount",
+        parents=[common],
+        help=t(
+            "ghi số người đếm được trong hội trường (gửi như lượt quét)",
+            "record a headcount of the room (sent like scans)",
+        ),
+    )
+    hc.add_argument("--moment", required=True, choices=("start", "after_break", "end"))
+    hc.add_argument("--members", type=int, required=True, help=t("đảng viên", "party members"))
+    hc.add_argument("--non-members", type=int, required=True, help=t("quần chúng", "non-members"))
+    hc.add_argument(
+        "--guests", type=int, default=0, help=t("khách mời (mặc định 0)", "guests (default 0)")
+    )
+    hc.add_argument("--note")
+    hc.add_argument(
+        "--at",
+        help=t(
+            "giờ đếm, ISO 8601 có múi giờ (mặc định bây giờ)",
+            "when, ISO 8601 with an offset (default now)",
+        ),
+    )
+    hc.set_defaults(func=_sync_run, command=commands.headcount)
 
 
 def _sync_run(args: argparse.Namespace) -> int:

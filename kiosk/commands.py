@@ -1,4 +1,5 @@
-"""The kiosk's commands: enroll, run, sync, walkin, status (parsed in diemcau.kiosk.cli)."""
+"""The kiosk's commands: enroll, run, sync, walkin, headcount, status (parsed in
+diemcau.kiosk.cli)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import os
 import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,9 +55,15 @@ TEXT = {
     ),
     "all_sent": Msg("Đã gửi hết lên dịch vụ", "Everything is sent to the service"),
     "left": Msg(
-        "Còn {} lượt quét chờ gửi; chúng sẽ được gửi ở lần chạy sau (diemcau kiosk run/sync)",
-        "{} scans still queued; the next diemcau kiosk run or sync sends them",
+        "Còn {} lượt quét hoặc lần đếm chờ gửi; chúng sẽ được gửi ở lần chạy sau "
+        "(diemcau kiosk run/sync)",
+        "{} scans or headcounts still queued; the next diemcau kiosk run or sync sends them",
     ),
+    "headcount": Msg(
+        "Đã ghi số người lúc {}: {} (đảng viên {}, quần chúng {}, khách mời {})",
+        "Headcount at {} recorded: {} (members {}, non-members {}, guests {})",
+    ),
+    "bad_count": Msg("Số người phải là số nguyên không âm", "Counts are whole numbers, 0 or more"),
     "requeued": Msg("Gửi lại {} lượt quét đã có kết quả", "Sending {} answered scans again"),
     "bad_category": Msg(
         "Loại phải là đảng viên, quần chúng hoặc khách mời (member, non_member, guest)",
@@ -80,8 +88,8 @@ def _printer(store: Store, lang: str) -> Printer:
 
 async def enroll(args: argparse.Namespace, path: Path, lang: str) -> int:
     with Store(path) as store:
-        if store.get("token") and store.counts()["pending"]:
-            _say(lang, "queue_not_empty", store.counts()["pending"])
+        if store.get("token") and store.unsent():
+            _say(lang, "queue_not_empty", store.unsent())
             return USAGE
         if store.get("token") and not args.force:
             _say(lang, "enrolled_already", path)
@@ -172,7 +180,7 @@ async def _drain(
     deadline = loop.time() + seconds
 
     def waiting() -> bool:
-        return bool(store.counts()["pending"]) or (contact and not sender.contacted.is_set())
+        return bool(store.unsent()) or (contact and not sender.contacted.is_set())
 
     while waiting() and not sending.done() and loop.time() < deadline:
         sender.progress.clear()
@@ -194,7 +202,7 @@ async def _finish(sending: asyncio.Task[None], store: Store, printer: Printer) -
     if failure is not None:  # a bug, or an answer the kiosk cannot read: say so, keep the queue
         printer.say(TEXT["failed"], RED, f"{type(failure).__name__}: {failure}")
     store.set(link_state="stopped", link_since=now_text())
-    left = store.counts()["pending"]
+    left = store.unsent()
     if left:
         printer.say(TEXT["left"], AMBER, left)
         return UNSENT
@@ -236,6 +244,30 @@ async def walkin(args: argparse.Namespace, path: Path, lang: str) -> int:
             return 0  # the running kiosk sends it within seconds
         # Offline, the walk-in simply waits in the queue: only a revocation is news.
         sent = await _send_queue(store, printer, 5.0)
+        return REVOKED if sent == REVOKED else 0
+
+
+async def headcount(args: argparse.Namespace, path: Path, lang: str) -> int:
+    """Queue a headcount of the room (sent like scans: now, or when the link returns)."""
+    counts = (args.members, args.non_members, args.guests)
+    if any(n < 0 for n in counts):
+        _say(lang, "bad_count")
+        return USAGE
+    body = {
+        "headcount_id": str(uuid.uuid4()),
+        "moment": args.moment,
+        "counted_at": args.at or now_text(),
+        "members": args.members,
+        "non_members": args.non_members,
+        "guests": args.guests,
+        "note": args.note,
+    }
+    with _open(path) as store, RunLock(path) as held:
+        store.queue_headcount(body)
+        _say(lang, "headcount", args.moment, sum(counts), *counts)
+        if not held:
+            return 0  # the running kiosk sends it within seconds
+        sent = await _send_queue(store, _printer(store, lang), 5.0)
         return REVOKED if sent == REVOKED else 0
 
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from diemcau.cli.say import language
 from diemcau.errors import Msg
@@ -39,6 +41,7 @@ from diemcau.sites.client import ApiError, Client
 Correction = Callable[[Mapping[str, Any], str], None]
 Notice = Callable[..., None]  # (message, *values)
 ANSWER_TIMEOUT = 120.0  # a batch unanswered this long means a stuck link: reconnect
+HEADCOUNT_RETRY = 5.0  # seconds before a headcount the service could not take goes again
 # The service judges a scan more than 5 minutes ahead of its clock at its arrival; the
 # door should hear of a wrong clock before that happens (the window is judged by it too).
 SKEW_LIMIT = 300.0
@@ -100,6 +103,7 @@ class Sender:
         self.contacted = asyncio.Event()  # set once the service was reached and refreshed
         self.backoff = Backoff()
         self._roster_due = asyncio.Event()
+        self._headcounts_at = 0.0  # monotonic time the queued headcounts may go again
 
     def __repr__(self) -> str:  # never the token
         return f"Sender({self.base_url!r})"
@@ -132,6 +136,7 @@ class Sender:
             self.link("connected")
             self.backoff.reset()
             await self.refresh()
+            await self.send_headcounts()
             self.contacted.set()
             self.progress.set()
             await self._pump(conn)
@@ -177,6 +182,33 @@ class Sender:
         if self.on_roster is not None:
             self.on_roster()
 
+    async def send_headcounts(self) -> None:
+        """The queued headcounts over HTTP, oldest first (the websocket carries scans only).
+
+        One the service refuses for good (404, 409, 422) is set aside; one it cannot take
+        now (no link, 429, 5xx) stays queued and goes again in a few seconds.
+        """
+        pending = self.store.pending_headcounts()
+        if not pending:
+            return
+        conference = (self.store.get("conference") or {}).get("code", "")
+        site = (self.store.get("site") or {}).get("code", "")
+        path = f"/api/v1/conferences/{quote(conference)}/sites/{quote(site)}/headcounts"
+        async with Client(self.base_url, self._token, language()) as http:
+            for headcount_id, body in pending:
+                try:
+                    answer = await http.post(path, body)
+                except ApiError as err:
+                    if err.status == 401:
+                        raise KioskRevoked(err.code) from None
+                    if err.status in (404, 409, 422):
+                        self.store.set_aside_headcount(headcount_id, err.code or str(err.status))
+                        continue
+                    self._headcounts_at = time.monotonic() + HEADCOUNT_RETRY
+                    return
+                self.store.answer_headcount(headcount_id, answer, now_text())
+                self.progress.set()
+
     async def _pump(self, conn: KioskConnection) -> None:
         """Send what is queued, a few batches in flight, until the socket closes."""
         flights: set[asyncio.Task[str]] = set()
@@ -194,6 +226,8 @@ class Sender:
         while not conn.closed:
             if self._roster_due.is_set():
                 await self.refresh()
+            if time.monotonic() >= self._headcounts_at:
+                await self.send_headcounts()
             if rewind and not flights:
                 sent_up_to, rewind = 0, False
             batch = [] if rewind or len(flights) >= self.window else self._next(sent_up_to)

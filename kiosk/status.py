@@ -24,6 +24,7 @@ LABELS = {
     "link": Msg("Kết nối", "Link"),
     "roster": Msg("Danh sách", "Roster"),
     "clock": Msg("Đồng hồ", "Clock"),
+    "headcounts": Msg("Số người đếm", "Headcounts"),
     "file": Msg("Tệp", "File"),
 }
 QUEUE = Msg(
@@ -62,6 +63,7 @@ def report(store: Store, running: bool | None) -> dict[str, Any]:
         "device": (store.get("kiosk") or {}).get("device_name"),
         "service": store.get("url"),
         "queue": store.counts(),
+        "headcounts": store.headcount_counts(),
         "last_sync_at": store.get("last_sync_at"),
         "link": {
             "state": link,
@@ -107,6 +109,10 @@ def lines(data: dict[str, Any], lang: str, zone: ZoneInfo) -> list[str]:
         ("device", data["device"] or "-"),
         ("service", data["service"] or "-"),
         ("queue", QUEUE.text(lang).format(**{k: say.number(n) for k, n in data["queue"].items()})),
+        (
+            "headcounts",
+            QUEUE.text(lang).format(**{k: say.number(n) for k, n in data["headcounts"].items()}),
+        ),
         ("last_sync", when(data["last_sync_at"], zone, lang)),
         ("link", state),
         ("roster", held),

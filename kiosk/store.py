@@ -5,9 +5,10 @@ loses nothing: the queue is replayed on the next start. The file holds the kiosk
 so it is created with mode 0600 in a directory of mode 0700.
 
 Tables: `settings` (key -> JSON value: token, conference, site, keys, roster version,
-link state...), `roster` (the delegates the kiosk may meet) and `scans` (every scan, in
+link state...), `roster` (the delegates the kiosk may meet), `scans` (every scan, in
 the order it was made; `state` is `pending` until the service answered it, then `done`,
-or `set_aside` when the service refused it for good).
+or `set_aside` when the service refused it for good) and `headcounts` (what was counted
+in the room, queued the same way).
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ CREATE TABLE IF NOT EXISTS scans (
     answered_at  TEXT
 );
 CREATE INDEX IF NOT EXISTS scans_state_idx ON scans (state, seq);
+CREATE TABLE IF NOT EXISTS headcounts (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    headcount_id TEXT NOT NULL UNIQUE,
+    body         TEXT NOT NULL,          -- the headcount exactly as it is sent, JSON
+    state        TEXT NOT NULL DEFAULT 'pending',
+    result       TEXT,                   -- the service's answer, JSON
+    note         TEXT,                   -- why it was set aside
+    answered_at  TEXT
+);
 CREATE INDEX IF NOT EXISTS scans_delegate_idx ON scans (delegate_id, seq);
 """
 
@@ -304,3 +314,41 @@ class Store:
             "SELECT scan_id, scanned_at, note FROM scans WHERE state = 'set_aside' ORDER BY seq"
         )
         return [dict(r) for r in rows]
+
+    # headcounts
+
+    def queue_headcount(self, body: Mapping[str, Any]) -> None:
+        """Commit a headcount to the queue (it carries its own `headcount_id`)."""
+        self.db.execute(
+            "INSERT INTO headcounts (headcount_id, body) VALUES (?, ?)",
+            (body["headcount_id"], json.dumps(body, ensure_ascii=False, separators=(",", ":"))),
+        )
+
+    def pending_headcounts(self) -> list[tuple[str, dict[str, Any]]]:
+        """Queued headcounts, oldest first: (headcount_id, body)."""
+        rows = self.db.execute(
+            "SELECT headcount_id, body FROM headcounts WHERE state = 'pending' ORDER BY seq"
+        )
+        return [(hid, json.loads(body)) for hid, body in rows]
+
+    def answer_headcount(self, headcount_id: str, result: Mapping[str, Any], at: str) -> None:
+        self.db.execute(
+            "UPDATE headcounts SET state = 'done', result = ?, answered_at = ? "
+            "WHERE headcount_id = ?",
+            (json.dumps(result, ensure_ascii=False), at, headcount_id),
+        )
+
+    def set_aside_headcount(self, headcount_id: str, note: str) -> None:
+        self.db.execute(
+            "UPDATE headcounts SET state = 'set_aside', note = ? WHERE headcount_id = ?",
+            (note, headcount_id),
+        )
+
+    def unsent(self) -> int:
+        """Scans and headcounts still waiting to be sent."""
+        return self.counts()["pending"] + self.headcount_counts()["pending"]
+
+    def headcount_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT state, count(*) FROM headcounts GROUP BY state")
+        found = {state: n for state, n in rows}
+        return {k: found.get(k, 0) for k in ("pending", "done", "set_aside")}

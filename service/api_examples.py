@@ -242,6 +242,116 @@ LIVE_VIEW = {
     "sites": {"LC-TD-BB": LIVE_SITE},
     "units": {"LC-TD": LIVE_UNIT},
 }
+HEADCOUNT = {
+    "id": 52,
+    "headcount_id": None,
+    "site_code": "LC-TD-BB",
+    "moment": "start",
+    "counted_at": AT,
+    "members": 88,
+    "non_members": 7,
+    "guests": 2,
+    "total": 97,
+    "note": "đếm lúc khai mạc",
+    "by": "technician#12 KT Tam Đường",
+    "recorded_at": "2026-12-15T08:02:10+07:00",
+}
+ABSENCE = {
+    "delegate_id": 1042,
+    "external_id": "LC-0001042",
+    "full_name": "Nguyễn Thị Phương Thảo",
+    "category": "member",
+    "site_code": "LC-TD-BB",
+    "unit_code": "LC-TD-BB",
+    "reason": "sick",
+    "note": "nằm viện",
+    "makeup_owed": True,
+    "by": "technician#12 KT Tam Đường",
+    "recorded_at": "2026-12-15T09:10:00+07:00",
+    "updated_at": "2026-12-15T09:10:00+07:00",
+}
+_COUNTS = {"expected": {"member": 90, "non_member": 8, "guest": 2},
+           "checked_in": {"member": 88, "non_member": 7, "guest": 2},
+           "walk_ins": 3, "walk_ins_by_category": {"member": 0, "non_member": 3, "guest": 0},
+           "rates": {"member": 0.9778, "non_member": 0.875, "guest": 1.0}}  # fmt: skip
+FLAG = {
+    "id": "LC-TD-BB.headcount_mismatch",
+    "kind": "headcount_mismatch",
+    "site_code": "LC-TD-BB",
+    "detail": {"headcount": 112, "checked_in": 97, "walk_ins": 3, "difference": 12},
+    "status": "open",
+    "resolution": None,
+}
+RESOLUTION = {
+    "action": "accept_headcount",
+    "figure": None,
+    "note": "kiosk hỏng 10 phút đầu; đếm trong hội trường là đúng",
+    "by": "organiser#1 Ban tổ chức",
+    "at": "2026-12-15T13:20:00+07:00",
+}
+RECONCILIATION = {
+    "conference": {
+        "code": "HN-NQ14-LC",
+        "title": "Hội nghị học tập, quán triệt Nghị quyết Đại hội XIV",
+        "checkin_opens_at": "2026-12-15T07:00:00+07:00",
+        "starts_at": AT,
+        "ends_at": LATER,
+        "timezone": "Asia/Ho_Chi_Minh",
+        "host_site": "LC-HT",
+        "policy": {"other_site": "accept"},
+        "targets": {"member": 0.98, "non_member": 0.9},
+    },
+    "status": "closed",
+    "scope": "LC-TD",
+    "computed_at": "2026-12-15T13:05:00+07:00",
+    "signed_off_at": None,
+    "report_sha256": None,
+    "totals": {**_COUNTS, "sites": 1, "targets": {"member": 0.98, "non_member": 0.9}},
+    "levels": [{**_COUNTS, "level": "commune", "sites": 1}],
+    "units": [
+        {
+            **_COUNTS,
+            "unit_code": "LC-TD",
+            "unit_name": "Huyện Tam Đường",
+            "level": "district",
+            "parent_code": "LC",
+            "sites": 1,
+        }
+    ],
+    "sites": [
+        {
+            **_COUNTS,
+            "site_code": "LC-TD-BB",
+            "site_name": "Hội trường UBND xã Bản Bo",
+            "unit_code": "LC-TD",
+            "level": "commune",
+            "moved_in": 1,
+            "moved_out": 0,
+            "exits": 6,
+            "reentries": 5,
+            "present": 99,
+            "headcounts": {
+                "start": {
+                    "id": 52,
+                    "moment": "start",
+                    "counted_at": AT,
+                    "members": 103,
+                    "non_members": 7,
+                    "guests": 2,
+                    "total": 112,
+                    "note": "đếm lúc khai mạc",
+                },
+                "after_break": None,
+                "end": None,
+            },
+            "capacity": 120,
+            "absences": {"sick": 1, "on_duty": 1, "travel": 0, "other": 0},
+            "makeup_owed": 1,
+        }
+    ],
+    "flags": [FLAG],
+    "open_flags": 1,
+}
 
 EXAMPLES: dict[str, Example] = {
     "get_health": Example(
@@ -527,6 +637,61 @@ EXAMPLES: dict[str, Example] = {
                 }
             ],
             "next": None,
+        },
+    ),
+    # Headcounts, absences, reconciliation and sign-off.
+    "post_headcount": Example(
+        SITE_PATH + "/headcounts",
+        request={
+            "moment": "start",
+            "counted_at": AT,
+            "members": 88,
+            "non_members": 7,
+            "guests": 2,
+            "note": "đếm lúc khai mạc",
+        },
+        response=HEADCOUNT,
+    ),
+    "list_headcounts": Example(
+        SITE_PATH + "/headcounts?moment=start",
+        response={
+            "items": [HEADCOUNT, {**HEADCOUNT, "id": 51, "members": 86, "total": 95}],
+            "next": None,
+            "latest": {"start": HEADCOUNT, "after_break": None, "end": None},
+        },
+    ),
+    "post_absence": Example(
+        CONF + "/absences",
+        request={"delegate_id": 1042, "reason": "sick", "note": "nằm viện", "makeup_owed": True},
+        response=ABSENCE,
+    ),
+    "import_absences": Example(
+        CONF + "/absences/import",
+        request="external_id,reason,note,makeup_owed\nLC-0001042,ốm,nằm viện,có\n"
+        "LC-0001077,công tác,,không\n",
+        response={"imported": 2, "updated": 0},
+    ),
+    "list_absences": Example(
+        CONF + "/absences?makeup_owed=true", response={"items": [ABSENCE], "next": None}
+    ),
+    "get_makeup_csv": Example(CONF + "/absences/makeup.csv"),
+    "get_makeup_xlsx": Example(CONF + "/absences/makeup.xlsx"),
+    "get_absence": Example(CONF + "/absences/1042", response=ABSENCE),
+    "delete_absence": Example(CONF + "/absences/1042"),
+    "get_reconciliation": Example(CONF + "/reconciliation?unit=LC-TD", response=RECONCILIATION),
+    "resolve_flag": Example(
+        CONF + "/reconciliation/flags/LC-TD-BB.headcount_mismatch/resolve",
+        request={
+            "action": "accept_headcount",
+            "note": "kiosk hỏng 10 phút đầu; đếm trong hội trường là đúng",
+        },
+        response={**FLAG, "status": "resolved", "resolution": RESOLUTION},
+    ),
+    "sign_off": Example(
+        CONF + "/sign-off",
+        response={
+            "report_sha256": "9f2c1e0b7a4d3c2b1a0f9e8d7c6b5a4938271605f4e3d2c1b0a9f8e7d6c5b4a3",
+            "signed_off_at": "2026-12-15T14:00:00+07:00",
         },
     ),
     "ws_kiosk": Example("/ws/kiosk"),

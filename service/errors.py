@@ -44,6 +44,7 @@ CODES: dict[str, Code] = {
     "conflict": Code(409, "Xung đột dữ liệu", "Conflict"),
     "invalid_transition": Code(409, "Không thể chuyển trạng thái", "Status change not allowed"),
     "locked": Code(409, "Hội nghị đã khóa sổ", "The conference is signed off"),
+    "flags_open": Code(409, "Còn cờ đối soát chưa xử lý", "Reconciliation flags are still open"),
     "scan_conflict": Code(
         409, "Mã lượt quét đã dùng cho lượt quét khác", "A scan_id was reused for another scan"
     ),

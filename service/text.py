@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from diemcau import figures
 from diemcau.errors import Msg
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -163,4 +164,4 @@ def spreadsheet_safe(value: str) -> str:
 
 def vn_int(n: int) -> str:
     """11873 -> '11.873': a whole number as Vietnamese readers group it."""
-    return f"{n:,}".replace(",", ".")
+    return figures.number(n)

@@ -3,6 +3,8 @@
     diemcau site register --code LC-TD-01 --name "UBND xã Bản Bo" --unit LC-TD --level commune
     diemcau site import sites.xlsx
     diemcau site link-test LC-TD-01 --audio-ok --video-ok
+    diemcau site headcount LC-TD-01 --conference HN1 --moment start --members 88 \
+        --non-members 7 --guests 2
     diemcau site show LC-TD-01 | list --unit LC-TD --status registered | confirm LC-TD-01
 
 The service's address comes from --url or DIEMCAU_URL (default http://127.0.0.1:8080),
@@ -24,6 +26,7 @@ from diemcau.cli.common import positive_int, refuse_file
 from diemcau.cli.output import Column, Listing, add_format, write_all
 from diemcau.cli.say import count, err, imported, language, number, t, when, word
 from diemcau.sites.client import ApiError, Client, settings
+from diemcau.sites.headcount_cli import headcount_verb
 from diemcau.sites.link_test_cli import link_test_verb
 
 Command = Callable[[Client, argparse.Namespace], Awaitable[int]]
@@ -53,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_verb(verbs, common)
     _import_verb(verbs, common)
     link_test_verb(verbs, common, _run_sync)
+    headcount_verb(verbs, common, _run_sync)
     for name, func, helptext in (
         (
             "show",

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from diemcau import site_import, units
+from diemcau.absences import importing as absence_import
 from diemcau.api_examples import EXAMPLES
 from diemcau.handlers import all_routes
 from diemcau.routing import curl_example
@@ -18,6 +19,7 @@ from diemcau.validation import parse
 ROUTES = all_routes()
 IMPORT_COLUMNS = {
     "import_units": units.UNIT_COLUMNS,
+    "import_absences": absence_import.COLUMNS,
     "import_sites": site_import.COLUMNS,
     # the contract's roster columns (DESIGN.md)
     "import_delegates": (

@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from diemcau import reconcile
 from diemcau.checkin.timeline import TALLY_FIELDS
 from diemcau.config import Config
 from tests.checkin_world import World, build_world, scan
@@ -110,6 +111,8 @@ async def test_any_order_leaves_the_same_state(
     for seed in range(5):
         await replay(client, world, scans, seed)
         states.append(await final_state(db))
+        # The running counters agree with a recount from the stored scans, every time.
+        assert await reconcile.verify(db, world.conference["id"]) == []
         await clear(db)
     assert all(s == states[0] for s in states[1:])
     # And the state is the one the rule describes, computed here from the scans alone.

@@ -57,6 +57,11 @@ class Entry:
 
 
 _ENTRY = struct.Struct(">q?q16s")
+# Where reconciliation's SQL reads an entry (queries/reconcile.py): its size, the
+# direction byte (1: in) and the site (8 bytes, big-endian).
+ENTRY_SIZE = _ENTRY.size
+INWARD_OFFSET = 8
+SITE_OFFSET = 9
 
 
 def pack(entries: list[Entry]) -> bytes:

@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "diemcau.cli.badges",
     "diemcau.cli.codes",
     "diemcau.cli.live",
+    "diemcau.cli.absences",
+    "diemcau.cli.reconcile",
     "diemcau.kiosk.cli",
 ]
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from diemcau import figures
 from diemcau.errors import Msg, Problem
 
 LANGUAGES = ("vi", "en")
@@ -87,15 +88,17 @@ def imported(counts: dict[str, int]) -> str:
 
 def number(value: float, decimals: int = 0) -> str:
     """11873 -> '11.873' (vi) or '11,873' (en); decimals with ',' (vi) or '.' (en)."""
-    written = f"{value:,.{decimals}f}"
-    if language() == "en":
-        return written
-    return written.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return figures.number(value, decimals, language())
 
 
 def percent(fraction: float | None) -> str:
     """0.9787 -> '97,87%' (vi) or '97.87%' (en); None -> '-'."""
-    return "-" if fraction is None else number(fraction * 100, 2) + "%"
+    return figures.percent(fraction, language())
+
+
+def ratio(part: int, whole: int) -> str:
+    """4502, 4600 -> '4.502/4.600 (97,87%)' (vi) or '4,502/4,600 (97.87%)' (en)."""
+    return figures.ratio(part, whole, language())
 
 
 def count(n: int, vi: str, en_one: str, en_many: str | None = None) -> str:

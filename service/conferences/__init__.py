@@ -8,6 +8,8 @@ works wherever the rule lives.
 
 from diemcau.conferences.access import (
     ensure_writable,
+    hold_writable,
+    may_read_part,
     may_see,
     not_found,
     reload,
@@ -48,8 +50,10 @@ __all__ = [
     "conference_out",
     "create_conference",
     "ensure_writable",
+    "hold_writable",
     "list_conferences",
     "localise",
+    "may_read_part",
     "may_see",
     "not_found",
     "reload",

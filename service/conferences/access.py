@@ -41,11 +41,35 @@ async def may_see(conn: asyncpg.Connection, principal: Principal, conference: An
     return True
 
 
+async def may_read_part(conn: asyncpg.Connection, principal: Principal, conference: Any) -> bool:
+    """Whether an organiser may read the conference's figures for their subtree: a
+    conference they see, or one (a national one, say) that takes in a site of their
+    subtree. What they read is then limited to that subtree."""
+    if principal.role != "organiser":
+        return False
+    if await may_see(conn, principal, conference):
+        return True
+    return principal.unit_path is not None and await q.has_site_under(
+        conn, conference["id"], principal.unit_path
+    )
+
+
 async def reload(conn: asyncpg.Connection, conference_id: int, *, lock: bool = False) -> Any:
     """The conference as of now (locked for this transaction with `lock`), or 404."""
     row = await q.fetch_conference_by_id(conn, conference_id, lock=lock)
     if row is None:
         raise not_found()
+    return row
+
+
+async def hold_writable(conn: asyncpg.Connection, conference_id: int) -> Any:
+    """The conference as of now, held for this transaction against a sign-off (FOR
+    SHARE: small writers go side by side; a sign-off waits for them, and they for it);
+    409 `locked` once signed off, 404 when gone."""
+    row = await q.fetch_conference_by_id(conn, conference_id, share=True)
+    if row is None:
+        raise not_found()
+    ensure_writable(row)
     return row
 
 

@@ -70,14 +70,16 @@ async def fetch_conference(conn: asyncpg.Connection, code: str) -> asyncpg.Recor
 
 
 async def fetch_conference_by_id(
-    conn: asyncpg.Connection, conference_id: int, *, lock: bool = False
+    conn: asyncpg.Connection, conference_id: int, *, lock: bool = False, share: bool = False
 ) -> asyncpg.Record | None:
     """One conference by id; `lock` holds its row until the transaction ends.
 
     FOR NO KEY UPDATE serialises writers of one conference (imports, site changes,
-    schedule edits) without blocking the foreign-key checks of check-ins.
+    schedule edits, sign-off) without blocking the foreign-key checks of check-ins.
+    `share` (FOR SHARE) lets small writers (a headcount, an absence) go side by side
+    while keeping them and a sign-off apart.
     """
-    suffix = " FOR NO KEY UPDATE OF c" if lock else ""
+    suffix = " FOR NO KEY UPDATE OF c" if lock else (" FOR SHARE OF c" if share else "")
     return await conn.fetchrow(CONFERENCE_SQL + " WHERE c.id = $1" + suffix, conference_id)
 
 

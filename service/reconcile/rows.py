@@ -1,0 +1,202 @@
+"""A conference's reconciliation, computed: every site's figures from the database in one
+set-based statement (queries/reconcile.py), rolled up the unit tree and by level, and
+the flags raised on them.
+
+Run it inside one snapshot (`snapshot()`) when it takes more than one statement: they
+then see the same moment, even while late uploads from offline kiosks still arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from diemcau.queries import reconcile as q
+from diemcau.reconcile.flags import Context, Silence, raise_flags
+from diemcau.reconcile.model import (
+    Absences,
+    ByCategory,
+    Conference,
+    Headcount,
+    Headcounts,
+    LevelRow,
+    Reconciliation,
+    Resolution,
+    SiteRow,
+    Tally,
+    UnitRow,
+)
+
+LEVEL_ORDER = ("national", "province", "district", "commune", "agency")
+# The reconciliation's joins and groupings hold a conference's roster in memory: with
+# PostgreSQL's default of 4MB each would spill to disk and take several times as long.
+WORK_MEM = "256MB"
+
+
+async def room(conn: asyncpg.Connection) -> None:
+    """Memory for this transaction's joins and groupings (call inside a transaction)."""
+    await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+
+
+@asynccontextmanager
+async def snapshot(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """A transaction in which every statement sees the same committed state."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await room(conn)
+        yield
+
+
+def conference_of(row: Any) -> Conference:
+    return Conference(
+        code=row["code"],
+        title=row["title"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        checkin_opens_at=row["checkin_opens_at"],
+        timezone=row["timezone"],
+        host_site=row["host_site"],
+        other_site=row["policy_other_site"],
+        targets=dict(row["targets"] or {}),
+    )
+
+
+def _headcount(r: Sequence[Any], at: int, moment: str) -> Headcount | None:
+    if r[at] is None:
+        return None
+    return Headcount(r[at], moment, r[at + 1], r[at + 2], r[at + 3], r[at + 4], r[at + 5])
+
+
+def site_row(r: Sequence[Any]) -> SiteRow:
+    """A SITE_FIGURES_SQL row (by position) as a SiteRow."""
+    return SiteRow(
+        r[1], r[2], r[3], r[4], r[5],
+        ByCategory(r[7], r[8], r[9]),
+        ByCategory(r[10], r[11], r[12]),
+        ByCategory(r[13], r[14], r[15]),
+        r[16], r[17], r[18], r[19], r[20],
+        Headcounts(
+            _headcount(r, 26, "start"), _headcount(r, 32, "after_break"), _headcount(r, 38, "end")
+        ),
+        Absences(r[21], r[22], r[23], r[24], r[25]),
+    )  # fmt: skip
+
+
+def _ancestors(path: str, scope: str | None) -> list[str]:
+    """'/VN/LC/LC-TD/' -> ['VN', 'LC', 'LC-TD']; from `scope` down when one is given (a
+    unit above it would show the scope's share of its figures as if they were all)."""
+    codes = [code for code in path.split("/") if code]
+    return codes[codes.index(scope) :] if scope in codes else codes
+
+
+def _add(total: list[int], values: Sequence[int]) -> None:
+    for i, v in enumerate(values):
+        total[i] += v
+
+
+def _counts(row: SiteRow) -> tuple[int, ...]:
+    """Expected, checked in and walk-ins by category, and 1 (a site), flat."""
+    return (*row.expected, *row.checked_in, *row.walk_ins, 1)
+
+
+def _tally(values: Sequence[int]) -> Tally:
+    return Tally(
+        ByCategory(*values[0:3]), ByCategory(*values[3:6]), ByCategory(*values[6:9]), values[9]
+    )
+
+
+def _sums(rows: list[SiteRow], keys: list[str]) -> dict[str, list[int]]:
+    """The flat counts summed per key (a unit path, a level)."""
+    sums: dict[str, list[int]] = {}
+    for row, key in zip(rows, keys, strict=True):
+        total = sums.get(key)
+        if total is None:
+            sums[key] = list(_counts(row))
+        else:
+            _add(total, _counts(row))
+    return sums
+
+
+async def roll_up(
+    conn: asyncpg.Connection, rows: list[SiteRow], paths: list[str], scope: str | None
+) -> tuple[list[UnitRow], list[LevelRow], Tally]:
+    """Unit rows (every unit above a participating site, within the scope), level rows
+    and the total. Sites are summed per unit first, then units up their paths."""
+    by_path = _sums(rows, paths)
+    units: dict[str, list[int]] = {}
+    for path, values in by_path.items():
+        for code in _ancestors(path, scope):
+            if code in units:
+                _add(units[code], values)
+            else:
+                units[code] = list(values)
+    found = {r["code"]: r for r in await q.fetch_units(conn, sorted(units))}
+    unit_rows = [
+        UnitRow(code, found[code]["name"], found[code]["level"], found[code]["parent_code"],
+                _tally(units[code]))
+        for code in sorted(units)
+    ]  # fmt: skip
+    levels = _sums(rows, [r.level for r in rows])
+    level_rows = [LevelRow(lv, _tally(levels[lv])) for lv in LEVEL_ORDER if lv in levels]
+    total = [0] * 10
+    for values in by_path.values():
+        _add(total, values)
+    return unit_rows, level_rows, _tally(total)
+
+
+def _silences(rows: list[Any], codes: dict[int, str]) -> dict[str, list[Silence]]:
+    out: dict[str, list[Silence]] = {}
+    for r in rows:
+        if r["site_id"] in codes:
+            silence = Silence(r["token_id"], r["device_name"], r["silent_from"], r["silent_until"])
+            out.setdefault(codes[r["site_id"]], []).append(silence)
+    return out
+
+
+def _resolutions(rows: list[Any], codes: dict[int, str]) -> dict[tuple[str, str], Any]:
+    return {
+        (codes[r["site_id"]], r["kind"]): (
+            r["fingerprint"],
+            Resolution(r["action"], r["figure"], r["note"], r["actor"], r["at"]),
+        )
+        for r in rows
+        if r["site_id"] in codes
+    }
+
+
+async def compute(
+    conn: asyncpg.Connection,
+    conference: Any,
+    *,
+    unit_path: str | None = None,
+    scope: str | None = None,
+    site_ids: list[int] | None = None,
+) -> Reconciliation:
+    """The reconciliation of a conference as it stands (of a unit subtree with
+    `unit_path`, or of some sites with `site_ids`); run it inside `snapshot()`."""
+    cid = conference["id"]
+    figures = await q.fetch_site_figures(conn, cid, unit_path, site_ids)
+    figures = sorted(figures, key=lambda r: r[1])  # by site code, as Python orders text
+    rows = [site_row(r) for r in figures]
+    codes = {r[0]: r[1] for r in figures}
+    ids = None if unit_path is None and site_ids is None else list(codes)
+    window = (conference["checkin_opens_at"], conference["ends_at"])
+    silences = _silences(await q.fetch_silences(conn, cid, *window, ids), codes)
+    resolutions = _resolutions(await q.fetch_resolutions(conn, cid, ids), codes)
+    info = conference_of(conference)
+    flags = raise_flags(rows, Context(info.targets, silences), resolutions)
+    units, levels, total = await roll_up(conn, rows, [r[6] for r in figures], scope)
+    return Reconciliation(
+        conference=info,
+        status=conference["status"],
+        totals=total,
+        units=units,
+        levels=levels,
+        sites=rows,
+        flags=flags,
+        scope=scope,
+        computed_at=datetime.now(UTC),
+    )
