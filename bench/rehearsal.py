@@ -1,0 +1,472 @@
+"""The rehearsal (issue 23): a session at scale with faults, and proof that nothing is lost.
+
+    python -m bench.rehearsal                        # the national case of DESIGN
+    python -m bench.rehearsal --preset province      # 145 sites, under a minute (CI)
+    python -m bench.rehearsal --preset province --hosts 2
+
+`diemcau serve --workers W` on its own embedded PostgreSQL (a temporary data dir); with
+`--hosts 2` a second `diemcau serve` on another port on the same database
+(`DATABASE_URL`), kiosks and dashboards split between the two. Then:
+
+1. the units (SQL), then over HTTP the sites from CSV, the conference, the roster from
+   CSV; a sample of sites' badges.pdf, decoded and verified with the public keys alone;
+2. dashboards on the live board's websocket (the whole conference, the mid units, the
+   leaves of ten sites), which reconnect with `?since=` when dropped;
+3. the rush: kiosk websockets from client processes (bench/rehearsal_kiosks.py, the
+   check-in bench's many-kiosk client with an offline queue each), `--rate` scans a
+   second for `--seconds`, while the faults come: 5% of the kiosks offline for a period
+   (their queues sent when they come back), one kiosk's clock 10 minutes slow, `kill -9`
+   of one worker of the first host, `pg_ctl stop -m immediate` of the embedded server
+   (the service starts it again by itself);
+4. the checks, each PASS or FAIL (bench/rehearsal_checks.py); the exit status is 1 when
+   any fails.
+
+Writes bench/results/rehearsal-<preset>[-hosts2].json and a PNG beside it: throughput,
+p99 of scan to answer and of scan to dashboard, second by second, faults marked.
+Progress on stderr. Needs the test extras (`pip install '.[test]'`: matplotlib, and
+zxing-cpp and pypdfium2 for the badges).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import faults, procs
+from bench.checkin_kiosks import Sampler
+from bench.common import RESULTS, free_port, say, write_results
+from bench.rehearsal_chart import draw, series, to_dashboards
+from bench.rehearsal_checks import (
+    Verdicts,
+    check_boards,
+    check_clock,
+    check_counts,
+    check_scans,
+    database,
+    reconciliation,
+    truth,
+)
+from bench.rehearsal_dashboards import Boards, run_boards
+from bench.rehearsal_kiosks import FaultyLoad, Report, run_fleet
+from bench.rehearsal_world import CODE, PlannedScan, Shape, World, badge_sample, build, plan
+from diemcau.config import Config
+from diemcau.embedded import EmbeddedPostgres
+
+SECRET = "rehearsal-secret-key-0123456789abcdef"
+SKEW_SECONDS = -600.0  # one kiosk's clock, 10 minutes slow
+OFFLINE_SHARE = 0.05
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "national": {
+        "shape": Shape(40_000, 2_500_000, 63, ("VN", "Việt Nam", "national"), "province"),
+        "kiosks": 10_000, "rate": 2_000.0, "seconds": 120.0, "dashboards": 2_000,
+        "root_dashboards": 10, "kiosk_clients": 4, "dashboard_clients": 4, "badges": 5,
+    },
+    "province": {
+        "shape": Shape(145, 11_873, 8, ("LC", "Tỉnh Lai Châu", "province"), "district"),
+        "kiosks": 290, "rate": 400.0, "seconds": 20.0, "dashboards": 60,
+        "root_dashboards": 4, "kiosk_clients": 1, "dashboard_clients": 1, "badges": 2,
+    },
+}  # fmt: skip
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--preset", choices=sorted(PRESETS), default="national")
+    p.add_argument("--hosts", type=int, choices=(1, 2), default=1, help="diemcau serve services")
+    p.add_argument("--workers", type=int, default=2, help="worker processes a host")
+    for name, kind in (("kiosks", int), ("rate", float), ("seconds", float), ("dashboards", int)):
+        p.add_argument(f"--{name}", type=kind, help="instead of the preset's")
+    a = p.parse_args(argv)
+    preset = PRESETS[a.preset]
+    for key, value in preset.items():
+        if getattr(a, key, None) is None:
+            setattr(a, key, value)
+    if a.workers < 2:
+        p.error("--workers must be at least 2: one is killed, the others serve meanwhile")
+    return a
+
+
+# --- the services ------------------------------------------------------------------------
+
+
+@dataclass
+class Hosts:
+    work: Path
+    urls: list[str] = field(default_factory=list)
+    procs: list[Any] = field(default_factory=list)
+    dsn: str = ""
+    embedded: EmbeddedPostgres | None = None
+
+
+def start_hosts(a: argparse.Namespace, h: Hosts) -> None:
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    base |= {"DIEMCAU_SECRET_KEY": SECRET, "DIEMCAU_LOG_LEVEL": "WARNING"}
+    for n in range(a.hosts):
+        port = free_port()
+        env = base | {"DIEMCAU_DATA_DIR": str(h.work / f"var{n}")}
+        if n:  # the others on the first one's PostgreSQL, as hosts behind a balancer
+            env["DATABASE_URL"] = h.dsn
+        argv = [sys.executable, "-m", "diemcau", "serve", "--port", str(port)]
+        proc = procs.start([*argv, "--workers", str(a.workers)], env, h.work / f"serve{n}.log")
+        url = f"http://127.0.0.1:{port}"
+        procs.wait_http(f"{url}/healthz", proc, 120)
+        h.urls.append(url)
+        h.procs.append(proc)
+        if not n:
+            h.embedded = EmbeddedPostgres(h.work / "var0")  # joins the one serve started
+            h.dsn = h.embedded.start()
+        say(f"host {n + 1}: {url} ({a.workers} workers)")
+
+
+def stop_hosts(h: Hosts) -> list[int | None]:
+    codes = []
+    for proc in reversed(h.procs):  # the first host last: it owns the embedded server
+        procs.stop(proc, 60)
+        codes.append(proc.returncode)
+    if h.embedded is not None:
+        h.embedded.stop()
+    return codes[::-1]
+
+
+# --- the load ------------------------------------------------------------------------------
+
+
+def scopes(world: World, count: int, roots: int) -> list[str | None]:
+    """`roots` on the whole conference, one on each mid unit, the rest on leaves."""
+    out: list[str | None] = [None] * min(roots, count)
+    out += world.mids[: max(0, count - len(out))]
+    leaves = world.leaves
+    out += [leaves[i % len(leaves)] for i in range(count - len(out))]
+    return out
+
+
+def spawn(target: Any, args: tuple[Any, ...]) -> tuple[Any, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    mine, theirs = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(*args, theirs), daemon=True)
+    proc.start()
+    return mine, proc
+
+
+def board_processes(a: argparse.Namespace, world: World, urls: list[str]) -> list[tuple[Any, Any]]:
+    every = scopes(world, a.dashboards, a.root_dashboards)
+    n = max(1, min(a.dashboard_clients, len(every)))
+    out = []
+    for c in range(n):
+        mine = every[c::n]
+        # The whole-board dashboards of 40,000 sites do not note every count (memory).
+        record = [s is not None or len(world.sites) <= 1000 for s in mine]
+        out.append(spawn(run_boards, (Boards(urls, CODE, world.viewer, mine, record),)))
+    return out
+
+
+@dataclass
+class Fleet:
+    loads: list[FaultyLoad]
+    where: list[list[int]]  # per client process, the global kiosk index of each local one
+    skewed: int  # the global index of the slow kiosk
+
+
+def fleet(a: argparse.Namespace, kiosks: list[tuple[str, str]], scans: list[PlannedScan], urls: list[str]) -> Fleet:  # fmt: skip
+    """The kiosks dealt to client processes, each process on one host, with the faults."""
+    mine: dict[int, list[str]] = {}
+    for s in scans:
+        mine.setdefault(s.kiosk, []).append(s.prefix)
+    clients = max(a.kiosk_clients, a.hosts)
+    offline = set(range(0, len(kiosks), round(1 / OFFLINE_SHARE)))
+    skewed = 1 if 1 not in offline else 2
+    every = len(kiosks) / a.rate
+    loads, where = [], []
+    for c in range(clients):
+        index = list(range(c, len(kiosks), clients))
+        ws = urls[c % len(urls)].replace("http", "ws", 1) + "/ws/kiosk"
+        load = FaultyLoad(
+            ws, [(kiosks[k][1], mine.get(k, [])) for k in index], every, 20.0, a.seconds, None,
+            seed=c, offline={j for j, k in enumerate(index) if k in offline},
+            offline_from=0.15 * a.seconds, offline_until=0.55 * a.seconds,
+            skew={j: SKEW_SECONDS for j, k in enumerate(index) if k == skewed},
+        )  # fmt: skip
+        loads.append(load)
+        where.append(index)
+    return Fleet(loads, where, skewed)
+
+
+async def inject(a: argparse.Namespace, h: Hosts, start: float) -> dict[str, Any]:
+    """kill -9 of a worker of the first host, then PostgreSQL stopped at once (bench.faults)."""
+    r = faults.Rehearsal(h.urls[0], h.embedded.pgdata if h.embedded else Path())
+    r.started = start
+    worker, pg = await asyncio.gather(
+        faults.kill_a_worker(r, 0.3 * a.seconds), faults.stop_postgres(r, 0.6 * a.seconds)
+    )
+    return {"worker": worker, "postgres": pg, "events": r.events}
+
+
+async def rush(a: argparse.Namespace, h: Hosts, f: Fleet, boards: list[tuple[Any, Any]]) -> dict[str, Any]:  # fmt: skip
+    clients = [spawn(run_fleet, (load,)) for load in f.loads]
+    opened = 0
+    for pipe, _ in clients:
+        opened += (await asyncio.to_thread(pipe.recv))[1]
+    say(f"{opened:,} kiosk sockets open; the rush: {a.rate:g} scans/s for {a.seconds:g} s")
+    sampler = Sampler(h.procs[0].pid)
+    sampler.start()
+    start = time.monotonic() + 1.0
+    for pipe, _ in clients:
+        pipe.send(start)
+    hurt = asyncio.ensure_future(inject(a, h, start))
+    reports: list[Report] = [await asyncio.to_thread(pipe.recv) for pipe, _ in clients]
+    done = time.monotonic()
+    injected = await hurt
+    sampler.stop.set()
+    say(f"every kiosk's queue empty {done - start:.1f} s after the start")
+    return {
+        "clients": clients, "reports": reports, "start": start, "done": done,
+        "injected": injected, "opened": opened, "memory_peak": sampler.peak,
+    }  # fmt: skip
+
+
+def ask(boards: list[tuple[Any, Any]], word: str) -> list[Any]:
+    for pipe, _ in boards:
+        pipe.send(word)
+    return [x for pipe, _ in boards for x in pipe.recv()]
+
+
+async def settle(boards: list[tuple[Any, Any]], want: dict[str, Any], seconds: float = 30) -> tuple[list[Any], float]:  # fmt: skip
+    """The dashboards' state once they all show `want` (or after `seconds`)."""
+    from bench.rehearsal_checks import board_differences
+
+    began = time.monotonic()
+    while True:
+        state = await asyncio.to_thread(ask, boards, "state")
+        if board_differences(state, want) == 0 or time.monotonic() - began > seconds:
+            return state, time.monotonic() - began
+        await asyncio.sleep(0.5)
+
+
+async def workers_now(urls: list[str]) -> list[dict[str, int]]:
+    out = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        for url in urls:
+            out.append(await faults.metrics(http, url))
+    return out
+
+
+async def live_seq(url: str, token: str) -> int:
+    """The conference's change counter now, from the live view over HTTP."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{url}/api/v1/conferences/{CODE}/live", headers=headers) as resp,
+    ):
+        return int((await resp.json())["seq"])
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str, Any]]:
+    config = Config(database_url=h.dsn, data_dir=h.work / "var0", secret_key=SECRET)
+    began = time.monotonic()
+    world = await build(h.dsn, config, h.urls[0], a.shape, int(a.rate * a.seconds), a.kiosks)
+    say(f"badges: {a.badges} sites' badges.pdf, first pages decoded and verified")
+    badges = await badge_sample(h.urls[-1], world.organiser, world, a.badges)
+    prepared = time.monotonic() - began
+    kiosks, scans = plan(world)
+    f = fleet(a, kiosks, scans, h.urls)
+    boards = board_processes(a, world, h.urls)
+    for pipe, _ in boards:
+        await asyncio.to_thread(pipe.recv)
+    say(f"{a.dashboards:,} dashboards open")
+    r = await rush(a, h, f, boards)
+    reports: list[Report] = r["reports"]
+    by_kiosk, scanned = scans_by_kiosk(scans), global_scanned(f, reports)
+    made = [by_kiosk[k][n] for k, n in scanned]
+    ids = {(k, n): s.scan_id for (k, n), s in zip(scanned, made, strict=True)}
+    acked = [
+        (f.where[c][k], n, *rest) for c, rep in enumerate(reports) for k, n, *rest in rep.acked
+    ]
+    want = truth(made)
+    db = await database(h.dsn)
+    rec = await reconciliation(h.urls[-1], world.organiser)
+    state, settle_s = await settle(boards, want)
+    seq = await live_seq(h.urls[0], world.viewer)
+    seen = await asyncio.to_thread(ask, boards, "done")
+    workers = await workers_now(h.urls)
+    v = Verdicts()
+    check_scans(v, made, acked, ids, db["stored"], sum(rep.unacked for rep in reports))
+    check_counts(v, want, db["counted"], rec, state, set(world.sites))
+    check_boards(v, state, seq, settle_s)
+    slow = [s.scan_id for (k, _), s in zip(scanned, made, strict=True) if k == f.skewed]
+    check_clock(v, slow, db["stored"])
+    injected = r["injected"]
+    v.check(
+        "killed worker replaced without a hand",
+        all(w["alive"] == w["configured"] for w in workers),
+        f"worker {injected['worker']['killed']} killed; back after "
+        f"{injected['worker']['back_after_s']} s; alive/configured now "
+        + ", ".join(f"{w['alive']}/{w['configured']}" for w in workers),
+    )
+    v.check(
+        "PostgreSQL restarted by the service without a hand",
+        injected["postgres"]["new_postmaster"] != injected["postgres"]["stopped"],
+        f"back (new postmaster, /healthz 200) after {injected['postgres']['back_after_s']} s",
+    )
+    start = r["start"]
+    site_of = {k: site for k, (site, _) in enumerate(kiosks)}
+    dash = to_dashboards(acked, site_of, seen)
+    result = figures(a, world, r, acked, dash, reports)
+    result |= {"prepared_s": round(prepared, 1), "timings": world.timings, "badges": badges}
+    result["series"] = series(acked, dash, start)
+    result["faults"] = {
+        "marks": marks(injected["events"]),
+        "offline": [0.15 * a.seconds, 0.55 * a.seconds],
+        "offline_kiosks": sum(len(load.offline) for load in f.loads),
+        "events": injected["events"], "worker": injected["worker"], "postgres": injected["postgres"],
+    }  # fmt: skip
+    result["workers_at_the_end"] = workers
+    for pipe, _ in r["clients"]:
+        pipe.send("close")
+    for _, proc in [*r["clients"], *boards]:
+        proc.join(30)
+    return v, result
+
+
+def marks(events: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The faults and recoveries, in a few words each, for the chart."""
+    words = {"kill -9": "kill -9 worker", "pg_ctl": "PostgreSQL stopped",
+             "PostgreSQL back": "PostgreSQL back", "workers 2/2": "worker back"}  # fmt: skip
+    out = []
+    for at, what in events:
+        out += [(round(at, 2), short) for key, short in words.items() if what.startswith(key)]
+    return out
+
+
+def scans_by_kiosk(scans: list[PlannedScan]) -> dict[int, list[PlannedScan]]:
+    out: dict[int, list[PlannedScan]] = {}
+    for s in scans:
+        out.setdefault(s.kiosk, []).append(s)
+    return out
+
+
+def global_scanned(f: Fleet, reports: list[Report]) -> list[tuple[int, int]]:
+    return [(f.where[c][k], n) for c, rep in enumerate(reports) for k, n in rep.scanned]
+
+
+def _ms(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * q))] * 1000, 1) if values else 0.0
+
+
+def figures(
+    a: argparse.Namespace, world: World, r: dict[str, Any], acked: list[Any],
+    dash: list[tuple[float, float]], reports: list[Report],
+) -> dict[str, Any]:  # fmt: skip
+    """The rush in numbers."""
+    start = r["start"]
+    end = max((x[5] for x in acked), default=start)
+    answer = [x[5] - x[4] for x in acked]
+    first = min((t for t, _ in r["injected"]["events"]), default=0.0) + start
+    calm = [x[5] - x[4] for x in acked if x[5] < first and x[7] == 1]
+    shown = [d for _, d in dash]
+    errors: dict[str, int] = {}
+    for rep in reports:
+        for code, n in rep.errors.items():
+            errors[code] = errors.get(code, 0) + n
+    mb = 1024 * 1024
+    return {
+        "sites": len(world.sites), "delegates": a.shape.delegates,
+        "kiosks": a.kiosks,
+        "kiosk_sockets_opened": r["opened"], "dashboards": a.dashboards,
+        "rush_s": round(end - start, 1),
+        "accepted": sum(x[6] == "accepted" for x in acked),
+        "accepted_per_s": round(sum(x[6] == "accepted" for x in acked) / max(1e-9, end - start)),
+        "answer_ms": {"p50": _ms(answer, 0.5), "p99": _ms(answer, 0.99), "max": _ms(answer, 1.0)},
+        "answer_ms_before_faults": {"p50": _ms(calm, 0.5), "p99": _ms(calm, 0.99), "scans": len(calm)},
+        "dashboard_ms": {"p50": _ms(shown, 0.5), "p99": _ms(shown, 0.99), "max": _ms(shown, 1.0), "samples": len(shown)},
+        "scans_sent_again": sum(x[7] > 1 for x in acked),
+        "batch_refusals": errors,
+        "kiosk_drops": sum(len(rep.drops) for rep in reports),
+        "kiosk_reconnects": sum(rep.reconnects for rep in reports),
+        "service_memory_peak_mb": {k: round(v / mb) for k, v in r["memory_peak"].items()},
+    }  # fmt: skip
+
+
+def report(a: argparse.Namespace, v: Verdicts, result: dict[str, Any]) -> None:
+    r = result
+    print(
+        f"\nrehearsal {a.preset}, {a.hosts} host(s) x {a.workers} workers: {r['sites']:,} sites, "
+        f"{r['delegates']:,} delegates, {r['kiosk_sockets_opened']:,} kiosks, "
+        f"{r['dashboards']:,} dashboards"
+    )
+    print(
+        f"prepared in {r['prepared_s']} s {r['timings']}; badges {r['badges']}\n"
+        f"rush {r['rush_s']} s: {r['accepted']:,} accepted ({r['accepted_per_s']:,}/s); "
+        f"answer ms {r['answer_ms']} (before the first fault {r['answer_ms_before_faults']}); "
+        f"to dashboard ms {r['dashboard_ms']}\n"
+        f"sent again {r['scans_sent_again']:,}; refusals {r['batch_refusals']}; kiosk drops "
+        f"{r['kiosk_drops']:,}, reconnects {r['kiosk_reconnects']:,}; service memory peak "
+        f"MB {r['service_memory_peak_mb']}"
+    )
+    v.print()
+
+
+def logs(work: Path) -> dict[str, Any]:
+    """What the services logged (WARNING and above), counted by message; errors in full."""
+    said: dict[str, int] = {}
+    errors: list[str] = []
+    for path in sorted(work.glob("serve*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            said[record.get("msg", "?")] = said.get(record.get("msg", "?"), 0) + 1
+            if record.get("level") in ("error", "critical") and len(errors) < 20:
+                errors.append(line[:4000])
+    return {"counted": said, "errors": errors}
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse(argv)
+    began = time.monotonic()
+    h = Hosts(Path(tempfile.mkdtemp(prefix="diemcau-rehearsal-")))
+    try:
+        start_hosts(a, h)
+        v, result = asyncio.run(rehearse(a, h))
+    finally:
+        exits = stop_hosts(h)
+        logged = logs(h.work)
+        shutil.rmtree(h.work, ignore_errors=True)
+    result["serve_exit_status"] = exits
+    result["serve_logged"] = logged
+    v.check("every service stopped cleanly at the end", all(c == 0 for c in exits), f"exit {exits}")
+    result["wall_s"] = round(time.monotonic() - began, 1)
+    result["checks"] = [{"check": n, "pass": ok, "detail": d} for n, ok, d in v.rows]
+    report(a, v, result)
+    print(f"wall time {result['wall_s']} s")
+    name = f"rehearsal-{a.preset}" + ("-hosts2" if a.hosts == 2 else "")
+    options = {k: v for k, v in vars(a).items() if k != "shape"}
+    write_results(
+        name, {**result, "options": options, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    )
+    chart = RESULTS / f"{name}.png"
+    title = f"rehearsal {a.preset}, {a.hosts} host(s): {'PASS' if v.passed else 'FAIL'}"
+    draw(result["series"], result["faults"], title, chart)
+    print(f"written {chart}")
+    return 0 if v.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
