@@ -35,9 +35,12 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +71,14 @@ from diemcau.embedded import EmbeddedPostgres
 SECRET = "rehearsal-secret-key-0123456789abcdef"
 SKEW_SECONDS = -600.0  # one kiosk's clock, 10 minutes slow
 OFFLINE_SHARE = 0.05
+BEGAN = time.monotonic()
+PHASES: dict[str, float] = {}  # what was done, seconds since the start
+
+
+def phase(name: str) -> None:
+    PHASES[name] = round(time.monotonic() - BEGAN, 1)
+    say(f"[{PHASES[name]:6.1f} s] {name}")
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     "national": {
@@ -77,7 +88,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "province": {
         "shape": Shape(145, 11_873, 8, ("LC", "Tỉnh Lai Châu", "province"), "district"),
-        "kiosks": 290, "rate": 400.0, "seconds": 20.0, "dashboards": 60,
+        "kiosks": 290, "rate": 300.0, "seconds": 15.0, "dashboards": 60,
         "root_dashboards": 4, "kiosk_clients": 1, "dashboard_clients": 1, "badges": 2,
     },
 }  # fmt: skip
@@ -129,17 +140,29 @@ def start_hosts(a: argparse.Namespace, h: Hosts) -> None:
         if not n:
             h.embedded = EmbeddedPostgres(h.work / "var0")  # joins the one serve started
             h.dsn = h.embedded.start()
-        say(f"host {n + 1}: {url} ({a.workers} workers)")
+        phase(f"host {n + 1} serving at {url} ({a.workers} workers)")
+
+
+def stop_one(proc: Any) -> None:
+    """SIGTERM to `diemcau serve` alone, as Ctrl-C or systemd would: it stops its workers
+    and its embedded PostgreSQL itself. Everything is killed after a minute."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def stop_hosts(h: Hosts) -> list[int | None]:
-    codes = []
-    for proc in reversed(h.procs):  # the first host last: it owns the embedded server
-        procs.stop(proc, 60)
-        codes.append(proc.returncode)
+    """SIGTERM to every host at once (the first host stops the embedded server after its
+    workers); their exit statuses."""
+    with ThreadPoolExecutor(len(h.procs) or 1) as pool:
+        list(pool.map(stop_one, h.procs))
     if h.embedded is not None:
         h.embedded.stop()
-    return codes[::-1]
+    return [proc.returncode for proc in h.procs]
 
 
 # --- the load ------------------------------------------------------------------------------
@@ -220,7 +243,7 @@ async def rush(a: argparse.Namespace, h: Hosts, f: Fleet, boards: list[tuple[Any
     opened = 0
     for pipe, _ in clients:
         opened += (await asyncio.to_thread(pipe.recv))[1]
-    say(f"{opened:,} kiosk sockets open; the rush: {a.rate:g} scans/s for {a.seconds:g} s")
+    phase(f"{opened:,} kiosk sockets open; the rush: {a.rate:g} scans/s for {a.seconds:g} s")
     sampler = Sampler(h.procs[0].pid)
     sampler.start()
     start = time.monotonic() + 1.0
@@ -231,7 +254,7 @@ async def rush(a: argparse.Namespace, h: Hosts, f: Fleet, boards: list[tuple[Any
     done = time.monotonic()
     injected = await hurt
     sampler.stop.set()
-    say(f"every kiosk's queue empty {done - start:.1f} s after the start")
+    phase(f"every kiosk's queue empty, {done - start:.1f} s after the rush began")
     return {
         "clients": clients, "reports": reports, "start": start, "done": done,
         "injected": injected, "opened": opened, "memory_peak": sampler.peak,
@@ -284,12 +307,13 @@ async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str,
     say(f"badges: {a.badges} sites' badges.pdf, first pages decoded and verified")
     badges = await badge_sample(h.urls[-1], world.organiser, world, a.badges)
     prepared = time.monotonic() - began
+    phase("world built, badges checked")
     kiosks, scans = plan(world)
     f = fleet(a, kiosks, scans, h.urls)
     boards = board_processes(a, world, h.urls)
     for pipe, _ in boards:
         await asyncio.to_thread(pipe.recv)
-    say(f"{a.dashboards:,} dashboards open")
+    phase(f"{a.dashboards:,} dashboards open")
     r = await rush(a, h, f, boards)
     reports: list[Report] = r["reports"]
     by_kiosk, scanned = scans_by_kiosk(scans), global_scanned(f, reports)
@@ -304,6 +328,7 @@ async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str,
     state, settle_s = await settle(boards, want)
     seq = await live_seq(h.urls[0], world.viewer)
     seen = await asyncio.to_thread(ask, boards, "done")
+    phase("checked the database, the reconciliation and the dashboards")
     workers = await workers_now(h.urls)
     v = Verdicts()
     check_scans(v, made, acked, ids, db["stored"], sum(rep.unacked for rep in reports))
@@ -449,7 +474,9 @@ def main(argv: list[str] | None = None) -> int:
         exits = stop_hosts(h)
         logged = logs(h.work)
         shutil.rmtree(h.work, ignore_errors=True)
+    phase("services stopped")
     result["serve_exit_status"] = exits
+    result["phases_s"] = PHASES
     result["serve_logged"] = logged
     v.check("every service stopped cleanly at the end", all(c == 0 for c in exits), f"exit {exits}")
     result["wall_s"] = round(time.monotonic() - began, 1)
