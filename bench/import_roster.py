@@ -2,11 +2,15 @@
 
     python -m bench.import_roster                 # both sizes
     python -m bench.import_roster --sizes 10000   # the small one only
+    python -m bench.import_roster --check-only    # reading and checking alone, no database
 
 Measures rows/s through the domain function (`roster.import_roster`, a fresh roster, then
 the same file again, all rows unchanged) and, for the small roster, through HTTP
 (`POST .../delegates/import` on a real server on a local port). Starts its own embedded
 PostgreSQL in a temp dir unless DATABASE_URL is set. Writes bench/results/import_roster.json.
+`--check-only` times the Python side alone (the file read through tabular, its cells
+checked, every row checked into COPY records, in this process), the part that a
+change to the checks changes; it reports CPU seconds too, steadier on a busy machine.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from diemcau.db import connect
 from diemcau.embedded import EmbeddedPostgres
 from diemcau.migrate import migrate
 from diemcau.queries.conferences import fetch_conference
+from diemcau.roster.checking import Checker, Maps
+from diemcau.roster.worker import roster_records, seen_names
 from diemcau.tabular import CSV, Sheet
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
@@ -174,16 +180,48 @@ def _row(label: str, path: str, rows: int, elapsed: float, result: dict) -> dict
     }
 
 
+def check_only(path: Path, rows: int, label: str) -> dict[str, Any]:
+    """Read and check the file as a new roster's import does, with no database."""
+    codes = {f"S{i:05d}": i + 1 for i in range(sites_for(rows))}
+    maps = Maps(codes, dict.fromkeys(codes.values(), 1), frozenset(codes), {})
+    checker = Checker(maps, 1, names=seen_names(1, path))
+    records = roster_records(Sheet(path, CSV), checker)
+    print(f"{label}: reading and checking only", file=sys.stderr)
+    started, cpu = time.perf_counter(), time.process_time()
+    while checker.chunk(records) is not None:
+        pass
+    elapsed = time.perf_counter() - started
+    result = {"imported": checker.rows, "updated": 0, "unchanged": 0}
+    row = _row(label, "check only", rows, elapsed, result)
+    return row | {"cpu_seconds": round(time.process_time() - cpu, 2)}
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'roster':<12} {'path':<20} {'rows':>12} {'seconds':>9} {'rows/s':>10}  bar (60 s)")
+    print(
+        f"{'roster':<12} {'path':<20} {'rows':>12} {'seconds':>9} {'cpu s':>7} {'rows/s':>10}"
+        "  bar (60 s)"
+    )
     for r in results:
         bar = ""
-        if r["rows"] >= 2_500_000:
+        if r["rows"] >= 2_500_000 and r["path"] != "check only":  # the bar is the import's
             bar = "met" if r["seconds"] < 60 else "MISSED"
+        cpu = f"{r['cpu_seconds']:>7.1f}" if "cpu_seconds" in r else f"{'':>7}"
         print(
             f"{r['roster']:<12} {r['path']:<20} {vn_number(r['rows']):>12} "
-            f"{r['seconds']:>9.1f} {vn_number(r['rows_per_s']):>10}  {bar}"
+            f"{r['seconds']:>9.1f} {cpu} {vn_number(r['rows_per_s']):>10}  {bar}"
         )
+
+
+def run_checks(sizes: list[int], work: Path) -> list[dict[str, Any]]:
+    results = []
+    for rows in sizes:
+        label = vn_number(rows)
+        path = work / f"roster-{rows}.csv"
+        print(f"{label}: writing {path.name} ({sites_for(rows)} sites)", file=sys.stderr)
+        write_roster(path, rows, sites_for(rows))
+        results.append(check_only(path, rows, label))
+        path.unlink()
+    return results
 
 
 async def run(sizes: list[int], work: Path) -> list[dict[str, Any]]:
@@ -213,12 +251,22 @@ async def run(sizes: list[int], work: Path) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,2500000", help="roster sizes, comma-separated")
+    parser.add_argument(
+        "--check-only",
+        action="store_true",
+        help="time reading and checking the file alone, in this process, with no database",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="diemcau-bench-roster-") as tmp:
-        results = asyncio.run(run(sizes, Path(tmp)))
+        if args.check_only:
+            results = run_checks(sizes, Path(tmp))
+        else:
+            results = asyncio.run(run(sizes, Path(tmp)))
     print_table(results)
-    write_results("import_roster", {"results": results})
+    write_results(
+        "import_roster_checks" if args.check_only else "import_roster", {"results": results}
+    )
 
 
 if __name__ == "__main__":

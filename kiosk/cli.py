@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     kiosk = sub.add_parser(
         "kiosk",
         help=t(
-            "máy điểm danh: đăng ký, quét, gửi, xem",
+            "máy điểm danh: ghép máy, quét, gửi, xem",
             "the entrance kiosk: enroll, scan, sync, status",
         ),
     )
@@ -62,10 +62,14 @@ def _enroll_verb(verbs: argparse._SubParsersAction, common: argparse.ArgumentPar
     enroll = verbs.add_parser(
         "enroll",
         parents=[common],
-        help=t("đăng ký máy bằng mã của kỹ thuật viên", "enroll with a technician's code"),
+        help=t(
+            "ghép máy bằng mã ghép máy của kỹ thuật viên",
+            "enroll with a technician's enrollment code",
+        ),
     )
     enroll.add_argument(
-        "code", help=t("mã đăng ký 8 ký tự (XXXX-XXXX)", "the 8-character code (XXXX-XXXX)")
+        "code",
+        help=t("mã ghép máy 8 ký tự (XXXX-XXXX)", "the 8-character enrollment code (XXXX-XXXX)"),
     )
     enroll.add_argument(
         "--url",
@@ -80,7 +84,7 @@ def _enroll_verb(verbs: argparse._SubParsersAction, common: argparse.ArgumentPar
     enroll.add_argument(
         "--force",
         action="store_true",
-        help=t("đăng ký lại tệp đã đăng ký", "enroll an enrolled file again"),
+        help=t("ghép lại một tệp đã ghép máy", "enroll an enrolled file again"),
     )
     enroll.set_defaults(func=_sync_run, command=commands.enroll)
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from diemcau.cli.say import count
 from diemcau.delegates import category_of
 from diemcau.errors import Msg
 from diemcau.kiosk import api, status
@@ -27,18 +28,19 @@ from diemcau.sites.client import DEFAULT_URL, ApiError, Client
 REVOKED, UNSENT, USAGE = 3, 1, 2
 TEXT = {
     "revoked": Msg(
-        "Máy điểm danh này đã bị thu hồi. Hãy xin mã mới và đăng ký lại (diemcau kiosk enroll).",
+        "Máy điểm danh này đã bị thu hồi. Hãy xin mã ghép máy mới và ghép lại "
+        "(diemcau kiosk enroll).",
         "This kiosk was revoked. Ask for a new code and enroll again (diemcau kiosk enroll).",
     ),
     "not_enrolled": Msg(
-        "Máy chưa được đăng ký ({}). Chạy: diemcau kiosk enroll MÃ --url URL",
+        "Máy chưa được ghép ({}). Chạy: diemcau kiosk enroll MÃ --url URL",
         "This kiosk is not enrolled ({}). Run: diemcau kiosk enroll CODE --url URL",
     ),
     "enrolled_already": Msg(
-        "Tệp {} đã đăng ký; thêm --force để đăng ký lại", "{} is enrolled already; add --force"
+        "Tệp {} đã ghép máy; thêm --force để ghép lại", "{} is enrolled already; add --force"
     ),
     "queue_not_empty": Msg(
-        "Còn {} lượt quét chưa gửi; chạy diemcau kiosk sync trước khi đăng ký lại",
+        "Còn {} lượt quét chưa gửi; chạy diemcau kiosk sync trước khi ghép lại",
         "{} scans are not sent yet; run diemcau kiosk sync before enrolling again",
     ),
     "busy": Msg(
@@ -46,7 +48,7 @@ TEXT = {
         "Another diemcau kiosk run is using {}",
     ),
     "enrolled": Msg(
-        "Đã đăng ký máy cho hội nghị {} ({}), điểm cầu {} ({}); danh sách {} đại biểu; tệp {}",
+        "Đã ghép máy cho hội nghị {} ({}), điểm cầu {} ({}); danh sách {} đại biểu; tệp {}",
         "Enrolled for conference {} ({}), site {} ({}); roster of {} delegates; file {}",
     ),
     "ready": Msg(
@@ -71,6 +73,14 @@ TEXT = {
     ),
     "no_file": Msg("Không có tệp {}", "No such file: {}"),
     "failed": Msg("Lỗi khi gửi: {}", "Sending failed: {}"),
+    "link_lost": Msg(
+        "Mất kết nối với dịch vụ; {} chờ gửi, máy vẫn điểm danh ngoại tuyến",
+        "Lost the link to the service; {} queued, the kiosk keeps checking in offline",
+    ),
+    "link_back": Msg(
+        "Đã kết nối lại với dịch vụ; {} chờ gửi, đang gửi",
+        "The link to the service is back; {} queued, sending",
+    ),
     "no_roster": Msg(
         "Chưa tải được danh sách đại biểu; diemcau kiosk run sẽ tải lại khi có kết nối",
         "The roster was not downloaded; diemcau kiosk run fetches it when the link is up",
@@ -135,7 +145,14 @@ def _sender(store: Store, printer: Printer, door: Door | None = None) -> Sender:
         on_correction=printer.correction,
         on_roster=door.reload if door is not None else None,
         on_notice=lambda msg, *values: printer.say(msg, AMBER, *values),
+        on_link=lambda up, queued: _link_line(printer, up, queued),
     )
+
+
+def _link_line(printer: Printer, up: bool, queued: int) -> None:
+    """One line at the door when the link drops or comes back, with the queue's length."""
+    scans = count(queued, "lượt quét", "scan")
+    printer.say(TEXT["link_back" if up else "link_lost"], GREEN if up else AMBER, scans)
 
 
 async def run(args: argparse.Namespace, path: Path, lang: str) -> int:

@@ -45,6 +45,8 @@ WORDS = {
 
 def tone_of(result: Mapping[str, Any]) -> str:
     """The service's answer in the web kiosk's colours (kiosk/web/judge.js)."""
+    if result.get("result") == "duplicate" and result.get("direction") == "out":
+        return AMBER
     if result.get("result") != "accepted":
         return RED
     if result.get("moved") or result.get("reentry") or result.get("checked_in") is False:

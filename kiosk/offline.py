@@ -11,8 +11,9 @@ roster refresh); the sender prints the service's answer when it differs.
 
 Tones, as the web kiosk shows them (kiosk/web/judge.js): green an accepted scan; amber
 an accepted one the door should look at (another site's delegate, someone not in the
-roster snapshot, a re-entry, an exit with no entry seen here); red every other result,
-a duplicate included (a second entry with one badge may be a colleague's badge).
+roster snapshot, a re-entry, an exit with no entry seen here), and a second exit (the
+person leaves anyway); red every other result, a duplicate entry included (a second
+entry with one badge may be a colleague's badge).
 """
 
 from __future__ import annotations
@@ -197,13 +198,14 @@ def _admit(
 def _exit(
     claims: Claims, person: Mapping[str, Any], last: Mapping[str, Any] | None, ctx: Context
 ) -> Verdict:
-    """An exit: after an entry here green, with none seen amber, after an exit a duplicate."""
+    """An exit: after an entry here green, with none seen amber, after an exit an amber
+    duplicate ("already out")."""
     if last is None:
         return Verdict("accepted", AMBER, MESSAGES["exit_unseen"], person, claims)
     if last["direction"] == "out":
         at = hhmm(last["scanned_at"], ctx.zone)
         msg = Msg(f"Đã ghi nhận ra lúc {at}", f"Already out since {at}")
-        return Verdict("duplicate", RED, msg, person, claims)
+        return Verdict("duplicate", AMBER, msg, person, claims)  # leaving anyway: look
     return Verdict("accepted", GREEN, MESSAGES["exit"], person, claims)
 
 

@@ -11,6 +11,10 @@ A batch refused whole is handled as docs/checkin.md says: 409 `scan_conflict` or
 name their scans, which are set aside (kept in the file, out of the queue) while the
 rest flows; 413 halves the batch; 429 waits `retry_after`; 401 or a close with 4401 stops
 the kiosk (`KioskRevoked`).
+
+The door hears when the link drops and when it comes back (`on_link`, once each way,
+with the queue's length). The backoff stops at RECONNECT_MAX seconds, so a kiosk is
+back within a few seconds of its service, however long the outage was.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ from diemcau.sites.client import ApiError, Client
 
 Correction = Callable[[Mapping[str, Any], str], None]
 Notice = Callable[..., None]  # (message, *values)
+LinkChange = Callable[[bool, int], None]  # (link up, scans queued)
+# A hall of kiosks coming back together still spreads over these seconds (full jitter);
+# a wait of 30 s (the cap until issue 22) kept a door offline for up to 20 s after its
+# service had returned.
+RECONNECT_MAX = 4.0
 ANSWER_TIMEOUT = 120.0  # a batch unanswered this long means a stuck link: reconnect
 HEADCOUNT_RETRY = 5.0  # seconds before a headcount the service could not take goes again
 # The service judges a scan more than 5 minutes ahead of its clock at its arrival; the
@@ -58,7 +67,7 @@ CLOCK_SLOW = Msg(
 class Backoff:
     """Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^n)]."""
 
-    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+    def __init__(self, base: float = 0.5, cap: float = RECONNECT_MAX) -> None:
         self.base, self.cap, self.failures = base, cap, 0
 
     def next(self) -> float:
@@ -86,6 +95,7 @@ class Sender:
         on_correction: Correction | None = None,
         on_roster: Callable[[], None] | None = None,
         on_notice: Notice | None = None,
+        on_link: LinkChange | None = None,
         batch_size: int = MAX_BATCH,
         window: int = 4,
     ) -> None:
@@ -95,6 +105,8 @@ class Sender:
         self.on_correction = on_correction
         self.on_roster = on_roster
         self.on_notice = on_notice
+        self.on_link = on_link
+        self._up: bool | None = None  # not known before the first try
         self._clock_warned = False
         self.batch_size = min(batch_size, MAX_BATCH)
         self.window = window
@@ -121,7 +133,15 @@ class Sender:
                 raise
             except (LinkClosed, TimeoutError, OSError) as exc:
                 self.link("offline", str(exc) or type(exc).__name__)
+                self._linked(False)
             await asyncio.sleep(self.backoff.next())
+
+    def _linked(self, up: bool) -> None:
+        """Tell the door when the link drops or comes back (a first connection is no news)."""
+        was, self._up = self._up, up
+        if was is up or (was is None and up) or self.on_link is None:
+            return
+        self.on_link(up, self.queue_length())
 
     async def _session(self) -> None:
         conn = KioskConnection(
@@ -134,6 +154,7 @@ class Sender:
         await conn.open()
         try:
             self.link("connected")
+            self._linked(True)
             self.backoff.reset()
             await self.refresh()
             await self.send_headcounts()

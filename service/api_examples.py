@@ -153,7 +153,8 @@ SITE_PATH = CONF + "/sites/LC-TD-BB"
 SCAN_ID = "5f0c1a3e-8d2b-4c1e-9a77-0b6f3d2e4a10"
 SCAN = {"scan_id": SCAN_ID, "scanned_at": "2026-12-15T07:41:12+07:00", "qr": QR}
 BRIEF = {k: DELEGATE[k] for k in ("id", "full_name", "category", "unit_code", "site_code")} | {
-    "unit_name": "Xã Bản Bo"
+    "unit_name": "Xã Bản Bo",
+    "site_name": "Hội trường UBND xã Bản Bo",
 }
 RESULT = {
     "scan_id": SCAN_ID,
@@ -388,6 +389,7 @@ EXAMPLES: dict[str, Example] = {
     "get_unit": Example(
         "/api/v1/units/LC-TD", response={**UNIT, "children": 14, "descendants": 14, "sites": 15}
     ),
+    "delete_unit": Example("/api/v1/units/LC-TD-XX"),
     "list_unit_children": Example(
         "/api/v1/units/LC/children", response={"items": [UNIT], "next": None}
     ),
@@ -532,6 +534,16 @@ EXAMPLES: dict[str, Example] = {
             "keys": {"keys": [JWK]},
         },
     ),
+    "preview_enrollment": Example(
+        "/api/v1/kiosks/enroll/preview",
+        request={"code": "7KQ4-MZ2P"},
+        response={
+            "conference": KIOSK_CONFERENCE,
+            "site": KIOSK_SITE,
+            "expires_at": "2026-12-16T09:15:00+07:00",
+            "device_name": "Máy 2",
+        },
+    ),
     "list_site_kiosks": Example(SITE_PATH + "/kiosks", response={"items": [KIOSK], "next": None}),
     "revoke_site_kiosk": Example(
         SITE_PATH + "/kiosks/311/revoke", response={**KIOSK, "online": False, "revoked_at": LATER}
@@ -561,6 +573,7 @@ EXAMPLES: dict[str, Example] = {
             "full": False,
             "delegates": [ROSTER_ENTRY],
             "removed": [1077],
+            "site_names": {"LC-TD-BB": "Hội trường UBND xã Bản Bo"},
             "keys": {"keys": [JWK]},
         },
     ),

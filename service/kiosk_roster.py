@@ -91,6 +91,8 @@ async def snapshot(
         "full": full,
         "delegates": [dict(r) for r in rows],
         "removed": removed,
+        # A delegate names their site by code; the door reads the site's name.
+        "site_names": await q.fetch_site_names(conn, site_ids),
         "keys": await keystore.jwks(conn, conference),
     }
 

@@ -10,13 +10,16 @@ over a bad phone line, stored hashed, single use, valid 24 hours.
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from diemcau import audit, auth, keystore
+from diemcau import audit, auth, keystore, qr
 from diemcau.auth import Principal
 from diemcau.conferences import ensure_writable
 from diemcau.conferences.access import schedule_out
@@ -58,8 +61,14 @@ def normalise_code(text: str) -> str | None:
 def refused(reason: str) -> Problem:
     messages = {
         "unknown": Msg("Mã ghép máy không đúng", "no such enrollment code"),
-        "used": Msg("Mã ghép máy đã được dùng; hãy xin mã mới", "this code was used already"),
-        "expired": Msg("Mã ghép máy đã hết hạn; hãy xin mã mới", "this code has expired"),
+        "used": Msg(
+            "Mã ghép máy đã được dùng; hãy xin mã mới",
+            "this enrollment code was used already; ask for a new one",
+        ),
+        "expired": Msg(
+            "Mã ghép máy đã hết hạn; hãy xin mã mới",
+            "this enrollment code has expired; ask for a new one",
+        ),
     }
     message = messages[reason]
     return Problem(
@@ -70,10 +79,26 @@ def refused(reason: str) -> Problem:
     )
 
 
+def enroll_url(origin: str, code: str) -> str:
+    """The link that opens the kiosk page with the code filled in."""
+    return f"{origin}/kiosk#enroll={code}"
+
+
+def enroll_qr_text(origin: str, code: str) -> str:
+    """What the enrollment QR says: `<ORIGIN>/K/<CODE>` in upper case, so it fits the
+    QR alphanumeric mode (a phone's camera opens it; /K/ sends it on to the kiosk page),
+    or the bare code when the origin has characters that mode cannot carry."""
+    text = f"{origin.upper()}/K/{code}"
+    if len(text) <= qr.CAPACITY and all(c in qr.ALPHANUMERIC for c in text):
+        return text
+    return code
+
+
 async def create_code(
     conn: asyncpg.Connection, caller: Principal, conference: Any, site: Any
 ) -> tuple[str, datetime]:
-    """A new enrollment code for a kiosk of this site; answers it and when it expires."""
+    """A new enrollment code for a kiosk of this site; answers it and when it expires (in
+    the conference's zone: a technician reads it)."""
     ensure_writable(conference)
     code = new_code()
     async with conn.transaction():
@@ -82,7 +107,7 @@ async def create_code(
         )
         after = {"site": site["code"], "expires_at": expires_at.isoformat()}
         await audit.record(conn, caller, "create", "kiosk_code", conference["code"], None, after)
-    return code, expires_at
+    return code, expires_at.astimezone(ZoneInfo(conference["timezone"]))
 
 
 async def code_is_live(
@@ -98,19 +123,66 @@ async def code_is_live(
     )
 
 
-async def enroll(conn: asyncpg.Connection, text: str, device_name: str) -> dict[str, Any]:
-    """Trade a code for a kiosk token; the answer carries what the kiosk needs offline."""
+# A kiosk enrolled without a name is called by its number at the site, in the language
+# of the device that enrolled it: "Máy 3" / "Kiosk 3".
+DEVICE_NAME = Msg("Máy {}", "Kiosk {}")
+_NUMBERED = re.compile(r"^(?:Máy|Kiosk) (\d{1,6})$")
+
+
+def next_device_name(names: Iterable[str], lang: str) -> str:
+    """The next numbered name at a site: one more than its kiosks, and past any number
+    already taken, so no two kiosks of a site get the same number from the service."""
+    names = list(names)
+    taken = [int(m[1]) for n in names if (m := _NUMBERED.match(n))]
+    return DEVICE_NAME.text(lang).format(max([len(names), *taken]) + 1)
+
+
+async def _live_code(conn: asyncpg.Connection, text: str) -> asyncpg.Record:
+    """The code's row when it can still be used, else the refusal saying why."""
+    code = normalise_code(text)
+    row = None if code is None else await q.fetch_code(conn, auth.hash_secret(code))
+    if row is None:
+        raise refused("unknown")
+    if row["used_at"] is not None or row["expired"]:
+        raise refused("used" if row["used_at"] else "expired")
+    return row
+
+
+async def preview(conn: asyncpg.Connection, text: str, lang: str) -> dict[str, Any]:
+    """What a code would enroll, without using it: the conference and site to show the
+    person holding the device, when the code expires, and the name the kiosk would get."""
+    row = await _live_code(conn, text)
+    conference = await q.fetch_conference_brief(conn, row["conference_id"])
+    ensure_writable(conference)
+    site = await q.fetch_site_brief(conn, row["site_id"])
+    names = await q.fetch_device_names(conn, row["conference_id"], row["site_id"])
+    return {
+        "conference": conference_brief(conference),
+        "site": site_brief(site),
+        "expires_at": row["expires_at"].astimezone(ZoneInfo(conference["timezone"])),
+        "device_name": next_device_name(names, lang),
+    }
+
+
+async def enroll(
+    conn: asyncpg.Connection, text: str, device_name: str | None, lang: str = "vi"
+) -> dict[str, Any]:
+    """Trade a code for a kiosk token; the answer carries what the kiosk needs offline.
+    Without a device name the kiosk is numbered at its site (`next_device_name`)."""
     code = normalise_code(text)
     if code is None:
         raise refused("unknown")
     async with conn.transaction():
         used = await q.use_code(conn, auth.hash_secret(code))
         if used is None:
-            row = await q.fetch_code(conn, auth.hash_secret(code))
-            raise refused("unknown" if row is None else "used" if row["used_at"] else "expired")
+            await _live_code(conn, code)  # the refusal that says why
+            raise refused("used")  # live a moment ago: another device took it meanwhile
         conference = await q.fetch_conference_brief(conn, used["conference_id"])
         ensure_writable(conference)
         site = await q.fetch_site_brief(conn, used["site_id"])
+        if not device_name:
+            names = await q.fetch_device_names(conn, used["conference_id"], used["site_id"])
+            device_name = next_device_name(names, lang)
         secret, token_id = await auth.create_token(
             conn,
             "kiosk",
@@ -149,24 +221,31 @@ def site_brief(row: Any) -> dict[str, Any]:
     }
 
 
-def kiosk_out(row: Any, now: datetime) -> dict[str, Any]:
+def kiosk_out(row: Any, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
+    """A kiosk as its technician reads it: times in the conference's zone."""
     seen = row["last_seen_at"]
+
+    def local(when: datetime | None) -> datetime | None:
+        return None if when is None else when.astimezone(zone)
+
     return {
         "id": row["token_id"],
         "device_name": row["device_name"],
-        "enrolled_at": row["enrolled_at"],
-        "last_seen_at": seen,
+        "enrolled_at": local(row["enrolled_at"]),
+        "last_seen_at": local(seen),
         "online": row["revoked_at"] is None and seen is not None and now - seen <= ONLINE_WITHIN,
         "queue_length": row["queue_length"],
         "app_version": row["app_version"],
         "scans": row["scans"],
-        "revoked_at": row["revoked_at"],
+        "revoked_at": local(row["revoked_at"]),
     }
 
 
-async def list_kiosks(conn: asyncpg.Connection, conference_id: int, site_id: int) -> list[dict]:
+async def list_kiosks(conn: asyncpg.Connection, conference: Any, site_id: int) -> list[dict]:
     now = await conn.fetchval("SELECT now()")
-    return [kiosk_out(r, now) for r in await q.fetch_site_kiosks(conn, conference_id, site_id)]
+    zone = ZoneInfo(conference["timezone"])
+    rows = await q.fetch_site_kiosks(conn, conference["id"], site_id)
+    return [kiosk_out(r, now, zone) for r in rows]
 
 
 async def revoke_kiosk(
@@ -190,7 +269,7 @@ async def revoke_kiosk(
             )
         row = await q.fetch_site_kiosk(conn, conference["id"], site["id"], kiosk_id)
         now = await conn.fetchval("SELECT now()")
-    return kiosk_out(row, now)
+    return kiosk_out(row, now, ZoneInfo(conference["timezone"]))
 
 
 async def heartbeat(

@@ -35,6 +35,7 @@ from diemcau.registry import (
 from diemcau.search import search_text
 from diemcau.tabular import (
     MAX_REGISTRY_ROWS,
+    Found,
     Sheet,
     check_limits,
     import_failed,
@@ -133,7 +134,8 @@ def parse_sites(sheet: Sheet) -> Parsed:
     check_limits(sheet)
     parsed = Parsed(sha256=_sha256(sheet.path))
     first_row: dict[str, int] = {}
-    for number, cells in read_rows(sheet, COLUMNS, REQUIRED):
+    found = Found()  # garbled cells, told by the reading
+    for number, cells in read_rows(sheet, COLUMNS, REQUIRED, found):
         # Short CSV lines drop trailing cells, so a column counts as present when any
         # row has it.
         parsed.columns.update(cells)
@@ -157,6 +159,7 @@ def parse_sites(sheet: Sheet) -> Parsed:
             continue
         folded = search_text(code, values["name"], values["address"])
         parsed.records.append((number, *(values[c] for c in COLUMNS), folded))
+    parsed.errors[:0] = found.errors
     if not parsed.records and not parsed.errors:
         raise import_failed([row_error(0, "", Msg("Tệp không có dòng dữ liệu", "no data rows"))])
     return parsed

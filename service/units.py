@@ -23,6 +23,7 @@ from diemcau.queries import units as q
 from diemcau.search import decode_cursor, encode_cursor, fold
 from diemcau.tabular import (
     MAX_REGISTRY_ROWS,
+    Found,
     Sheet,
     check_limits,
     import_failed,
@@ -172,6 +173,40 @@ async def create_unit(conn: asyncpg.Connection, principal: Principal, data: Unit
     return created
 
 
+# What may still name a unit, as a refusal says it: (count name, Vietnamese, English).
+_USES = (
+    ("children", "đơn vị trực thuộc", "child units"),
+    ("sites", "điểm cầu", "sites"),
+    ("delegates", "đại biểu", "delegates"),
+    ("conferences", "hội nghị", "conferences"),
+    ("tokens", "mã truy cập (kể cả đã thu hồi)", "tokens (revoked ones too)"),
+)
+
+
+async def delete_unit(conn: asyncpg.Connection, principal: Principal, code: str) -> dict:
+    """Delete a unit nothing names any more (audited); 409 saying what still does."""
+    async with conn.transaction():
+        row = await visible_unit(conn, principal, code)
+        await conn.execute("SELECT 1 FROM units WHERE id = $1 FOR UPDATE", row["id"])
+        uses = await q.count_unit_uses(conn, row["id"])
+        held = [(uses[k], vi, en) for k, vi, en in _USES if uses[k]]
+        if held:
+            vi = ", ".join(f"{text.vn_int(n)} {w}" for n, w, _ in held)
+            en = ", ".join(f"{n:,} {w}" for n, _, w in held)
+            raise Problem(
+                "conflict",
+                Msg(
+                    f"Đơn vị {code} còn {vi}: hãy xóa hoặc chuyển chúng trước",
+                    f"unit {code} still has {en}: delete or move them first",
+                ),
+                **{k: uses[k] for k, _, _ in _USES},
+            )
+        await conn.execute("DELETE FROM units WHERE id = $1", row["id"])
+        before = unit_out(row)
+        await audit.record(conn, principal, "delete", "unit", code, before, None)
+    return before
+
+
 async def read_unit(conn: asyncpg.Connection, principal: Principal, code: str) -> dict:
     """One unit with how much lies below it."""
     row = await visible_unit(conn, principal, code)
@@ -234,7 +269,8 @@ def parse_units(sheet: Sheet) -> tuple[list[tuple[int, dict[str, Any]]], list[di
     seen: dict[str, int] = {}
     sheet = replace(sheet, max_rows=MAX_REGISTRY_ROWS)
     check_limits(sheet)
-    for number, cells in read_rows(sheet, UNIT_COLUMNS, UNIT_REQUIRED):
+    found = Found()  # garbled cells, told by the reading
+    for number, cells in read_rows(sheet, UNIT_COLUMNS, UNIT_REQUIRED, found):
         values: dict[str, Any] = {}
         before = len(errors)
         for column in UNIT_COLUMNS:
@@ -255,7 +291,7 @@ def parse_units(sheet: Sheet) -> tuple[list[tuple[int, dict[str, Any]]], list[di
             seen[code] = number
         if len(errors) == before:
             rows.append((number, values))
-    return rows, errors
+    return rows, found.errors + errors
 
 
 def _place_unit(

@@ -7,7 +7,8 @@
         --non-members 7 --guests 2
     diemcau site show LC-TD-01 | list --unit LC-TD --status registered | confirm LC-TD-01
 
-The service's address comes from --url or DIEMCAU_URL (default http://127.0.0.1:8080),
+The service's address comes from --url or DIEMCAU_URL (default http://127.0.0.1:$PORT,
+port 8080 when PORT is unset),
 the token from --token or DIEMCAU_TOKEN (prefer the variable: flags show in `ps`).
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from diemcau.cli.common import positive_int, refuse_file
 from diemcau.cli.output import Column, Listing, add_format, write_all
+from diemcau.cli.progress import Progress
 from diemcau.cli.say import count, err, imported, language, number, t, when, word
 from diemcau.sites.client import ApiError, Client, settings
 from diemcau.sites.headcount_cli import headcount_verb
@@ -45,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     common.add_argument(
         "--url",
         help=t(
-            "địa chỉ dịch vụ (mặc định DIEMCAU_URL, http://127.0.0.1:8080)",
-            "service URL (default DIEMCAU_URL, http://127.0.0.1:8080)",
+            "địa chỉ dịch vụ (mặc định DIEMCAU_URL, rồi http://127.0.0.1:$PORT, cổng 8080 khi không có PORT)",
+            "service URL (default DIEMCAU_URL, else http://127.0.0.1:$PORT, port 8080 without PORT)",
         ),
     )
     common.add_argument(
@@ -228,26 +229,28 @@ async def _register(api: Client, args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(sent: int, total: int) -> None:
-    share = sent / total if total else 1.0
-    filled = int(share * 30)
-    bar = "#" * filled + "." * (30 - filled)
-    kib = f"{number(sent / 1024)}/{number(total / 1024)} KiB"
-    text = f"\r{t('đang gửi', 'sending')} [{bar}] {number(share * 100)}% {kib}"
-    print(text, end="", file=sys.stderr, flush=True)
+def _upload_bar(progress: Progress) -> Callable[[int, int], None]:
+    def show(sent: int, total: int) -> None:
+        share = sent / total if total else 1.0
+        filled = int(share * 30)
+        bar = "#" * filled + "." * (30 - filled)
+        kib = f"{number(sent / 1024)}/{number(total / 1024)} KiB"
+        progress.show(f"{t('đang gửi', 'sending')} [{bar}] {number(share * 100)}% {kib}")
+
+    return show
 
 
 async def _import(api: Client, args: argparse.Namespace) -> int:
     refused = refuse_file(args.file)
     if refused is not None:
         return refused
+    progress = Progress()
     try:
         counts = await api.upload(
-            "/api/v1/sites/import", args.file, None if args.quiet else _progress_bar
+            "/api/v1/sites/import", args.file, None if args.quiet else _upload_bar(progress)
         )
     finally:
-        if not args.quiet:
-            print(file=sys.stderr)
+        progress.finish()
     print(imported(counts))
     return 0
 

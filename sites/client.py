@@ -18,6 +18,14 @@ import aiohttp
 from diemcau.cli.say import problem_lines, t
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def default_url() -> str:
+    """The service on this machine: on the port `diemcau serve` takes from PORT."""
+    port = os.environ.get("PORT", "").strip()
+    return f"http://127.0.0.1:{port}" if port.isascii() and port.isdigit() else DEFAULT_URL
+
+
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 256 * 1024
 
@@ -48,8 +56,9 @@ class ApiError(Exception):
 
 
 def settings(url: str | None, token: str | None) -> tuple[str, str]:
-    """The base URL and token: flags first, then DIEMCAU_URL / DIEMCAU_TOKEN."""
-    base = (url or os.environ.get("DIEMCAU_URL") or DEFAULT_URL).rstrip("/")
+    """The base URL and token: flags first, then DIEMCAU_URL / DIEMCAU_TOKEN (the URL
+    then defaults to this machine, on PORT when it is set)."""
+    base = (url or os.environ.get("DIEMCAU_URL") or default_url()).rstrip("/")
     secret = token or os.environ.get("DIEMCAU_TOKEN") or ""
     if not secret:
         raise ApiError(
@@ -112,7 +121,7 @@ class Client:
                         f"Không kết nối được {self.base_url}: dịch vụ có đang chạy?",
                         f"cannot reach {self.base_url}: is the service running?",
                     ),
-                    "detail": type(exc).__name__,
+                    "detail": unreachable(exc),
                 },
             ) from None
 
@@ -144,6 +153,24 @@ class Client:
 
         headers = {"Content-Type": media, "Content-Length": str(total)}
         return await self.request("POST", path, data=chunks(), headers=headers)
+
+
+def unreachable(exc: aiohttp.ClientConnectionError) -> str:
+    """Why the service could not be reached, in words, naming the address tried."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return t(f"không tìm thấy máy tên {exc.host}", f"no machine is named {exc.host}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        where = f"{exc.host}:{exc.port}"
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return t(
+                f"{where} từ chối kết nối: không có chương trình nào nghe ở cổng {exc.port}",
+                f"{where} refused the connection: nothing listens on port {exc.port}",
+            )
+        reason = exc.os_error.strerror or str(exc.os_error)
+        return t(f"không kết nối được {where}: {reason}", f"cannot connect to {where}: {reason}")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return t("dịch vụ đóng kết nối giữa chừng", "the service closed the connection")
+    return t("mất kết nối với dịch vụ", "the connection to the service was lost")
 
 
 async def _problem(resp: aiohttp.ClientResponse) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import asyncio
 import os
 import secrets
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from diemcau.app import create_app
+from diemcau.checkin import render
 from diemcau.config import Config
 from diemcau.db import connect
 from diemcau.embedded import EmbeddedPostgres
@@ -113,6 +114,9 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     if tables:
         names = ", ".join(f'"{t["tablename"]}"' for t in tables)
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    # Site codes are cached by id in the process (a code never changes); ids restart
+    # here, so the next test's site 1 may bear another code.
+    render._SITE_CODES.clear()
     await conn.close()
 
 
@@ -148,3 +152,29 @@ async def tree(factory: Factory) -> None:
 async def organiser(factory: Factory) -> dict[str, str]:
     """The auth header of an unscoped organiser."""
     return bearer(await factory.token("organiser"))
+
+
+Run = Callable[..., Awaitable[tuple[int, str, str]]]
+
+
+@pytest.fixture
+def cli(config: Config, db: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Run:
+    """`await cli("unit", "list")` -> (exit status, stdout, stderr), as a person runs it."""
+    from diemcau.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", config.database_url or "")
+    monkeypatch.setenv("DIEMCAU_SECRET_KEY", config.secret_key or "")
+    monkeypatch.setenv("DIEMCAU_DATA_DIR", str(config.data_dir))
+    for name in ("DIEMCAU_LANGUAGE", "DIEMCAU_TIMEZONE", "DIEMCAU_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = await asyncio.to_thread(main, list(argv))
+        except SystemExit as stopped:  # argparse refusing the arguments
+            code = int(stopped.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

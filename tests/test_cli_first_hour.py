@@ -8,7 +8,6 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +16,8 @@ import pytest
 from diemcau import credentials
 from diemcau.cli import main
 from diemcau.config import Config
+from tests.conftest import Run
 from tests.factory import Factory
-
-Run = Callable[..., Awaitable[tuple[int, str, str]]]
-
-
-@pytest.fixture
-def cli(config: Config, db: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Run:
-    """`await cli("unit", "list")` -> (exit status, stdout, stderr), as a person runs it."""
-    monkeypatch.setenv("DATABASE_URL", config.database_url or "")
-    monkeypatch.setenv("DIEMCAU_SECRET_KEY", config.secret_key or "")
-    monkeypatch.setenv("DIEMCAU_DATA_DIR", str(config.data_dir))
-    monkeypatch.delenv("DIEMCAU_LANGUAGE", raising=False)
-    monkeypatch.delenv("DIEMCAU_TIMEZONE", raising=False)
-
-    async def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = await asyncio.to_thread(main, list(argv))
-        except SystemExit as stopped:  # argparse refusing the arguments
-            code = int(stopped.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 async def test_unit_tree_from_the_cli(cli: Run, tmp_path: Path) -> None:
@@ -63,7 +40,8 @@ async def test_unit_tree_from_the_cli(cli: Run, tmp_path: Path) -> None:
     assert lines[1].split()[1] == "tỉnh" and lines[2].split()[1] == "huyện"
     assert err.strip() == "(3 đơn vị)"
     code, out, _ = await cli("unit", "list", "--format", "csv", "--level", "district")
-    rows = list(csv.DictReader(io.StringIO(out)))
+    assert out.startswith("\ufeffcode,")  # a BOM, as `codes` writes, for Excel
+    rows = list(csv.DictReader(io.StringIO(out.removeprefix("\ufeff"))))
     assert [(r["code"], r["parent_code"]) for r in rows] == [("LC-SH", "LC"), ("LC-TD", "LC")]
     code, out, _ = await cli("unit", "list", "--format", "json", "--parent", "VN")
     assert [json.loads(line)["name"] for line in out.splitlines()] == ["Tỉnh Lai Châu"]
@@ -198,7 +176,7 @@ async def test_roster_list_and_show(cli: Run, factory: Factory) -> None:
     )
     assert [json.loads(line)["external_id"] for line in out.splitlines()] == ["D1"]
     code, out, _ = await cli("roster", "list", "--conference", "HN", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(out)))
+    rows = list(csv.DictReader(io.StringIO(out.removeprefix("\ufeff"))))
     assert rows[1]["full_name"].startswith("'=HYPERLINK")  # a name never becomes a formula
     code, out, _ = await cli("--lang", "en", "roster", "show", "--conference", "HN", "D3")
     assert "Trần Văn Ất" in out and "version 1, valid" in out and "+07:00" in out

@@ -203,9 +203,13 @@ async def test_enroll_by_code_then_the_camera_checks_in_a_printed_badge(
     ]
 
 
-async def test_enrollment_qr_read_by_the_camera_or_opened_as_a_url_enrolls(
+async def test_enrollment_by_qr_or_link_asks_for_a_name_prefilled_with_the_next_number(
     chromium: Browser, world: World, camera_file: Path, tmp_path: Path
 ) -> None:
+    """A code read by the camera, or opened as a link, is not used at once: the page
+    shows the site and the conference, prefills "Máy 1", "Máy 2" (the service's next
+    number at the site) and enrolls once the person confirms, so a site's kiosk list
+    tells its devices apart."""
     by_camera = await kiosk_code(world)
     png = tmp_path / "enroll.png"
     resp = await world.api.get(by_camera["qr_png"], headers=world.org)
@@ -215,6 +219,11 @@ async def test_enrollment_qr_read_by_the_camera_or_opened_as_a_url_enrolls(
     context, page = await open_kiosk(chromium, world)
     try:
         await chromium.run(page.click("#enroll-camera"))
+        await wait_value(chromium, page, "#device-name", "Máy 1")
+        where = await chromium.run(page.text_content("#enroll-where"))
+        assert "Hội trường xã Bản Bo (LC-01)" in where and "Hội nghị quán triệt" in where
+        assert await chromium.run(page.is_hidden("#kiosk"))  # not enrolled before the tap
+        await chromium.run(page.click("#enroll-form button[type=submit]"))
         await enrolled(chromium, page)
     finally:
         await chromium.run(context.close())
@@ -222,10 +231,23 @@ async def test_enrollment_qr_read_by_the_camera_or_opened_as_a_url_enrolls(
     context, page = await chromium.new_page(world.url)
     try:
         await chromium.run(page.goto(by_url["enroll_url"]))
-        await enrolled(chromium, page)
+        await wait_value(chromium, page, "#device-name", "Máy 2")
         assert "enroll" not in await chromium.run(page.evaluate("() => location.href"))
+        await chromium.run(page.fill("#device-name", "Cửa phụ"))  # a name of one's own
+        await chromium.run(page.keyboard.press("Enter"))
+        await enrolled(chromium, page)
     finally:
         await chromium.run(context.close())
+    resp = await world.api.get("/api/v1/conferences/HN1/sites/LC-01/kiosks", headers=world.org)
+    assert [k["device_name"] for k in (await resp.json())["items"]] == ["Máy 1", "Cửa phụ"]
+
+
+async def wait_value(b: Browser, page: Any, selector: str, value: str) -> None:
+    await b.run(
+        page.wait_for_function(
+            "([s, v]) => document.querySelector(s)?.value === v", arg=[selector, value]
+        )
+    )
 
 
 async def test_usb_scanner_scan_then_the_same_badge_is_red_with_when_and_where(
@@ -240,7 +262,8 @@ async def test_usb_scanner_scan_then_the_same_badge_is_red_with_when_and_where(
         await chromium.run(page.click("#answer"))  # a tap dismisses the answer early
         await scan_keys(chromium, page, code)
         second = await answer(chromium, page)
-        counted = await chromium.run(page.text_content("#count-checked-in"))
+        # The site's counts come from the service a moment after its answers.
+        await wait_text(chromium, page, "#count-checked-in", "1/21")
     finally:
         await chromium.run(context.close())
     assert (first["colour"], first["result"], first["name"]) == (
@@ -258,7 +281,6 @@ async def test_usb_scanner_scan_then_the_same_badge_is_red_with_when_and_where(
     # When and where: the first scan's time in Hanoi's clock (HH:MM:SS) and its site.
     when = rows[0]["scanned_at"].astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M:%S")
     assert second["detail"] == f"lúc {when} tại LC-01"
-    assert counted == "1/21"
 
 
 async def test_a_phone_whose_clock_is_slow_is_measured_and_corrected(
@@ -299,7 +321,10 @@ async def test_offline_scans_survive_a_reload_and_land_exactly_once(
         for code in codes:
             await scan_keys(chromium, page, code)
             offline = await answer(chromium, page, synced=False)
-            assert (offline["colour"], offline["sync"]) == ("green", "chưa đồng bộ"), offline
+            assert (offline["colour"], offline["sync"]) == (
+                "green",
+                "Trả lời ngoại tuyến · chưa đồng bộ",
+            ), offline
         await wait_text(chromium, page, "#queue", "20")
         await chromium.run(page.reload())  # still offline: served by the service worker
         await chromium.run(page.wait_for_selector("body[data-ready=true]"))

@@ -203,6 +203,7 @@ def test_the_services_answer_is_shown_in_the_web_kiosks_colours() -> None:
     assert tone_of({"result": "accepted", "moved": True}) == AMBER
     assert tone_of({"result": "accepted", "direction": "out", "checked_in": False}) == AMBER
     assert tone_of({"result": "duplicate"}) == RED
+    assert tone_of({"result": "duplicate", "direction": "out"}) == AMBER
     screen = io.StringIO()
     answer = {"result": "duplicate", "delegate": {"id": 1, "full_name": "Nguyễn Văn An"},
               "first": {"scanned_at": "2026-03-16T00:05:00+00:00", "site_code": "LC-02"},

@@ -9,6 +9,7 @@ exactly once, whatever stopped in between, and sending the queue again changes n
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -16,9 +17,11 @@ import socket
 import sqlite3
 import stat
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -31,8 +34,13 @@ from diemcau.cli import build_parser
 from diemcau.config import Config
 from diemcau.keystore import Keystore
 from diemcau.kiosk import cli as kiosk_cli
+from diemcau.kiosk import commands
+from diemcau.kiosk.display import Printer
+from diemcau.kiosk.door import Door
+from diemcau.kiosk.sender import RECONNECT_MAX
 from diemcau.kiosk.store import Store
 from tests.factory import Factory, bearer
+from tests.kiosk_fake import eventually
 
 BASE = "/api/v1/conferences/HN1"
 
@@ -365,3 +373,43 @@ async def test_another_sites_delegate_is_placed_offline_by_the_code(
     assert not any("Dịch vụ trả lời khác" in line for line in out)
     [answer] = answers(path).values()
     assert (answer["result"], answer["moved"]) == ("accepted", True)
+
+
+async def test_the_door_hears_the_link_drop_and_return_and_the_kiosk_is_back_in_seconds(
+    service: Service, world: dict[str, Any], tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    """A running kiosk prints one line when its service goes away and one when it is
+    back, each with the queue's length; after a long outage (its backoff as high as it
+    goes) it reconnects within RECONNECT_MAX seconds of the service's return, not the
+    20-odd seconds a 30 s cap allowed."""
+    path = tmp_path / "kiosk.db"
+    await enrolled(service, world, path)
+    screen = io.StringIO()
+    with Store(path) as store:
+        printer = Printer("vi", ZoneInfo("Asia/Ho_Chi_Minh"), screen)
+        door = Door(store, printer)
+        sender = commands._sender(store, printer, door)
+        running = asyncio.create_task(sender.run())
+        try:
+            await eventually(lambda: store.get("link_state") == "connected")
+            await service.stop()
+            await eventually(lambda: "Mất kết nối" in screen.getvalue())
+            for code in world["codes"][:3]:
+                door.code(code)  # answered offline, queued
+            sender.backoff.failures = 60  # as after an hour without the service
+            await asyncio.sleep(1.0)
+            await service.start()
+            back_at = time.monotonic()
+            await eventually(lambda: "kết nối lại" in screen.getvalue(), RECONNECT_MAX + 6)
+            took = time.monotonic() - back_at
+            await eventually(lambda: store.counts()["pending"] == 0)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    print(f"\nreconnected {took:.1f} s after the service returned (shared machine)")
+    lines = [line for line in screen.getvalue().splitlines() if "kết nối" in line]
+    assert lines == [
+        "! Mất kết nối với dịch vụ; 0 lượt quét chờ gửi, máy vẫn điểm danh ngoại tuyến",
+        "✓ Đã kết nối lại với dịch vụ; 3 lượt quét chờ gửi, đang gửi",
+    ]
+    assert (await landed(db))[1] == 3

@@ -19,7 +19,7 @@ import pytest
 from diemcau.kiosk.connection import BatchRefused, KioskConnection, KioskRevoked
 from diemcau.kiosk.display import Printer
 from diemcau.kiosk.door import Door
-from diemcau.kiosk.sender import Backoff, Sender, differs
+from diemcau.kiosk.sender import RECONNECT_MAX, Backoff, Sender, differs
 from diemcau.kiosk.store import Store
 from tests.kiosk_fake import TOKEN, FakeService, eventually
 from tests.test_kiosk_door import enrolled
@@ -159,6 +159,15 @@ def test_backoff_grows_with_jitter_up_to_its_cap() -> None:
     assert len({round(w, 6) for w in waits[10:]}) > 100  # jittered, not a fixed delay
     backoff.reset()
     assert backoff.next() <= 1.0
+
+
+def test_after_a_long_outage_the_kiosk_waits_a_few_seconds_at_most() -> None:
+    """The default backoff stops at RECONNECT_MAX (4 s): a kiosk is back within that of
+    its service's return (30 s until issue 22; test_kiosk_e2e has the real outage)."""
+    backoff = Backoff()
+    waits = [backoff.next() for _ in range(100)]
+    assert max(waits) <= RECONNECT_MAX <= 5.0
+    assert max(waits[10:]) > RECONNECT_MAX / 2  # it does grow to the cap
 
 
 def test_differs() -> None:

@@ -74,6 +74,47 @@ async def test_a_technician_enrolls_a_kiosk_with_a_code(
     assert listed["Laptop cửa chính"]["online"] is True
 
 
+async def test_a_kiosk_left_unnamed_gets_the_site_s_next_number(
+    client: TestClient, world: World, organiser: dict
+) -> None:
+    """The page prefills the name the preview tells ("Máy 3": the world has two kiosks
+    at LC-01); a kiosk enrolled with no name, or an empty one, gets the number too."""
+    code = (await new_code(client, organiser))["code"]
+    resp = await client.post("/api/v1/kiosks/enroll/preview", json={"code": code})
+    assert resp.status == 200, await resp.text()
+    seen = await resp.json()
+    assert seen["device_name"] == "Máy 3"
+    assert (seen["site"]["code"], seen["site"]["name"]) == ("LC-01", "Điểm cầu LC-01")
+    assert seen["conference"]["code"] == "HN1" and seen["expires_at"].endswith("+07:00")
+    resp = await client.post("/api/v1/kiosks/enroll", json={"code": code})  # not used up
+    assert resp.status == 201 and (await resp.json())["kiosk"]["device_name"] == "Máy 3"
+    code = (await new_code(client, organiser))["code"]
+    resp = await client.post(
+        "/api/v1/kiosks/enroll/preview", json={"code": code}, headers={"Accept-Language": "en"}
+    )
+    assert (await resp.json())["device_name"] == "Kiosk 4"
+    assert (await enroll(client, code, name="  "))["kiosk"]["device_name"] == "Máy 4"
+    assert kiosks.next_device_name(["Máy 9", "Laptop"], "vi") == "Máy 10"  # past a number taken
+    resp = await client.post("/api/v1/kiosks/enroll/preview", json={"code": code})
+    assert (await assert_problem(resp, 422, "enrollment_code_refused"))["reason"] == "used"
+
+
+async def test_times_a_technician_reads_are_in_the_conference_s_zone(
+    client: TestClient, world: World, organiser: dict
+) -> None:
+    made = await new_code(client, organiser)
+    assert made["expires_at"].endswith("+07:00")
+    done = await enroll(client, made["code"])
+    resp = await client.get(f"{SITE}/kiosks", headers=organiser)
+    for kiosk in (await resp.json())["items"]:
+        assert kiosk["enrolled_at"].endswith("+07:00"), kiosk
+    qr = await world.qr("LC-01-0")
+    await client.post("/api/v1/checkins", json={"scans": [scan(qr)]}, headers=bearer(done["token"]))
+    resp = await client.get(f"{SITE}/checkins", headers=organiser)
+    [stored] = (await resp.json())["items"]
+    assert stored["scanned_at"].endswith("+07:00") and stored["received_at"].endswith("+07:00")
+
+
 async def test_a_code_works_once(client: TestClient, world: World, organiser: dict) -> None:
     code = (await new_code(client, organiser))["code"]
     await enroll(client, code)
@@ -187,6 +228,19 @@ async def test_the_roster_snapshot_has_an_etag_and_gzip(client: TestClient, worl
     tag = resp.headers["ETag"]
     resp = await client.get("/api/v1/kiosk/roster", headers={**kiosk, "If-None-Match": tag})
     assert resp.status == 304
+
+
+async def test_the_door_can_name_a_delegate_s_site(client: TestClient, world: World) -> None:
+    """An answer names the delegate's site by name, and a roster snapshot carries the
+    names of its sites, so an offline kiosk can too."""
+    kiosk = world.kiosk("LC-02")
+    qr = await world.qr("LC-01-0")
+    resp = await client.post("/api/v1/checkins", json={"scans": [scan(qr)]}, headers=kiosk)
+    [result] = (await resp.json())["results"]
+    assert result["moved"] and result["delegate"]["site_name"] == "Điểm cầu LC-01"
+    resp = await client.get("/api/v1/kiosk/roster?scope=unit", headers=kiosk)
+    names = (await resp.json())["site_names"]
+    assert names == {"LC-01": "Điểm cầu LC-01", "LC-02": "Điểm cầu LC-02"}
 
 
 async def test_since_brings_only_what_changed(

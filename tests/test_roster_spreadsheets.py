@@ -64,7 +64,12 @@ async def test_ids_that_lost_their_zeros_are_refused(client: Any, factory: Any, 
     headers, _ = await _world(factory)
     original = _csv(*(f"00012{i},{name},member,S1" for i, name in enumerate(PEOPLE)))
     resp = await _post(client, headers, _as_libreoffice_saves_it(original), xlsx=True)
-    assert (await resp.json())["imported"] == 4
+    body = await resp.json()
+    assert body["imported"] == 4
+    # Nothing in the file tells whether its ids had zeros: one warning, not four.
+    (warning,) = body["warnings"]
+    assert (warning["row"], warning["field"], body["warning_count"]) == (1, "external_id", 1)
+    assert "Ô này là số; các số 0 ở đầu có thể đã mất (4 ô" in warning["message"]
     assert await db.fetchval(
         "SELECT array_agg(external_id ORDER BY external_id) FROM delegates"
     ) == [
@@ -76,10 +81,14 @@ async def test_ids_that_lost_their_zeros_are_refused(client: Any, factory: Any, 
     resp = await _post(client, headers, original)
     body = await assert_problem(resp, 422, "import_failed")
     assert [(e["row"], e["field"]) for e in body["errors"]] == [
-        (i, "external_id") for i in range(1, 5)
+        (i, "external_id") for i in range(5)
     ]
-    first = body["errors"][0]["message"]
-    assert "000120" in first and "120" in first and PEOPLE[0] in first and "số 0" in first
+    # The fix once for the file; each row says what it repeats, once.
+    fix, first, *rest = (e["message"] for e in body["errors"])
+    assert "Text (Văn bản)" in fix and "tệp gốc" in fix
+    assert "000120" in first and "120" in first and PEOPLE[0] in first
+    assert all(m.count("số 0") == 1 and "Text" not in m for m in [first, *rest])
+    assert body["detail"] == "5 lỗi trong tệp" and body["error_count"] == 5
     assert await db.fetchval("SELECT count(*) FROM delegates") == 4
     # The other way round, in English: the roster has the zeros, the file lost them.
     await db.execute("UPDATE delegates SET external_id = '000' || external_id")
@@ -89,8 +98,9 @@ async def test_ids_that_lost_their_zeros_are_refused(client: Any, factory: Any, 
         headers=headers | {"Content-Type": XLSX_MEDIA},
     )
     body = await assert_problem(resp, 422, "import_failed")
-    (error,) = body["errors"]
-    assert error["row"] == 1 and "000123" in error["message"] and "dropped" in error["message"]
+    fix, error = body["errors"]
+    assert error["row"] == 1 and "000123" in error["message"] and "zeros" in error["message"]
+    assert fix["row"] == 0 and "dropped" in fix["message"] and "format the column" in fix["message"]
     # Ids that are not all digits, or equal, are not touched by the rule.
     resp = await _post(client, headers, _csv("000123,Vàng A Sùng,member,S1", "A0123,Mới,guest,S2"))
     assert (await resp.json())["imported"] == 1
@@ -115,9 +125,13 @@ async def test_ids_that_differ_by_zeros_within_one_file_are_refused(
         with pytest.raises(Problem) as failed:
             await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
         errors = failed.value.errors
-        assert [(e["row"], e["field"]) for e in errors] == [(6, "external_id"), (7, "external_id")]
-        assert "00003" in errors[0]["message"].en and "row 3" in errors[0]["message"].en
-        assert failed.value.extra["error_count"] == 2
+        assert [(e["row"], e["field"]) for e in errors] == [
+            (0, "external_id"),  # the fix, once
+            (6, "external_id"),
+            (7, "external_id"),
+        ]
+        assert "00003" in errors[1]["message"].en and "row 3" in errors[1]["message"].en
+        assert failed.value.extra["error_count"] == 3
         assert await db.fetchval("SELECT count(*) FROM delegates") == (1 if existing else 0)
     path.write_bytes(_csv(*rows))
     result = await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
@@ -157,4 +171,112 @@ async def test_namesakes_are_imported_with_a_warning(
     code = await asyncio.to_thread(main, argv)
     err = capsys.readouterr().err
     assert code == 0, err
-    assert "1 warnings" in err and "row 1, full_name: same name and site (S1)" in err
+    assert "1 warning (" in err and "row 1, full_name: same name and site (S1)" in err
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    """A roster as a spreadsheet keeps it: what `rows` holds as int is a number cell."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["external_id", "full_name", "category", "site_code"])
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def test_number_ids_are_refused_when_the_other_ids_show_their_zeros(
+    client: Any, factory: Any, db: Any
+) -> None:
+    """Ids typed as text keep their zeros; a row typed later as a number lost them: the
+    file's fixed width says so. The fix is said once, each short number named."""
+    headers, _ = await _world(factory)
+    rows: list[list[Any]] = [
+        ["000121", PEOPLE[0], "member", "S1"],
+        [122, PEOPLE[1], "member", "S1"],
+        ["000123", PEOPLE[2], "member", "S1"],
+        [124, PEOPLE[3], "member", "S2"],
+        [100125, "Lò Văn Sáu", "member", "S2"],  # six digits: nothing lost
+    ]
+    resp = await _post(client, headers, _xlsx(rows), xlsx=True)
+    body = await assert_problem(resp, 422, "import_failed")
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [
+        (0, "external_id"),
+        (2, "external_id"),
+        (4, "external_id"),
+    ]
+    fix, short, *_ = (e["message"] for e in body["errors"])
+    assert "Text (Văn bản)" in fix and "tệp gốc" in fix
+    assert "Ô này là số 122" in short and "6 chữ số" in short and "Text" not in short
+    assert body["error_count"] == 3
+    assert await db.fetchval("SELECT count(*) FROM delegates") == 0
+    # Typed as text throughout: imported, with nothing to say.
+    rows[1][0], rows[3][0] = "000122", "000124"
+    resp = await _post(client, headers, _xlsx(rows), xlsx=True)
+    body = await resp.json()
+    assert (body["imported"], body["warning_count"]) == (5, 0), body
+
+
+async def test_namesakes_inside_one_file_are_warned_like_the_roster_s(
+    db: Any, factory: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A new roster (written straight, checked in a thread or in a process) and a
+    re-import alike: the later row names the earlier one's delegate."""
+    _, conference = await _world(factory)
+    monkeypatch.setattr(checking, "CHUNK_ROWS", 2)  # the namesakes fall in other chunks
+    path = tmp_path / "r.csv"
+    path.write_bytes(
+        _csv(
+            f"N1,{PEOPLE[0]},member,S1",
+            f"N2,{PEOPLE[1]},member,S1",
+            f"N3,{PEOPLE[0]},member,S2",  # another site: not a namesake
+            f"N4,{PEOPLE[0]},guest,S1",  # N1's namesake
+            f"N5,{PEOPLE[1]},member,S1",  # N2's
+        )
+    )
+    for process in (False, True):
+        monkeypatch.setattr(worker, "PROCESS_BYTES", 1 if process else 4 << 20)
+        result = await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
+        assert result["imported"] == 5 and result["warning_count"] == 2
+        assert [(w["row"], w["field"]) for w in result["warnings"]] == [
+            (4, "full_name"),
+            (5, "full_name"),
+        ]
+        first = result["warnings"][0]["message"]
+        assert "N1" in first.vi and "S1" in first.vi and "hai người" in first.vi
+        assert "earlier in this file" in first.en
+        await db.execute("DELETE FROM delegates")
+    # A re-import: new rows against the roster first, then against earlier new rows.
+    await factory.delegate(conference["id"], site="S1", external_id="A1", full_name=PEOPLE[2])
+    path.write_bytes(
+        _csv(
+            f"N1,{PEOPLE[0]},member,S1",
+            f"N2,{PEOPLE[2]},member,S1",  # A1's namesake, in the roster
+            f"N3,{PEOPLE[0]},member,S1",  # N1's, earlier in the file
+            f"N4,{PEOPLE[2]},member,S1",  # A1's (not N2's: the roster comes first)
+        )
+    )
+    result = await roster.import_roster(db, CLI, conference, Sheet(path, "csv"))
+    assert result["warning_count"] == 3
+    said = [(w["row"], w["message"].en) for w in result["warnings"]]
+    assert [row for row, _ in said] == [2, 3, 4]
+    assert "A1, already in the roster" in said[0][1] and "A1, already" in said[2][1]
+    assert "N1, earlier in this file" in said[1][1]
+
+
+async def test_a_bad_category_is_shown_and_nothing_saved_is_said_once(
+    factory: Any, config: Any, tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    await _world(factory)
+    from diemcau.cli import main
+
+    path = tmp_path / "r.csv"
+    path.write_bytes(_csv(f"D1,{PEOPLE[0]},đảng viên dự bị,S1", f"D2,{PEOPLE[1]},member,S9"))
+    monkeypatch.setenv("DATABASE_URL", config.database_url)
+    for lang, saved in (("vi", "không có dòng nào được lưu"), ("en", "nothing was saved")):
+        argv = ["--lang", lang, "roster", "import", str(path), "--conference", "HN", "--quiet"]
+        assert await asyncio.to_thread(main, argv) == 1
+        err = capsys.readouterr().err
+        assert err.lower().count(saved) == 1, err
+        assert "«đảng viên dự bị»" in err

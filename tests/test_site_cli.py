@@ -68,7 +68,8 @@ async def test_import_shows_progress_and_row_errors(
     )
     assert await site("import", str(good)) == 0
     out = capsys.readouterr()
-    assert "2 mới" in out.out and "100%" in out.err and "\r" in out.err
+    # Not a terminal: whole lines, no \r frames.
+    assert "2 mới" in out.out and "100%" in out.err and "\r" not in out.err
     assert await db.fetchval("SELECT count(*) FROM sites") == 2
     bad = tmp_path / "bad.csv"
     bad.write_text("code,name,unit_code,level\nA3,X,NOPE,district\nA 4,Y,LC,district\n")
@@ -205,4 +206,4 @@ async def test_site_times_are_local_and_lists_count_in_english(
     captured = capsys.readouterr()
     assert captured.err.strip() == "(1 site)" and "tested" in captured.out
     assert await site("list", "--format", "csv") == 0
-    assert capsys.readouterr().out.splitlines()[0] == "code,status,unit_code,level,name"
+    assert capsys.readouterr().out.splitlines()[0] == "\ufeffcode,status,unit_code,level,name"

@@ -53,6 +53,10 @@ export class Api {
     });
   }
 
+  previewEnrollment(code) {
+    return this.call("POST", "/api/v1/kiosks/enroll/preview", { body: { code } });
+  }
+
   kiosk() {
     return this.call("GET", "/api/v1/kiosk");
   }

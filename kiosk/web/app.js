@@ -1,12 +1,11 @@
 // The web kiosk page: wiring between the kiosk (core.js), the scanners and the screen.
 
 import { Kiosk } from "./core.js";
-import { setLanguage, setTimeZone, t, translatePage, language } from "./i18n.js";
+import { dayTime, number, setLanguage, setTimeZone, t, translatePage, language } from "./i18n.js";
 import { Store } from "./idb.js";
 import { Camera, Wedge } from "./scanner.js";
 import { enrollmentCode, fold, isEnrollmentLink, matches } from "./text.js";
-import { differs } from "./judge.js";
-import { AnswerScreen, pendingCounts, renderRecent, renderStatus } from "./ui.js";
+import { AnswerScreen, pendingCounts, renderChanges, renderRecent, renderStatus, setText, siteLabel } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const RECENT = 15;
@@ -27,7 +26,9 @@ async function main() {
   camera = new Camera($("video"), (text) => code(text));
   new Wedge((text) => code(text));
   kiosk.addEventListener("change", () => refresh());
-  kiosk.addEventListener("answer", (event) => answered(event.detail.record));
+  kiosk.addEventListener("checking", (event) => screenSays("checking", event.detail.record));
+  kiosk.addEventListener("told", (event) => screenSays("tell", event.detail.record));
+  kiosk.addEventListener("answer", (event) => screenSays("update", event.detail.record));
   wire(store);
   registerServiceWorker();
   if (kiosk.enrollment) kiosk.start();
@@ -40,16 +41,18 @@ async function main() {
 function wire(store) {
   for (const button of document.querySelectorAll("[data-lang]")) {
     button.addEventListener("click", async () => {
+      // The page turns at the tap; the choice is kept for the next load after.
       setLanguage(button.dataset.lang);
-      await store.put("meta", language(), "lang");
       translatePage();
       refresh();
+      await store.put("meta", language(), "lang");
     });
   }
   $("enroll-form").addEventListener("submit", (event) => {
     event.preventDefault();
     enroll($("enroll-code").value);
   });
+  $("enroll-code").addEventListener("input", () => previewCode($("enroll-code").value));
   $("enroll-camera").addEventListener("click", () => toggleCamera());
   $("camera").addEventListener("click", () => toggleCamera());
   $("mode-in").addEventListener("click", () => setDirection("in"));
@@ -60,12 +63,17 @@ function wire(store) {
   $("manual-ok").addEventListener("click", () => checkInChosen());
   $("walk-in-ok").addEventListener("click", () => walkIn());
   $("leave").addEventListener("click", () => leave());
+  $("changes").addEventListener("click", () => openChanges());
+  $("changes-dismiss").addEventListener("click", async () => {
+    $("changes-dialog").close();
+    await kiosk.dismissChanges();
+  });
 }
 
 // Whatever a scanner read: an enrollment code while not enrolled, else a scan.
 function code(text) {
   if (!kiosk.enrollment) {
-    enroll(text);
+    offerCode(text);
     return;
   }
   if (isEnrollmentLink(text)) return; // the technician's enrollment QR, again
@@ -76,7 +84,58 @@ async function enrollFromUrl() {
   const found = /#enroll=/.test(location.hash) ? enrollmentCode(location.hash) : null;
   if (!found) return;
   history.replaceState(null, "", location.pathname + location.search);
-  if (!kiosk.enrollment) await enroll(found);
+  if (!kiosk.enrollment) await offerCode(found);
+}
+
+// A code from the technician's link or QR: filled in, and the device's name asked for
+// (prefilled with the site's next number) before the code is used.
+async function offerCode(text) {
+  const value = enrollmentCode(text);
+  if (!value) {
+    $("enroll-error").textContent = t("enroll_bad_code");
+    return;
+  }
+  camera.stop();
+  $("enroll-code").value = `${value.slice(0, 4)}-${value.slice(4)}`;
+  await previewCode(value);
+  $("device-name").focus();
+  $("device-name").select();
+  refresh();
+}
+
+let previewed = null;
+let suggested = "";
+
+// What the code would enroll: the site and conference to check, when the code expires
+// (in the conference's time), and the name this device would get, put in the name field
+// unless the person typed one.
+async function previewCode(text) {
+  const value = enrollmentCode(text);
+  if (!value || value === previewed) return;
+  previewed = value;
+  const answer = await kiosk.api.previewEnrollment(value);
+  if (previewed !== value) return; // typed on meanwhile
+  const where = $("enroll-where");
+  if (!answer.ok) {
+    where.hidden = true;
+    $("enroll-error").textContent = answer.network ? t("enroll_offline") : problemText(answer);
+    if (answer.network) previewed = null; // the same code may be looked at again
+    return;
+  }
+  const { conference, site, expires_at: expires, device_name: name } = answer.body;
+  setTimeZone(conference.timezone ?? "Asia/Ho_Chi_Minh");
+  setText($("enroll-site"), siteLabel(site.code, site.name));
+  $("enroll-conference").textContent = conference.title;
+  $("enroll-expires").textContent = t("enroll_expires", { time: dayTime(expires) });
+  where.hidden = false;
+  $("enroll-error").textContent = "";
+  const field = $("device-name");
+  if (!field.value.trim() || field.value === suggested) field.value = name;
+  suggested = name;
+}
+
+function problemText(answer) {
+  return answer.body?.detail ?? answer.body?.title ?? String(answer.status);
 }
 
 async function enroll(text) {
@@ -87,16 +146,19 @@ async function enroll(text) {
     return;
   }
   error.textContent = t("enrolling");
-  const name = $("device-name").value.trim() || t("device_default");
-  const answer = await kiosk.enroll(value, name);
+  // Left empty, the service numbers the device at its site.
+  const answer = await kiosk.enroll(value, $("device-name").value.trim());
   if (answer.ok) {
     error.textContent = "";
     $("enroll-code").value = "";
+    $("device-name").value = "";
+    $("enroll-where").hidden = true;
+    previewed = null;
     camera.stop();
   } else if (answer.network) {
     error.textContent = t("enroll_offline");
   } else {
-    error.textContent = answer.body?.detail ?? answer.body?.title ?? String(answer.status);
+    error.textContent = problemText(answer);
   }
   await refresh();
 }
@@ -206,12 +268,15 @@ function walkIn() {
   $("walk-in-name").value = "";
 }
 
-// The first answer to a scan fills the screen; the service's later answer updates it.
-function answered(record) {
-  const first = record.state === "queued" ? Boolean(record.local) : !record.local;
-  if (first) screen.show(record);
-  else screen.update(record);
+// The screen follows the kiosk's word on a scan (checking, told, a later answer).
+function screenSays(what, record) {
+  screen[what](record);
   refresh();
+}
+
+async function openChanges() {
+  renderChanges(await kiosk.changes());
+  $("changes-dialog").showModal();
 }
 
 let refreshing = null;
@@ -252,7 +317,7 @@ async function draw() {
   }
   const { conference, site } = kiosk.enrollment;
   setTimeZone(conference.timezone ?? "Asia/Ho_Chi_Minh");
-  $("site-name").textContent = `${site.name} (${site.code})`;
+  setText($("site-name"), siteLabel(site.code, site.name));
   $("conference-title").textContent = conference.title;
   document.body.classList.toggle("exit-mode", direction === "out");
   $("exit-banner").hidden = direction !== "out";
@@ -262,22 +327,24 @@ async function draw() {
   // show two different moments (a reader between the two would see both).
   const queued = await kiosk.store.byIndex("scans", "state", "queued");
   const recent = await kiosk.store.latest("scans", RECENT);
+  const changed = await kiosk.changes();
   renderStatus(kiosk, pendingCounts(queued));
   renderRecent(recent);
-  notice(recent);
+  notice(changed);
 }
 
-// A lasting line for what needs a person: a revoked kiosk, an online-only roster, and
-// offline answers the service contradicted.
-function notice(recent) {
+// A lasting line for what needs a person: a revoked kiosk, an online-only roster; and
+// apart, the offline answers the service contradicted, a button that lists them.
+function notice(changed) {
   const el = $("notice");
-  const changed = recent.filter((r) => r.remote && r.local && differs(r.local, r.remote));
   let text = "";
   if (kiosk.revoked) text = t("revoked_kiosk");
   else if (kiosk.onlineOnly) text = t("roster_online_only");
-  else if (changed.length) text = t("differences", { n: changed.length });
   el.textContent = text;
   el.hidden = !text;
+  $("changes").textContent = t("differences", { n: number(changed.length) });
+  $("changes").hidden = changed.length === 0;
+  if ($("changes-dialog").open) renderChanges(changed);
 }
 
 function registerServiceWorker() {

@@ -1,10 +1,14 @@
-// The kiosk without its page: enrollment, scans answered offline then confirmed by the
-// service, the queue in IndexedDB sent with backoff, the roster kept fresh with ?since=.
-// It says what changed through events; ui.js draws.
+// The kiosk without its page: enrollment, scans answered by the service (or, offline or
+// when it is slow, by this device, said plainly), the queue in IndexedDB sent with
+// backoff, the roster kept fresh with ?since=. It says what changed through events:
+// "checking" (a scan waits for the service), "told" (the door's answer to a scan),
+// "answer" (a later word on a scan: the service confirmed or contradicted it), "change".
 
 import { Api } from "./api.js";
 import { Verifier, conferenceOf } from "./credential.js";
-import { judge, nextSeen } from "./judge.js";
+import { differs, judge } from "./judge.js";
+import * as memory from "./memory.js";
+import { Waiters } from "./waiters.js";
 import { newScanId } from "./text.js";
 
 const MAX_BATCH = 500; // the service's limit per POST /api/v1/checkins
@@ -13,6 +17,9 @@ const ROSTER_MS = 60_000;
 const COUNTS_MS = 30_000;
 const BACKOFF_MAX_MS = 60_000;
 const KEEP_DONE = 2000;
+// Online, the door waits this long for the service's answer before it is told this
+// device's own (issue 22: a green shown for 100 ms, then a red, had waved people in).
+export const ANSWER_BUDGET_MS = 1500;
 
 export class Kiosk extends EventTarget {
   constructor(store) {
@@ -32,6 +39,8 @@ export class Kiosk extends EventTarget {
     this.retryTimer = null;
     this.timers = [];
     this.sending = null;
+    this.siteNames = {};
+    this.waiters = new Waiters();
   }
 
   emit(type, detail) {
@@ -50,6 +59,7 @@ export class Kiosk extends EventTarget {
     this.lastSync = (await this.store.get("meta", "last_sync")) ?? null;
     this.counts = (await this.store.get("meta", "counts")) ?? null;
     this.onlineOnly = Boolean(await this.store.get("meta", "online_only"));
+    this.siteNames = (await this.store.get("meta", "site_names")) ?? {};
     if (this.enrollment) {
       this.api.token = this.enrollment.token;
       await this.useKeys((await this.store.get("meta", "keys")) ?? this.enrollment.keys);
@@ -81,6 +91,9 @@ export class Kiosk extends EventTarget {
     await this.store.put("meta", this.enrollment, "enrollment");
     await this.store.put("meta", null, "roster_version");
     await this.store.put("meta", null, "roster_scope");
+    await this.store.put("meta", [], "changed");
+    await this.store.put("meta", {}, "site_names");
+    this.siteNames = {};
     this.api.token = token;
     this.revoked = false;
     await this.useKeys(keys);
@@ -171,6 +184,10 @@ export class Kiosk extends EventTarget {
     await this.store.putMany("delegates", roster.delegates ?? []);
     await this.store.put("meta", roster.version, "roster_version");
     if (roster.keys) await this.useKeys(roster.keys);
+    if (roster.site_names) {
+      this.siteNames = roster.site_names;
+      await this.store.put("meta", this.siteNames, "site_names");
+    }
     this.onlineOnly = false;
     await this.store.put("meta", false, "online_only");
     this.noteSync();
@@ -216,12 +233,16 @@ export class Kiosk extends EventTarget {
       site,
       verifier: this.verifier,
       roster: (id) => (id == null ? null : this.store.get("delegates", id)),
-      seen: (id) => (id == null ? null : this.store.get("seen", id)),
+      timeline: (id) => memory.timeline(this.store, id),
+      siteName: (code) => this.siteNames[code] ?? (code === site.code ? site.name : null),
     };
   }
 
   // One scan: made once (its scan_id kept across every retry), stored before anything
-  // else, answered at once from the roster, then sent.
+  // else, judged here at once, then sent. Online, the door is told the service's answer
+  // ("checking" meanwhile), or this device's when the service has not answered within
+  // ANSWER_BUDGET_MS; offline, this device's at once. `told: "local"` on the record says
+  // the door heard this device's answer.
   async scan(input) {
     const scan = {
       scan_id: newScanId(),
@@ -235,19 +256,44 @@ export class Kiosk extends EventTarget {
     const local = this.onlineOnly ? null : await judge(this.context(), scan);
     // A key this device has not seen yet: the conference may have rotated its keys.
     if (local?.reason === "unknown_key") this.refreshRoster();
-    const record = { scan_id: scan.scan_id, seq: Date.now() + performance.now() / 1e6, scan, local, remote: null, state: "queued" };
+    const wait = this.link === "online" && !this.revoked;
+    const seq = Date.now() + performance.now() / 1e6;
+    const record = { scan_id: scan.scan_id, seq, scan, local, remote: null, state: "queued", told: wait ? null : "local" };
     await this.store.putMany("scans", [record]);
-    if (local) await this.remember(local.delegate_id ?? local.delegate?.id, local, scan);
+    if (local?.entry) await memory.rememberScan(this.store, local);
     await this.updateQueueLength();
-    this.emit("answer", { record });
+    if (!wait) {
+      this.emit("told", { record });
+      this.send();
+      return record;
+    }
+    this.emit("checking", { record });
+    const answered = this.waiters.within(record.scan_id, ANSWER_BUDGET_MS);
     this.send();
-    return record;
+    return this.tell((await answered) ?? record);
   }
 
-  async remember(delegateId, result, scan) {
-    const seen = delegateId == null ? null : await this.store.get("seen", delegateId);
-    const next = nextSeen(seen, delegateId, result, scan, this.enrollment.site.code);
-    if (next) await this.store.putMany("seen", [next]);
+  // The door's answer: the service's when it came, else this device's, marked as told.
+  async tell(record) {
+    let told = record;
+    if (!record.remote) {
+      const [stored] = await this.store.update("scans", [record.scan_id], (r) =>
+        r && !r.remote ? { ...r, told: "local" } : null,
+      );
+      told = stored ?? (await this.store.get("scans", record.scan_id)) ?? record;
+    }
+    this.emit("told", { record: told });
+    return told;
+  }
+
+  // Answers the door was told offline and the service contradicted, not yet dismissed.
+  changes() {
+    return memory.changes(this.store);
+  }
+
+  async dismissChanges() {
+    await memory.dismissChanges(this.store);
+    this.emit("change");
   }
 
   // Sends the queue, one batch after another, until it is empty or the link fails. One
@@ -306,6 +352,7 @@ export class Kiosk extends EventTarget {
       return true;
     }
     this.handleFailure(answer);
+    this.waiters.releaseAll(); // no answer is coming: the door hears this device's now
     if (answer.status === 401) return false;
     if (!answer.network) this.setLink("retrying");
     this.retryLater(retryAfter(answer));
@@ -324,23 +371,25 @@ export class Kiosk extends EventTarget {
   }
 
   async confirm(batch, results) {
-    const done = [];
-    for (const [i, record] of batch.entries()) {
-      const remote = results[i];
-      if (!remote) continue;
-      done.push({ ...record, remote, state: "done" });
-      await this.remember(remote.delegate?.id, remote, record.scan);
-    }
-    await this.store.putMany("scans", done);
+    const remotes = new Map(batch.map((record, i) => [record.scan_id, results[i]]));
+    const done = await this.store.update("scans", [...remotes.keys()], (r) => {
+      const remote = r && remotes.get(r.scan_id);
+      return remote ? { ...r, remote, state: "done" } : null;
+    });
+    const site = this.enrollment.site.code;
+    for (const record of done) await memory.rememberAnswer(this.store, record, site);
+    await memory.noteChanges(this.store, done.filter((r) => r.told === "local" && r.local && differs(r.local, r.remote)));
     await this.updateQueueLength();
     for (const record of done) this.emit("answer", { record });
+    for (const record of done) this.waiters.answered(record.scan_id, record);
   }
 
   async refuse(records, problem) {
-    const refused = records.map((r) => ({ ...r, state: "refused", problem }));
-    await this.store.putMany("scans", refused);
+    const ids = records.map((r) => r.scan_id);
+    const refused = await this.store.update("scans", ids, (r) => (r ? { ...r, state: "refused", problem } : null));
     await this.updateQueueLength();
     for (const record of refused) this.emit("answer", { record });
+    for (const record of refused) this.waiters.answered(record.scan_id, null);
   }
 }
 

@@ -67,6 +67,26 @@ export class Store {
     return done(tx);
   }
 
+  // Read-modify-write of some records in one transaction, so two writers of one record
+  // (the sender's answer, the page's "told offline") never undo each other. `fn` gets
+  // the record as stored (or undefined) and returns the new one, or null to leave it.
+  async update(store, keys, fn) {
+    const tx = this.db.transaction(store, "readwrite");
+    const os = tx.objectStore(store);
+    const out = [];
+    for (const key of keys) {
+      os.get(key).onsuccess = (event) => {
+        const next = fn(event.target.result);
+        if (next) {
+          os.put(next);
+          out.push(next);
+        }
+      };
+    }
+    await done(tx);
+    return out;
+  }
+
   async all(store) {
     return request(this.db.transaction(store).objectStore(store).getAll());
   }

@@ -1,12 +1,17 @@
-// The offline answer to a scan, from the roster snapshot and what this device saw, in the
-// shape of the service's result so the page shows both the same way. The service's rules
-// are in DESIGN.md ("Rules"); this device knows only its own scans, so a duplicate of a
-// check-in made at another kiosk shows up when the service answers.
+// The offline answer to a scan, from the roster snapshot and what this device knows of
+// each delegate's entries and exits, in the shape of the service's result so the page
+// shows both the same way. The rule itself is the service's (rules.js, a port of
+// service/checkin/rules.py); this device knows only its own scans and what the service
+// told it of others, so a duplicate of a check-in made at another kiosk shows up when
+// the service answers.
 
 import { InvalidCredential } from "./credential.js";
+import { decide, gate, insert } from "./rules.js";
 
-// green accepted; amber moved, re-entry, or the exit of someone not checked in; red the rest.
+// green accepted; amber moved, re-entry, the exit of someone not checked in, or a second
+// exit (the person leaves anyway: the door looks, nobody is stopped); red the rest.
 export function colour(result) {
+  if (result.result === "duplicate" && result.direction === "out") return "amber";
   if (result.result !== "accepted") return "red";
   if (result.moved || result.reentry || result.unknown) return "amber";
   if (result.direction === "out" && result.checked_in === false) return "amber";
@@ -17,87 +22,107 @@ export function differs(local, remote) {
   return local.result !== remote.result || colour(local) !== colour(remote);
 }
 
-function delegateOf(entry) {
+function delegateOf(entry, siteName) {
   if (!entry) return null;
   const { id, full_name, category, unit_code, unit_name, site_code } = entry;
-  return { id, full_name, category, unit_code, unit_name, site_code };
+  return { id, full_name, category, unit_code, unit_name, site_code, site_name: siteName(site_code) };
 }
 
-function window(conference, scannedAt) {
-  const at = Date.parse(scannedAt);
-  if (conference.checkin_opens_at && at < Date.parse(conference.checkin_opens_at)) {
-    return "not_open";
-  }
-  if (conference.status === "signed_off") return "closed";
-  if (conference.ends_at && at >= Date.parse(conference.ends_at)) return "closed"; // as the service
-  return null;
+// The conference's window as rules.gate reads it.
+function windowOf(conference) {
+  const at = (text) => (text ? Date.parse(text) : NaN);
+  return {
+    opens_at: at(conference.checkin_opens_at) || -Infinity,
+    ends_at: at(conference.ends_at) || Infinity,
+    signed_off: conference.status === "signed_off",
+    reject_other_site: conference.policy?.other_site === "reject",
+  };
 }
 
-// What the entry (roster) and seen (this device) say about a genuine code's holder.
-function attendance(ctx, entry, seen, scan, claims) {
-  const base = { direction: scan.direction, delegate: delegateOf(entry), moved: false };
-  if (entry && (entry.revoked || claims.version < entry.credential_version)) {
-    return { ...base, result: "revoked" };
+// Step 2, the code: who it names, and its own refusal (invalid, revoked) if it has one.
+async function identify(ctx, scan) {
+  if (scan.method === "manual") {
+    return { delegateId: scan.delegate_id, claims: null, refusal: null };
   }
-  // Off the roster this device holds, the code itself still says whose site it is.
-  const codeSite = claims.site_id != null && ctx.site.id != null ? claims.site_id : null;
-  const other = entry ? entry.site_code !== ctx.site.code : codeSite !== null && codeSite !== ctx.site.id;
-  if (other && ctx.conference.policy?.other_site === "reject") {
-    return { ...base, result: "wrong_site" };
+  try {
+    const claims = await ctx.verifier.verify(scan.qr);
+    return { delegateId: claims.delegate_id, claims, refusal: null };
+  } catch (err) {
+    if (!(err instanceof InvalidCredential)) throw err;
+    return { delegateId: null, claims: null, refusal: { result: "invalid", reason: err.reason } };
   }
-  const moved = other || !entry;
-  if (scan.direction === "out") {
-    // An exit after an exit this device saw is a duplicate, as the service answers it.
-    if (seen && !seen.inside) return { ...base, result: "duplicate", moved, checked_in: true };
-    return { ...base, result: "accepted", moved, checked_in: Boolean(seen?.inside) };
-  }
-  if (seen?.inside) {
-    return {
-      ...base,
-      result: "duplicate",
-      moved,
-      first: { scanned_at: seen.first_at, site_code: seen.first_site },
-    };
-  }
-  return { ...base, result: "accepted", moved: other, unknown: !entry, reentry: Boolean(seen) };
 }
 
-// ctx: {conference, site, verifier, roster(id) -> entry, seen(id) -> state}.
+// Whose site the holder is of: the roster's word, else the site number in the code
+// (then compared with this kiosk's `site.id`), else nobody can tell (null).
+function homeOf(ctx, entry, claims) {
+  if (entry) return { home: entry.site_code, here: ctx.site.code };
+  if (claims?.site_id != null && ctx.site.id != null) {
+    return { home: `#${claims.site_id}`, here: `#${ctx.site.id}` };
+  }
+  return { home: null, here: null };
+}
+
+// ctx: {conference, site, verifier, roster(id) -> entry, timeline(id) -> entries,
+// siteName(code) -> name}. The answer carries `entry`, the timeline entry this scan adds
+// when it passed the gate.
 export async function judge(ctx, scan) {
-  const closed = window(ctx.conference, scan.scanned_at);
+  const window = windowOf(ctx.conference);
+  const at = Date.parse(scan.scanned_at);
   if (scan.method === "walk_in") {
+    const [refused] = gate(window, at);
     const walkIn = { full_name: scan.full_name, category: scan.category };
-    return { direction: "in", result: closed ?? "accepted", walk_in: walkIn };
+    return { direction: "in", result: refused?.result ?? "accepted", walk_in: walkIn };
   }
-  let delegateId = scan.delegate_id;
-  let claims = { version: Infinity, site_id: null };
-  if (scan.method !== "manual") {
-    try {
-      claims = await ctx.verifier.verify(scan.qr);
-      delegateId = claims.delegate_id;
-    } catch (err) {
-      if (!(err instanceof InvalidCredential)) throw err;
-      return { direction: scan.direction, result: "invalid", reason: err.reason };
-    }
+  const { delegateId, claims, refusal: codeRefusal } = await identify(ctx, scan);
+  const entry = delegateId == null ? null : await ctx.roster(delegateId);
+  let refusal = codeRefusal;
+  if (!refusal && entry && (entry.revoked || (claims && claims.version < entry.credential_version))) {
+    refusal = { result: "revoked" };
   }
-  const entry = await ctx.roster(delegateId);
-  if (closed) return { direction: scan.direction, result: closed, delegate: delegateOf(entry) };
-  const seen = await ctx.seen(delegateId);
-  return { ...attendance(ctx, entry, seen, scan, claims), delegate_id: delegateId };
+  const { home, here } = homeOf(ctx, entry, claims);
+  const [refused, moved] = gate(window, at, refusal, home, here);
+  const base = { direction: scan.direction, delegate: delegateOf(entry, ctx.siteName), delegate_id: delegateId };
+  if (refused) return { ...base, result: refused.result, reason: refused.reason ?? undefined };
+  const step = { at, inward: scan.direction === "in", site: ctx.site.code, scan_id: scan.scan_id };
+  const entries = [...((await ctx.timeline(delegateId)) ?? [])];
+  const v = decide(entries, step, moved);
+  const out = { ...base, result: v.result, moved: v.moved, reentry: v.reentry, entry: step };
+  if (v.checked_in !== null) out.checked_in = v.checked_in;
+  if (v.reason === "already_out") out.reason = v.reason;
+  if (v.first) out.first = { scanned_at: new Date(v.first.at).toISOString(), site_code: v.first.site };
+  // A genuine code of someone on no roster here: accepted, but the door should look.
+  if (!entry && v.result === "accepted" && scan.direction === "in") out.unknown = true;
+  return out;
 }
 
-// This device's idea of a delegate after an answer (offline or the service's).
-export function nextSeen(seen, delegateId, result, scan, siteCode) {
-  if (delegateId == null) return null;
-  if (result.result === "duplicate" && result.first) {
-    return { delegate_id: delegateId, inside: true, ...firstOf(seen, result.first) };
+// What a service's answer teaches this device about the delegate's timeline: whether
+// this scan passed the gate there (it is in their timeline, or not), and, for a
+// duplicate, the entry it names (made at another kiosk, perhaps).
+export function learn(entries, record, siteCode) {
+  const { remote, scan } = record;
+  const next = entries.filter((e) => e.scan_id !== record.scan_id);
+  if (remote.result !== "accepted" && remote.result !== "duplicate") return next;
+  const inward = scan.direction === "in";
+  insert(next, { at: Date.parse(scan.scanned_at), inward, site: siteCode, scan_id: record.scan_id });
+  if (remote.result === "duplicate" && remote.first?.scanned_at) {
+    const at = Date.parse(remote.first.scanned_at);
+    const site = remote.first.site_code;
+    // The entry a duplicate names is the counted `in`, or, for a second exit, the exit before.
+    const known = next.some((e) => e.at === at && e.site === site && e.inward === inward);
+    if (!known) insert(next, { at, inward, site, scan_id: null });
   }
-  if (result.result !== "accepted") return null;
-  if (scan.direction === "out") return seen ? { ...seen, inside: false } : null;
-  const first = seen ?? { first_at: scan.scanned_at, first_site: siteCode };
-  return { delegate_id: delegateId, ...first, inside: true };
+  return next;
 }
 
-function firstOf(seen, first) {
-  return { first_at: first.scanned_at ?? seen?.first_at, first_site: first.site_code };
+// A timeline as stored; devices that kept the older {inside, first_at, first_site} are
+// read as an entry (and an exit after it when the person had left).
+export function entriesOf(seen) {
+  if (!seen) return [];
+  if (Array.isArray(seen.entries)) return seen.entries;
+  if (!seen.first_at) return [];
+  const at = Date.parse(seen.first_at);
+  const entries = [{ at, inward: true, site: seen.first_site, scan_id: null }];
+  if (!seen.inside) entries.push({ at: at + 1, inward: false, site: seen.first_site, scan_id: null });
+  return entries;
 }

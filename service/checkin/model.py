@@ -170,6 +170,7 @@ class DelegateBrief(BaseModel):
     unit_code: str | None
     unit_name: str | None = None
     site_code: str
+    site_name: str | None = None
 
 
 class FirstEntry(BaseModel):

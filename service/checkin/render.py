@@ -63,6 +63,7 @@ def brief(person: Mapping[str, Any]) -> dict[str, Any]:
         "unit_code": person["unit_code"],
         "unit_name": person["unit_name"],
         "site_code": person["site_code"],
+        "site_name": person["site_name"],
     }
 
 

@@ -22,41 +22,15 @@ COMMAND_MODULES = [
     "diemcau.sites.cli",
     "diemcau.cli.conferences",
     "diemcau.cli.roster",
+    "diemcau.cli.checkins",
     "diemcau.cli.badges",
     "diemcau.cli.codes",
+    "diemcau.cli.kiosk_code",
     "diemcau.cli.live",
     "diemcau.cli.absences",
     "diemcau.cli.reconcile",
     "diemcau.kiosk.cli",
 ]
-
-# argparse's own words (usage errors, help headings), for a Vietnamese reader.
-_ARGPARSE_VI = {
-    "usage: ": "cách dùng: ",
-    "options": "tùy chọn",
-    "positional arguments": "tham số",
-    "show this help message and exit": "in hướng dẫn này rồi thoát",
-    "%(prog)s: error: %(message)s\n": "%(prog)s: lỗi: %(message)s\n",
-    "the following arguments are required: %s": "thiếu tham số bắt buộc: %s",
-    "invalid choice: %(value)r (choose from %(choices)s)": (
-        "giá trị %(value)r không hợp lệ (chọn một trong: %(choices)s)"
-    ),
-    "invalid %(type)s value: %(value)r": "giá trị %(value)r không hợp lệ (%(type)s)",
-    "unrecognized arguments: %s": "tham số không xác định: %s",
-    "argument %(argument_name)s: %(message)s": "tham số %(argument_name)s: %(message)s",
-    "expected one argument": "cần một giá trị",
-    "expected at least one argument": "cần ít nhất một giá trị",
-    "expected at most one argument": "cần nhiều nhất một giá trị",
-    "ambiguous option: %(option)s could match %(matches)s": (
-        "tùy chọn %(option)s không rõ: có thể là %(matches)s"
-    ),
-    "one of the arguments %s is required": "cần một trong các tham số %s",
-    "not allowed with argument %s": "không dùng cùng tham số %s",
-}
-
-
-def _argparse_text(message: str) -> str:
-    return _ARGPARSE_VI.get(message, message) if say.language() == "vi" else message
 
 
 def _language_in(argv: list[str]) -> str | None:
@@ -88,8 +62,10 @@ def _add_lang(parser: argparse.ArgumentParser, top: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # argparse looks its words up through its module-level `_` at the time it speaks.
-    argparse._ = _argparse_text  # type: ignore[attr-defined]
+    # argparse looks its words up through its module-level `_` and `ngettext` at the time
+    # it speaks.
+    argparse._ = say.argparse_text  # type: ignore[attr-defined]
+    argparse.ngettext = say.argparse_ngettext  # type: ignore[attr-defined]
     parser = argparse.ArgumentParser(
         prog="diemcau",
         description=say.t(
@@ -97,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Registry and attendance for hybrid conferences over video bridges.",
         ),
     )
-    parser.add_argument("--version", action="version", version=f"diemcau {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"diemcau {__version__}",
+        help=say.t("in số phiên bản rồi thoát", "show the version and exit"),
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         import_module(name).register(sub)

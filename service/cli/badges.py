@@ -29,11 +29,14 @@ from diemcau.auth import CLI
 from diemcau.cli.common import add_conference, database, load_config, positive_int, report_problem
 from diemcau.cli.common import conference as find_conference
 from diemcau.cli.output import Column, Listing, add_format
-from diemcau.cli.say import count, err, number, t, when
+from diemcau.cli.progress import Progress
+from diemcau.cli.say import count, err, error, number, t, when
 from diemcau.conferences import ensure_writable
 from diemcau.errors import Msg, Problem
 from diemcau.keystore import Keystore, SigningKey
 from diemcau.queries import credentials as q
+
+STDOUT = "-"  # `-o -`: standard output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,8 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output",
         required=True,
         help=t(
-            "tệp PDF khi có --site; nếu không, một thư mục, mỗi điểm cầu một tệp",
-            "the PDF file with --site; otherwise a directory, one PDF per site",
+            "tệp PDF khi có --site (- là ra màn hình); nếu không, một thư mục, mỗi điểm cầu một tệp",
+            "the PDF file with --site (- for standard output); otherwise a directory, one PDF per site",
         ),
     )
     cmd.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help=workers)
@@ -226,26 +229,36 @@ _WHAT = {"badges": ("thẻ", "badge", "badges"), "passes": ("thẻ điện tho�
 
 def _progress(
     total_sites: int, total_badges: int, started: float, what: str = "badges"
-) -> Callable[[int, int], None]:
+) -> tuple[Progress, Callable[[int, int], None]]:
     vi, _, en = _WHAT[what]
+    progress = Progress()
 
     def show(sites: int, done: int) -> None:
         rate = number(done / max(time.perf_counter() - started, 1e-6))
         done_of = f"{number(done)}/{number(total_badges)}"
-        line = t(
-            f"{vi}: {sites}/{total_sites} điểm cầu, {done_of} {vi} ({rate}/giây)",
-            f"{en}: {sites}/{total_sites} sites, {done_of} {en} ({rate}/s)",
+        progress.show(
+            t(
+                f"{vi}: {sites}/{total_sites} điểm cầu, {done_of} {vi} ({rate}/giây)",
+                f"{en}: {sites}/{total_sites} sites, {done_of} {en} ({rate}/s)",
+            )
         )
-        print(f"\r{line}", end="", file=sys.stderr, flush=True)
 
-    return show
+    return progress, show
 
 
 def _badges(args: argparse.Namespace) -> int:
     """Read, sign and record in the event loop; render once it has closed (see
     _start_method)."""
+    if args.output == STDOUT and not args.site:
+        error(
+            Msg(
+                "-o - cần --site: mỗi điểm cầu là một tệp PDF",
+                "-o - needs --site: each site is a PDF file of its own",
+            )
+        )
+        return 2
     out = Path(args.output)
-    one_file = bool(args.site) and not out.is_dir()
+    one_file = bool(args.site) and (args.output == STDOUT or not out.is_dir())
 
     def path_for(conference: Any) -> Callable[[Any], Path]:
         if one_file:
@@ -258,8 +271,19 @@ def _badges(args: argparse.Namespace) -> int:
     if isinstance(fetched, int):
         return fetched
     _, sites, jobs = fetched
+    if args.output == STDOUT:
+        return _badges_to_stdout(jobs)
     (out.parent if one_file else out).mkdir(parents=True, exist_ok=True)
     return _render_all(args, out, sites, jobs)
+
+
+def _badges_to_stdout(jobs: list[SiteJob]) -> int:
+    """One site's sheets as PDF on standard output (`-o -`), for a pipe or a printer."""
+    (job,) = jobs
+    sys.stdout.buffer.write(badges.badges_pdf(job.sheet, job.items))
+    sys.stdout.buffer.flush()
+    err(f"{count(len(job.items), 'thẻ', 'badge')} -> stdout")
+    return 0
 
 
 Made = TypeVar("Made")
@@ -297,13 +321,14 @@ def _render_all(args: argparse.Namespace, out: Path, sites: list[Any], jobs: lis
     started = time.perf_counter()
     total = sum(len(job.items) for job in jobs)
     workers = min(max(args.workers, 1), len(sites))
-    written = render_jobs(jobs, workers, _progress(len(sites), total, started, what))
+    progress, show = _progress(len(sites), total, started, what)
+    written = render_jobs(jobs, workers, show)
+    progress.finish()
     seconds = number(time.perf_counter() - started, 1)
     made = count(written, *_WHAT[what])
     for_sites = count(len(sites), "điểm cầu", "site")
     err(
-        "\n"
-        + t(
+        t(
             f"{made} cho {for_sites} trong {seconds} giây -> {out}",
             f"{made} for {for_sites} in {seconds} s -> {out}",
         )
@@ -313,6 +338,14 @@ def _render_all(args: argparse.Namespace, out: Path, sites: list[Any], jobs: lis
 
 def _passes(args: argparse.Namespace) -> int:
     """Like `badges`: read, sign and record, then render one folder per site."""
+    if args.output == STDOUT:
+        error(
+            Msg(
+                "-o cần một thư mục: mỗi đại biểu một tệp PNG, không ghi ra màn hình được",
+                "-o needs a directory: a PNG file per delegate cannot go to standard output",
+            )
+        )
+        return 2
     out = Path(args.output)
 
     def sign(key: SigningKey, conference: Any, sites: list[Any], rows: list[Any]) -> Any:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from diemcau import issuance
 from diemcau.cli.badges import signed
@@ -35,7 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_conference(cmd)
     cmd.add_argument("--site", help=t("một điểm cầu (mặc định: tất cả)", "one site (default: all)"))
-    cmd.add_argument("-o", "--output", required=True, type=Path, help=t("tệp CSV", "the CSV file"))
+    cmd.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help=t("tệp CSV (- là ra màn hình)", "the CSV file (- for standard output)"),
+    )
     cmd.set_defaults(func=_codes)
 
 
@@ -63,16 +69,27 @@ def _codes(args: argparse.Namespace) -> int:
     if isinstance(fetched, int):
         return fetched
     written = fetched[2]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    # utf-8-sig: Excel opens a CSV with a BOM as UTF-8, so Vietnamese names stay whole.
-    with open(args.output, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
-        writer.writerows(written)
+    if args.output == "-":
+        _write(sys.stdout, written)
+    else:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            _write(fh, written)
+    where = "stdout" if args.output == "-" else args.output
     err(
         t(
-            f"Đã ghi mã của {count(len(written), 'đại biểu', 'delegate')} -> {args.output}",
-            f"wrote the codes of {count(len(written), 'đại biểu', 'delegate')} -> {args.output}",
+            f"Đã ghi mã của {count(len(written), 'đại biểu', 'delegate')} -> {where}",
+            f"wrote the codes of {count(len(written), 'đại biểu', 'delegate')} -> {where}",
         )
     )
     return 0
+
+
+def _write(out: TextIO, written: list[list[str]]) -> None:
+    # A BOM: Excel opens a CSV with one as UTF-8, so Vietnamese names stay whole.
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerows(written)
+    out.flush()

@@ -1,4 +1,4 @@
-"""`diemcau conference create|list|show|sites`: conferences from the command line."""
+"""`diemcau conference create|list|show|sites|status`: conferences from the command line."""
 
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ from diemcau.queries import conferences as q
 from diemcau.validation import parse
 
 SHOWN_SITES = 20  # `conference show` lists this many; `conference sites` lists them all
+MOVES = ("open", "live", "closed")  # what `POST .../status` takes (sign-off is its own)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     conf = sub.add_parser(
         "conference",
         help=t(
-            "hội nghị: tạo, liệt kê, xem, chọn điểm cầu",
-            "conferences: create, list, show, choose their sites",
+            "hội nghị: tạo, liệt kê, xem, chọn điểm cầu, chuyển trạng thái",
+            "conferences: create, list, show, choose their sites, move their status",
         ),
     )
     verbs = conf.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -65,6 +66,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_format(sites)
     sites.set_defaults(func=lambda a: asyncio.run(_sites(a)))
+
+    status = verbs.add_parser(
+        "status",
+        help=t(
+            "chuyển trạng thái tới ngay bây giờ (mở điểm danh, khai mạc, bế mạc)",
+            "move the status forward now (open check-in, start, end)",
+        ),
+    )
+    status.add_argument("code")
+    status.add_argument("status", choices=MOVES)
+    status.set_defaults(func=lambda a: asyncio.run(_status(a)))
 
 
 def _create_verb(verbs: argparse._SubParsersAction) -> None:
@@ -276,6 +288,35 @@ SITE_COLUMNS = [
     Column("delegates", "đại biểu", "delegates", show=number, right=True),
     Column("name", "tên", "name"),
 ]
+
+
+async def _status(args: argparse.Namespace) -> int:
+    """The API's `POST .../status`: the matching time is set to now, the status follows."""
+
+    async def work() -> int:
+        async with database(load_config()) as conn:
+            row = await conference(conn, args.code)
+            before = row["status"]
+            moved = await conferences.change_status(conn, CLI, row, args.status)
+        zone = moved["timezone"]
+        times = ", ".join(
+            f"{label} {when(moved[key], zone)}"
+            for key, label in (
+                ("checkin_opens_at", t("mở điểm danh", "check-in opens")),
+                ("starts_at", t("khai mạc", "starts")),
+                ("ends_at", t("bế mạc", "ends")),
+            )
+        )
+        err(
+            t(
+                f"Hội nghị {moved['code']}: {word(before)} -> {word(moved['status'])} ({times})",
+                f"conference {moved['code']}: {before} -> {moved['status']} ({times})",
+            )
+        )
+        print(moved["status"])
+        return 0
+
+    return await _run(work())
 
 
 async def _sites(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 Listings are written page by page as they are read, so a roster of millions streams in
 constant memory and `| head` stops it early. A table's column widths come from its
-first page.
+first page. A CSV listing reads back into the import it came from unchanged.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def _cell(column: Column, item: dict[str, Any]) -> str:
 
 
 def _plain(value: Any) -> Any:
+    """A CSV cell as the imports read it back: text formula-safe, booleans `true` and
+    `false`, categories and statuses as the API spells them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, str):
@@ -80,6 +84,8 @@ class Listing:
                 self.out.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
         elif self.csv is not None:
             if self.count == 0:
+                # A BOM, as `diemcau codes` writes: Excel then reads the file as UTF-8.
+                self.out.write("\ufeff")
                 self.csv.writerow([c.key for c in self.columns])
             for item in items:
                 self.csv.writerow([_plain(item.get(c.key)) for c in self.columns])

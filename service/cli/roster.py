@@ -1,10 +1,9 @@
-"""`diemcau roster import|list|show`: a conference's delegates from the command line."""
+"""`diemcau roster import|list|show|remove`: a conference's delegates from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
@@ -20,6 +19,7 @@ from diemcau.cli.common import (
     refuse_file,
 )
 from diemcau.cli.output import Column, Listing, add_format, write_all
+from diemcau.cli.progress import Progress
 from diemcau.cli.say import count, err, imported, number, report_problem, t, text, when, word
 from diemcau.cli.units import print_pairs
 from diemcau.errors import Msg, Problem
@@ -30,7 +30,10 @@ from diemcau.validation import parse
 def register(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
         "roster",
-        help=t("danh sách đại biểu: nhập, liệt kê, xem", "delegate rosters: import, list, show"),
+        help=t(
+            "danh sách đại biểu: nhập, liệt kê, xem, xóa một người",
+            "delegate rosters: import, list, show, remove one",
+        ),
     )
     verbs = cmd.add_subparsers(dest="verb", metavar="VERB", required=True)
     imp = verbs.add_parser(
@@ -75,6 +78,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_format(show)
     show.set_defaults(func=lambda a: asyncio.run(_show(a)))
 
+    remove = verbs.add_parser(
+        "remove",
+        help=t(
+            "xóa một đại biểu khỏi danh sách (như API: không xóa người đã điểm danh)",
+            "remove a delegate from the roster (as the API: not one who has checked in)",
+        ),
+    )
+    add_conference(remove)
+    remove.add_argument(
+        "external_id", help=t("mã đại biểu (số thẻ)", "the delegate's external id (card number)")
+    )
+    remove.set_defaults(func=lambda a: asyncio.run(_remove(a)))
+
 
 COLUMNS = [
     Column("external_id", "mã đại biểu", "external_id"),
@@ -87,7 +103,8 @@ COLUMNS = [
 
 
 class ProgressBar:
-    """One line on stderr, redrawn: rows parsed / checked / written, and the rate."""
+    """One line on stderr (cli.progress: redrawn on a terminal, a line now and then
+    elsewhere): rows parsed / checked / written, and the rate."""
 
     STAGES: ClassVar[dict[str, tuple[str, str]]] = {
         "parsed": ("đã đọc", "parsed"),
@@ -96,7 +113,7 @@ class ProgressBar:
     }
 
     def __init__(self, out: TextIO | None = None, enabled: bool = True) -> None:
-        self.out = out or sys.stderr  # looked up now: tests and callers may swap stderr
+        self.progress = Progress(out)
         self.enabled = enabled
         self.done = dict.fromkeys(self.STAGES, 0)
         self.total: int | None = None
@@ -106,8 +123,7 @@ class ProgressBar:
         self.done[stage] = done
         self.total = total or self.total
         if self.enabled:
-            self.out.write("\r" + self.line())
-            self.out.flush()
+            self.progress.show(self.line())
 
     def line(self) -> str:
         parsed = self.done["parsed"]
@@ -122,8 +138,7 @@ class ProgressBar:
 
     def finish(self) -> None:
         if self.enabled:
-            self.out.write("\n")
-            self.out.flush()
+            self.progress.finish()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -153,7 +168,7 @@ def _warnings(warnings: list[dict[str, Any]], total: int) -> None:
     """Rows imported all the same but worth a look (namesakes), listed like errors."""
     if not total:
         return
-    err(t(f"{number(total)} cảnh báo (vẫn được nhập):", f"{number(total)} warnings (imported):"))
+    err(count(total, "cảnh báo (vẫn được nhập):", "warning (imported):", "warnings (imported):"))
     for w in warnings:
         row = number(w["row"])
         err(f"  - {t(f'dòng {row}', f'row {row}')}, {w['field']}: {text(w['message'])}")
@@ -177,19 +192,44 @@ async def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _delegate(conn: Any, found: Any, external_id: str) -> Any:
+    """The conference's delegate with this external id, or a 404 problem."""
+    row = await q.fetch_delegate_by_external_id(conn, found["id"], external_id)
+    if row is None:
+        raise Problem(
+            "not_found",
+            Msg(
+                f"Hội nghị {found['code']} không có đại biểu {external_id!r}",
+                f"conference {found['code']} has no delegate {external_id!r}",
+            ),
+        )
+    return row
+
+
+async def _remove(args: argparse.Namespace) -> int:
+    """The API's DELETE of a delegate, by external id (a checked-in delegate: 409)."""
+    try:
+        async with database(load_config()) as conn:
+            found = await conference(conn, args.conference)
+            row = await _delegate(conn, found, args.external_id)
+            await delegates.delete_delegate(conn, CLI, found, row["id"])
+    except Problem as problem:
+        return report_problem(problem)
+    who = f"{row['external_id']} ({row['full_name']})"
+    err(
+        t(
+            f"Đã xóa đại biểu {who} khỏi {found['code']}",
+            f"delegate {who} removed from {found['code']}",
+        )
+    )
+    return 0
+
+
 async def _show(args: argparse.Namespace) -> int:
     try:
         async with database(load_config()) as conn:
             found = await conference(conn, args.conference)
-            row = await q.fetch_delegate_by_external_id(conn, found["id"], args.external_id)
-            if row is None:
-                raise Problem(
-                    "not_found",
-                    Msg(
-                        f"Hội nghị {found['code']} không có đại biểu {args.external_id!r}",
-                        f"conference {found['code']} has no delegate {args.external_id!r}",
-                    ),
-                )
+            row = await _delegate(conn, found, args.external_id)
     except Problem as problem:
         return report_problem(problem)
     shown = delegates.delegate_out(row, personal=True)

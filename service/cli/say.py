@@ -174,6 +174,50 @@ def _where(e: dict[str, Any]) -> str:
     return (", ".join(parts) + ": ") if parts else ""
 
 
+# argparse's own words (usage errors, help headings), for a Vietnamese reader; the CLI
+# hands `argparse_text` and `argparse_ngettext` to argparse in place of gettext's.
+ARGPARSE_VI = {
+    "usage: ": "cách dùng: ",
+    "options": "tùy chọn",
+    "positional arguments": "tham số",
+    "show this help message and exit": "in hướng dẫn này rồi thoát",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: lỗi: %(message)s\n",
+    "the following arguments are required: %s": "thiếu tham số bắt buộc: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "giá trị %(value)r không hợp lệ (chọn một trong: %(choices)s)"
+    ),
+    "invalid %(type)s value: %(value)r": "giá trị %(value)r không hợp lệ (%(type)s)",
+    "unrecognized arguments: %s": "tham số không xác định: %s",
+    "argument %(argument_name)s: %(message)s": "tham số %(argument_name)s: %(message)s",
+    "expected one argument": "cần một giá trị",
+    "expected at least one argument": "cần ít nhất một giá trị",
+    "expected at most one argument": "cần nhiều nhất một giá trị",
+    "expected %s argument": "cần %s giá trị",
+    "expected %s arguments": "cần %s giá trị",
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "tùy chọn %(option)s không rõ: có thể là %(matches)s"
+    ),
+    "one of the arguments %s is required": "cần một trong các tham số %s",
+    "not allowed with argument %s": "không dùng cùng tham số %s",
+    "ignored explicit argument %r": "tham số này không nhận giá trị %r",
+    "unexpected option string: %s": "tùy chọn không mong đợi: %s",
+    "unknown parser %(parser_name)r (choices: %(choices)s)": (
+        "không có lệnh %(parser_name)r (chọn một trong: %(choices)s)"
+    ),
+    "can't open '%(filename)s': %(error)s": "không mở được '%(filename)s': %(error)s",
+    'argument "-" with mode %r': 'tham số "-" với chế độ %r',
+    "subcommands": "lệnh con",
+}
+
+
+def argparse_text(message: str) -> str:
+    return ARGPARSE_VI.get(message, message) if language() == "vi" else message
+
+
+def argparse_ngettext(singular: str, plural: str, n: int) -> str:
+    return argparse_text(singular if n == 1 else plural)
+
+
 def report_problem(problem: Problem) -> int:
     """Print a problem in the chosen language; answer exit status 1."""
     for line in problem_lines(problem.body(language())):

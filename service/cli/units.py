@@ -1,4 +1,5 @@
-"""`diemcau unit create|import|list|show`: the unit tree, the organiser's very first step."""
+"""`diemcau unit create|import|list|show|delete`: the unit tree, the organiser's very first
+step."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from diemcau.validation import parse
 def register(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
         "unit",
-        help=t("cây đơn vị: tạo, nhập, liệt kê, xem", "the unit tree: create, import, list, show"),
+        help=t(
+            "cây đơn vị: tạo, nhập, liệt kê, xem, xóa",
+            "the unit tree: create, import, list, show, delete",
+        ),
     )
     verbs = cmd.add_subparsers(dest="verb", metavar="VERB", required=True)
 
@@ -60,6 +64,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("code")
     add_format(show)
     show.set_defaults(func=lambda a: asyncio.run(_show(a)))
+
+    delete = verbs.add_parser(
+        "delete",
+        help=t(
+            "xóa một đơn vị không còn đơn vị con, điểm cầu, đại biểu, hội nghị hay mã truy cập nào",
+            "delete a unit no child unit, site, delegate, conference or token names any more",
+        ),
+    )
+    delete.add_argument("code")
+    delete.set_defaults(func=lambda a: asyncio.run(_delete(a)))
 
 
 COLUMNS = [
@@ -139,6 +153,21 @@ async def _show(args: argparse.Namespace) -> int:
         (t("tạo lúc", "created"), when(unit["created_at"])),
     ]
     print_pairs(rows)
+    return 0
+
+
+async def _delete(args: argparse.Namespace) -> int:
+    try:
+        async with database(load_config()) as conn:
+            gone = await units.delete_unit(conn, CLI, args.code)
+    except Problem as problem:
+        return report_problem(problem)
+    err(
+        t(
+            f"Đã xóa đơn vị {gone['code']} ({gone['name']})",
+            f"unit {gone['code']} deleted ({gone['name']})",
+        )
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import orjson
 from aiohttp import web
@@ -118,7 +119,18 @@ async def list_site_checkins(request: web.Request) -> web.Response:
             conn, conference["id"], site["id"], query.result, before_id, query.limit + 1
         )
     page = rows[: query.limit]
-    items = [StoredScan.model_validate({**dict(r), "scan_id": str(r["scan_id"])}) for r in page]
+    zone = ZoneInfo(conference["timezone"])  # a technician reads these times
+    items = [
+        StoredScan.model_validate(
+            {
+                **dict(r),
+                "scan_id": str(r["scan_id"]),
+                "scanned_at": r["scanned_at"].astimezone(zone),
+                "received_at": r["received_at"].astimezone(zone),
+            }
+        )
+        for r in page
+    ]
     more = len(rows) > query.limit
     return json_response(
         ScanList(items=items, next=encode_cursor(str(page[-1]["id"])) if more else None)

@@ -76,6 +76,7 @@ class Roster(BaseModel):
     full: bool
     delegates: list[RosterEntry]
     removed: list[int]
+    site_names: dict[str, str] = Field(description="site code -> name, for the scope's sites")
     keys: dict[str, Any]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from diemcau import keystore, kiosks, qr
 from diemcau.appkeys import CONFIG, ENROLL_GUARD, KEYSTORE, POOL, TOKEN_CACHE
@@ -19,6 +19,7 @@ from diemcau.handlers.common import (
     client_address,
     conference_for,
     json_response,
+    language,
     rate_limited,
     read_body,
 )
@@ -26,8 +27,8 @@ from diemcau.handlers.kiosk_ws import close_kiosk_sockets
 from diemcau.queries import credentials as qc
 from diemcau.ratelimit import TooManyTries
 from diemcau.routing import Route
-from diemcau.text import ascii_number
-from diemcau.units import Name
+from diemcau.text import ascii_number, checked_text
+from diemcau.units import MAX_NAME
 from diemcau.validation import STRICT
 
 STAFF = ("organiser", "technician")
@@ -59,16 +60,6 @@ def origin(request: web.Request) -> str:
     return request.app[CONFIG].public_url or f"{request.scheme}://{request.host}"
 
 
-def enroll_qr_text(request: web.Request, code: str) -> str:
-    """What the enrollment QR says: `<ORIGIN>/K/<CODE>` in upper case, so it fits the
-    QR alphanumeric mode (a phone's camera opens it; /K/ sends it on to the kiosk page),
-    or the bare code when the origin has characters that mode cannot carry."""
-    text = f"{origin(request).upper()}/K/{code}"
-    if len(text) <= qr.CAPACITY and all(c in qr.ALPHANUMERIC for c in text):
-        return text
-    return code
-
-
 async def create_kiosk_code(request: web.Request) -> web.Response:
     caller, conference, site = await conference_site(request, *STAFF)
     async with request.app[POOL].acquire() as conn:
@@ -85,7 +76,7 @@ async def create_kiosk_code(request: web.Request) -> web.Response:
     out = KioskCode(
         code=kiosks.display_code(code),
         expires_at=expires_at,
-        enroll_url=f"{origin(request)}/kiosk#enroll={code}",
+        enroll_url=kiosks.enroll_url(origin(request), code),
         qr_png=path,
     )
     return json_response(out, status=201)
@@ -100,7 +91,7 @@ async def get_kiosk_code_qr(request: web.Request) -> web.Response:
         )
     if not live or code is None:
         raise Problem("not_found", Msg("Mã ghép máy không còn dùng được", "no live code"))
-    body = await asyncio.to_thread(qr.png, enroll_qr_text(request, code))
+    body = await asyncio.to_thread(qr.png, kiosks.enroll_qr_text(origin(request), code))
     return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "no-store"})
 
 
@@ -111,10 +102,23 @@ async def open_enroll_link(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"/kiosk#enroll={code}")
 
 
+def optional_name(value: str) -> str | None:
+    """A name as names are kept (diemcau.text.checked_text), or None for an empty one."""
+    return checked_text(value, MAX_NAME) or None
+
+
+EnrollCode = Field(max_length=32, description="the 8-character code (dash and case optional)")
+
+
 class EnrollIn(BaseModel):
     model_config = STRICT
-    code: str = Field(max_length=32, description="the 8-character code (dash and case optional)")
-    device_name: Name = Field(description="how the technician will recognise this device")
+    code: str = EnrollCode
+    device_name: Annotated[str, AfterValidator(optional_name)] | None = Field(
+        None,
+        description="how the technician will recognise this device; empty or left out: "
+        "the site's next number (`Máy 3`, or `Kiosk 3` in English)",
+        json_schema_extra={"maxLength": MAX_NAME},
+    )
 
 
 class Enrolled(BaseModel):
@@ -125,19 +129,45 @@ class Enrolled(BaseModel):
     keys: dict[str, Any]
 
 
+async def take_try(request: web.Request, conn: asyncpg.Connection) -> int:
+    """Count a try at a code. Codes are guessable only by brute force: a few wrong ones a
+    minute per address, counted in the database (every worker and host alike); the caller
+    forgives the try when the code was right, so a success is not counted."""
+    try:
+        return await request.app[ENROLL_GUARD].take(conn, client_address(request))
+    except TooManyTries as exc:
+        raise rate_limited(exc.wait, kiosks.TOO_MANY_CODES) from None
+
+
 async def enroll_kiosk(request: web.Request) -> web.Response:
     body = await read_body(request, EnrollIn)
-    guard = request.app[ENROLL_GUARD]
     async with request.app[POOL].acquire() as conn:
-        # Codes are guessable only by brute force: a few wrong ones a minute per address,
-        # counted in the database (every worker and host alike); a success is not counted.
-        try:
-            tried = await guard.take(conn, client_address(request))
-        except TooManyTries as exc:
-            raise rate_limited(exc.wait, kiosks.TOO_MANY_CODES) from None
-        done = await kiosks.enroll(conn, body.code, body.device_name)
-        await guard.forgive(conn, tried)
+        tried = await take_try(request, conn)
+        done = await kiosks.enroll(conn, body.code, body.device_name, language(request))
+        await request.app[ENROLL_GUARD].forgive(conn, tried)
     return json_response(Enrolled.model_validate(done), status=201)
+
+
+class PreviewIn(BaseModel):
+    model_config = STRICT
+    code: str = EnrollCode
+
+
+class Preview(BaseModel):
+    conference: dict[str, Any]
+    site: dict[str, Any]
+    expires_at: datetime
+    device_name: str = Field(description="the name the kiosk gets if it is given none")
+
+
+async def preview_enrollment(request: web.Request) -> web.Response:
+    # A look at a code tells as much as a try with it: the same guard.
+    body = await read_body(request, PreviewIn)
+    async with request.app[POOL].acquire() as conn:
+        tried = await take_try(request, conn)
+        found = await kiosks.preview(conn, body.code, language(request))
+        await request.app[ENROLL_GUARD].forgive(conn, tried)
+    return json_response(Preview.model_validate(found))
 
 
 class KioskOut(BaseModel):
@@ -160,7 +190,7 @@ class KioskList(BaseModel):
 async def list_site_kiosks(request: web.Request) -> web.Response:
     _, conference, site = await conference_site(request, *STAFF)
     async with request.app[POOL].acquire() as conn:
-        items = await kiosks.list_kiosks(conn, conference["id"], site["id"])
+        items = await kiosks.list_kiosks(conn, conference, site["id"])
     return json_response(KioskList.model_validate({"items": items}))
 
 
@@ -220,6 +250,17 @@ routes = [
         body=EnrollIn,
         response=Enrolled,
         status=201,
+        errors=("enrollment_code_refused", "rate_limited", "locked"),
+    ),
+    Route(
+        "POST",
+        "/api/v1/kiosks/enroll/preview",
+        preview_enrollment,
+        "What an enrollment code would enroll (conference, site, expiry, the kiosk's "
+        "numbered name), without using it",
+        "kiosks",
+        body=PreviewIn,
+        response=Preview,
         errors=("enrollment_code_refused", "rate_limited", "locked"),
     ),
     Route(

@@ -1,4 +1,4 @@
-"""The unit tree over HTTP: create, read, list, children, bulk import, readiness."""
+"""The unit tree over HTTP: create, read, list, children, bulk import, readiness, delete."""
 
 from __future__ import annotations
 
@@ -65,6 +65,13 @@ async def get_unit(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         found = await units.read_unit(conn, caller, request.match_info["code"])
     return json_response(units.UnitDetail.model_validate(found))
+
+
+async def delete_unit(request: web.Request) -> web.Response:
+    caller = await principal(request, "organiser")
+    async with request.app[POOL].acquire() as conn:
+        await units.delete_unit(conn, caller, request.match_info["code"])
+    return web.Response(status=204)
 
 
 async def list_unit_children(request: web.Request) -> web.Response:
@@ -140,6 +147,17 @@ routes = [
         roles=STAFF,
         response=units.UnitDetail,
         errors=("not_found",),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/units/{code}",
+        delete_unit,
+        "Delete a unit nothing names any more (no child unit, site, delegate, conference "
+        "or token); 409 says what still does",
+        "units",
+        roles=("organiser",),
+        status=204,
+        errors=("not_found", "conflict"),
     ),
     Route(
         "GET",

@@ -131,7 +131,8 @@ async def fetch_delegates(
                  LEFT JOIN issued_codes ic
                         ON ic.delegate_id = c.delegate_id AND ic.version = c.version
                        AND ic.kid = c.kid)
-           SELECT f.*, s.code AS site_code, u.code AS unit_code, u.name AS unit_name,
+           SELECT f.*, s.code AS site_code, s.name AS site_name, u.code AS unit_code,
+                  u.name AS unit_name,
                   h.category AS held_category, h.home_site_id AS held_home_site_id,
                   h.timeline AS held_timeline
              FROM found f

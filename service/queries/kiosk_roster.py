@@ -64,6 +64,14 @@ async def fetch_keys_mark(conn: asyncpg.Connection, conference_id: int) -> str:
     return f"{row['n']}-{row['last']}-{row['retired']}"
 
 
+async def fetch_site_names(conn: asyncpg.Connection, site_ids: list[int]) -> dict[str, str]:
+    """Site code -> name, for the sites of a snapshot."""
+    rows = await conn.fetch(
+        "SELECT code, name FROM sites WHERE id = ANY($1::bigint[]) ORDER BY code", site_ids
+    )
+    return {r["code"]: r["name"] for r in rows}
+
+
 async def count_delegates(conn: asyncpg.Connection, conference_id: int, site_ids: list[int]) -> int:
     return await conn.fetchval(
         "SELECT count(*) FROM delegates WHERE conference_id = $1 AND site_id = ANY($2::bigint[])",

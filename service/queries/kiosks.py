@@ -33,10 +33,22 @@ async def insert_code(
 
 async def fetch_code(conn: asyncpg.Connection, code_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT conference_id, site_id, used_at, expires_at <= now() AS expired
+        """SELECT conference_id, site_id, used_at, expires_at, expires_at <= now() AS expired
              FROM kiosk_codes WHERE code_hash = $1""",
         code_hash,
     )
+
+
+async def fetch_device_names(
+    conn: asyncpg.Connection, conference_id: int, site_id: int
+) -> list[str]:
+    """The names of the site's kiosks in this conference, revoked ones included."""
+    rows = await conn.fetch(
+        "SELECT device_name FROM kiosks WHERE conference_id = $1 AND site_id = $2",
+        conference_id,
+        site_id,
+    )
+    return [r["device_name"] for r in rows]
 
 
 async def use_code(conn: asyncpg.Connection, code_hash: bytes) -> asyncpg.Record | None:

@@ -77,36 +77,68 @@ HAS_ZEROS = """
                     GROUP BY ltrim(external_id, '0') HAVING count(DISTINCT external_id) > 1)
 """
 
-# New rows with the same name and site as a delegate already in the roster, each with
-# the first such delegate.
+# New rows with the same name and site as a delegate already in the roster (the first
+# such delegate), else as an earlier new row of the file.
 FETCH_NAMESAKES = """
-    WITH found AS (
-        SELECT DISTINCT ON (n.row) n.row, n.full_name, s.code AS site_code,
-               d.external_id AS existing
+    WITH in_roster AS (
+        SELECT DISTINCT ON (n.row) n.row, n.site_id, d.external_id AS existing,
+               false AS in_file
           FROM roster_new n
           JOIN delegates d ON d.conference_id = $1 AND d.site_id = n.site_id
                           AND d.full_name = n.full_name
-          JOIN sites s ON s.id = n.site_id
-         ORDER BY n.row, d.external_id)
-    SELECT *, count(*) OVER () AS total FROM found ORDER BY row LIMIT $2
+         ORDER BY n.row, d.external_id),
+    firsts AS (
+        SELECT DISTINCT ON (site_id, full_name) site_id, full_name, row AS first, external_id
+          FROM roster_new WHERE site_id IS NOT NULL AND full_name IS NOT NULL
+         ORDER BY site_id, full_name, row),
+    in_file AS (
+        SELECT n.row, n.site_id, f.external_id AS existing, true AS in_file
+          FROM roster_new n JOIN firsts f USING (site_id, full_name)
+         WHERE n.row <> f.first AND NOT EXISTS (SELECT 1 FROM in_roster r WHERE r.row = n.row)),
+    found AS (SELECT * FROM in_roster UNION ALL SELECT * FROM in_file)
+    SELECT found.row, found.existing, found.in_file, s.code AS site_code,
+           count(*) OVER () AS total
+      FROM found JOIN sites s ON s.id = found.site_id
+     ORDER BY found.row LIMIT $2
+"""
+# Rows of a new roster, just written, that may repeat an earlier row's name and site
+# ($2-$5: row, external_id, site_id, full_name): those whose (site, name) first belongs
+# to another delegate (the roster's ids follow the file's order).
+FETCH_NAMESAKES_WRITTEN = """
+    SELECT c.row, f.external_id AS existing, true AS in_file, s.code AS site_code,
+           count(*) OVER () AS total
+      FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[])
+           AS c(row, external_id, site_id, full_name)
+      JOIN LATERAL (SELECT d.external_id FROM delegates d
+                     WHERE d.conference_id = $1 AND d.site_id = c.site_id
+                       AND d.full_name = c.full_name
+                     ORDER BY d.id LIMIT 1) f ON f.external_id <> c.external_id
+      JOIN sites s ON s.id = c.site_id
+     ORDER BY c.row LIMIT $6
+"""
+# New rows with no category, in a file without that column: they cannot be added.
+FETCH_NEW_WITHOUT_CATEGORY = """
+    SELECT row, count(*) OVER () AS total FROM roster_new
+     WHERE category IS NULL ORDER BY row LIMIT $1
 """
 
-# A column the file leaves out ($2 unit_code, $3 phone, $4 email absent) keeps what is
-# stored; an empty cell in a column the file has clears it.
+# A column the file leaves out ($2 unit_code, $3 phone, $4 email, $5 category absent)
+# keeps what is stored; an empty cell in a column the file has clears it.
 _NEW_UNIT = "CASE WHEN $2 THEN st.unit_id ELSE d.unit_id END"
 _NEW_PHONE = "CASE WHEN $3 THEN st.phone ELSE d.phone END"
 _NEW_EMAIL = "CASE WHEN $4 THEN st.email ELSE d.email END"
+_NEW_CATEGORY = "CASE WHEN $5 THEN st.category ELSE d.category END"
 UPDATE_EXISTING = f"""
     UPDATE delegates d
-       SET full_name = st.full_name, category = st.category, site_id = st.site_id,
+       SET full_name = st.full_name, category = {_NEW_CATEGORY}, site_id = st.site_id,
            unit_id = {_NEW_UNIT}, phone = {_NEW_PHONE}, email = {_NEW_EMAIL},
            credential_version = d.credential_version + (d.site_id <> st.site_id)::int,
            updated_at = now()
       FROM roster_staging st
      WHERE d.conference_id = $1 AND d.external_id = st.external_id
        AND (d.full_name, d.category, d.site_id, d.unit_id, d.phone, d.email)
-           IS DISTINCT FROM (st.full_name, st.category, st.site_id, {_NEW_UNIT}, {_NEW_PHONE},
-                             {_NEW_EMAIL})
+           IS DISTINCT FROM (st.full_name, {_NEW_CATEGORY}, st.site_id, {_NEW_UNIT},
+                             {_NEW_PHONE}, {_NEW_EMAIL})
 """
 INSERT_NEW = """
     INSERT INTO delegates (conference_id, external_id, full_name, category, site_id, unit_id,

@@ -94,6 +94,19 @@ async def count_subtree(conn: asyncpg.Connection, path: str) -> asyncpg.Record:
     )
 
 
+async def count_unit_uses(conn: asyncpg.Connection, unit_id: int) -> asyncpg.Record:
+    """What still names a unit: child units, sites, delegates, conferences, tokens (revoked
+    ones too: they keep their scope for the audit)."""
+    return await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM units WHERE parent_id = $1) AS children,
+                  (SELECT count(*) FROM sites WHERE unit_id = $1) AS sites,
+                  (SELECT count(*) FROM delegates WHERE unit_id = $1) AS delegates,
+                  (SELECT count(*) FROM conferences WHERE unit_id = $1) AS conferences,
+                  (SELECT count(*) FROM tokens WHERE unit_id = $1) AS tokens""",
+        unit_id,
+    )
+
+
 async def fetch_readiness_counts(conn: asyncpg.Connection, path: str) -> list[asyncpg.Record]:
     """Sites under `path` counted by status and by child unit ('' = the unit itself)."""
     return await conn.fetch(

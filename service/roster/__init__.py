@@ -10,7 +10,9 @@ Any bad row: nothing is written and every bad row is reported (row, field, messa
 Re-importing updates by external_id; a delegate moved to another site gets a new
 credential version. A new delegate whose all-digit id is an existing one's but for
 leading zeros is a bad row (a spreadsheet dropped the zeros); one with the same name and
-site as an existing delegate is a warning in the answer (`warnings`, `warning_count`).
+site as an existing delegate, or as an earlier row, is a warning in the answer
+(`warnings`, `warning_count`), beside what reading the file noted (tabular.cells: ids
+stored as numbers, listing columns skipped).
 """
 
 from __future__ import annotations
@@ -25,11 +27,20 @@ from diemcau.conferences import ensure_writable, reload
 from diemcau.errors import Msg, Problem
 from diemcau.executors import ImportPool
 from diemcau.queries import roster as q
-from diemcau.roster import writing
+from diemcau.roster import namesakes, writing
 from diemcau.roster.checking import Checker, Maps
-from diemcau.roster.worker import COLUMNS, REQUIRED, checking_for, roster_records
+from diemcau.roster.worker import (
+    COLUMNS,
+    REQUIRED,
+    REQUIRED_AGAIN,
+    WRITTEN_ONLY,
+    checking_for,
+    roster_records,
+    seen_names,
+)
 from diemcau.roster.writing import Found, Progress
 from diemcau.tabular import MAX_ERRORS, Sheet, import_failed, row_error
+from diemcau.tabular.cells import Found as Sink
 
 __all__ = ["COLUMNS", "REQUIRED", "Progress", "import_roster", "load_maps"]
 
@@ -92,22 +103,32 @@ async def _import(
         await conn.execute(q.CREATE_STAGING)
         fresh = not await conn.fetchval(q.HAS_DELEGATES, conference_id)
         maps = await load_maps(conn, conference_id, principal)
-        checker = Checker(maps, conference_id if fresh else None)
+        own = conference_id if fresh else None
+        checker = Checker(maps, own, names=seen_names(own, sheet.path))
         async with checking_for(checker, sheet, imports) as checking:
             written, repeated_id = await writing.stage(conn, checking, report, expected)
         if fresh:
             found = await _file_problems(conn, imports, sheet, checker, repeated_id)
         else:
-            found = await _reimport_problems(conn, conference_id)
+            present = frozenset(
+                await imports.run(
+                    sheet.stop,
+                    tabular.read_header,
+                    sheet,
+                    COLUMNS,
+                    REQUIRED_AGAIN,
+                    WRITTEN_ONLY,
+                )
+            )
+            found = await _reimport_problems(conn, conference_id, present)
         _refuse_if_bad(checker, found)
         report("validated", checker.rows, checker.rows)
-        warnings: Found = ([], 0)
         if fresh:
             imported, updated = written, 0
+            alike = await namesakes.in_new_roster(conn, conference_id, checker.maybe_namesakes)
         else:
-            warnings = await writing.namesakes(conn, conference_id)
-            present = await imports.run(sheet.stop, tabular.read_header, sheet, COLUMNS, REQUIRED)
-            imported, updated = await writing.write(conn, conference_id, frozenset(present))
+            alike = await namesakes.in_reimport(conn, conference_id)
+            imported, updated = await writing.write(conn, conference_id, present)
         result = {
             "imported": imported,
             "updated": updated,
@@ -116,7 +137,9 @@ async def _import(
         }
         await audit.record(conn, principal, "import", "delegates", locked["code"], after=result)
     report("written", checker.rows, checker.rows)
-    return result | {"warnings": warnings[0], "warning_count": warnings[1]}
+    warnings = sorted(checker.warnings + alike[0], key=lambda w: (w["row"], w["field"]))
+    count = checker.warning_count + alike[1]
+    return result | {"warnings": warnings[:MAX_ERRORS], "warning_count": count}
 
 
 def _refuse_if_bad(checker: Checker, found: Found) -> None:
@@ -145,7 +168,7 @@ async def _file_problems(
     zeros = checker.zero_led and await conn.fetchval(q.HAS_ZEROS, conference_id)
     if not (checker.error_count or repeated_id or zeros):
         return [], 0
-    await writing.stage_ids(conn, imports, sheet, roster_records(sheet))
+    await writing.stage_ids(conn, imports, sheet, roster_records(sheet, Sink()))
     repeats, repeated = await writing.repeated_ids(conn)
     zero_errors, zero_count = await writing.zeros_in_file(conn, "roster_staging")
     if not (checker.error_count or repeated or zero_count):
@@ -161,12 +184,19 @@ async def _file_problems(
     return repeats + zero_errors, repeated + zero_count
 
 
-async def _reimport_problems(conn: asyncpg.Connection, conference_id: int) -> Found:
-    """A re-imported file's repeated ids, and the new rows whose all-digit id is another's
-    (in the roster, or earlier in the file) but for leading zeros."""
+async def _reimport_problems(
+    conn: asyncpg.Connection, conference_id: int, present: frozenset[str]
+) -> Found:
+    """A re-imported file's repeated ids, the new rows whose all-digit id is another's
+    (in the roster, or earlier in the file) but for leading zeros, and, in a file
+    without categories, the new rows (nothing says what they are)."""
     repeats, repeated = await writing.repeated_ids(conn)
     await conn.execute(q.CREATE_NEW_ROWS, conference_id)
     await conn.execute("ANALYZE roster_new")
-    in_roster, in_roster_count = await writing.zeros_in_roster(conn, conference_id)
-    in_file, in_file_count = await writing.zeros_in_file(conn, "roster_new")
-    return repeats + in_roster + in_file, repeated + in_roster_count + in_file_count
+    found = [
+        await writing.zeros_in_roster(conn, conference_id),
+        await writing.zeros_in_file(conn, "roster_new"),
+    ]
+    if "category" not in present:
+        found.append(await writing.new_without_category(conn))
+    return repeats + [e for f in found for e in f[0]], repeated + sum(f[1] for f in found)

@@ -12,13 +12,13 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from diemcau import text
 from diemcau.delegates import CATEGORY_WORDS, EMAIL_RE, MAX_EMAIL, MAX_EXTERNAL_ID, category_of
 from diemcau.errors import Msg
 from diemcau.phones import normalise_phone
-from diemcau.tabular import EXTRA_CELLS, MAX_ERRORS, row_error
+from diemcau.roster.namesakes import Maybe, SeenNames
+from diemcau.tabular import EXTRA_CELLS, Found
 from diemcau.units import MAX_NAME
 
 # Rows checked, shipped and written at a time. A new roster is COPied into `delegates`
@@ -30,16 +30,27 @@ CHUNK_ROWS = 100_000
 
 _EMPTY = Msg("Không được để trống", "must not be empty")
 _TOO_LONG = Msg("Quá dài", "too long")
-_BAD_CATEGORY = Msg(
-    "Loại phải là đảng viên, quần chúng hoặc khách mời (member, non_member, guest)",
-    "category must be member, non_member or guest (or đảng viên, quần chúng, khách mời)",
-)
+
+
+def _bad_category(value: str) -> Msg:
+    shown = text.shown(value.strip())
+    return Msg(
+        f"Loại «{shown}» không hợp lệ: phải là đảng viên, quần chúng hoặc khách mời "
+        "(member, non_member, guest)",
+        f"category «{shown}»: must be member, non_member or guest (or đảng viên, "
+        "quần chúng, khách mời)",
+    )
+
+
 _BAD_EMAIL = Msg("Địa chỉ thư điện tử không đúng", "not an e-mail address")
 _OUTSIDE_SCOPE = Msg("Đơn vị ngoài phạm vi của bạn", "unit outside your subtree")
 _NOT_TAKING_PART = Msg("Điểm cầu không tham gia hội nghị", "the site does not take part")
 # A record's text values, by position, with the rule each follows (see `Checker.check`).
 _TEXT_FIELDS = ((1, "external_id", MAX_EXTERNAL_ID), (2, "full_name", MAX_NAME))
 _EMAIL_AT = 7
+# Rows kept as possible namesakes, at most (a file of one name at one site would keep
+# them all): beyond, namesakes are no longer warned of.
+_MOST_MAYBE = 200_000
 
 
 @dataclass(frozen=True)
@@ -65,26 +76,28 @@ def zero_led(external_id: str) -> bool:
 
 
 @dataclass
-class Checker:
+class Checker(Found):
     """Checks rows one by one into COPY records; keeps the first errors, counts all.
 
     A record leads with its row number (STAGING_COLUMNS), or with `conference_id` when
     given (FRESH_COLUMNS, for a roster written straight into `delegates`).
     `zero_led` counts the ids with a leading zero: without one, no two ids of the file can
-    differ only by leading zeros, and the import skips looking for them.
+    differ only by leading zeros, and the import skips looking for them. Without
+    `categories` (a re-import of a file with no category column) a row's category is
+    NULL: the stored one is kept, and a new delegate is refused later. With `names` (a
+    new roster), rows that may repeat an earlier row's site and name are kept in
+    `maybe_namesakes` (roster.namesakes).
+    It is the Sink of the file's reading too (tabular.cells): garbled cells, numbers in
+    the id column and the listing columns skipped come to `fail` and `warn`.
     """
 
     maps: Maps
     conference_id: int | None = None
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    error_count: int = 0
+    categories: bool = True
+    names: SeenNames | None = None
+    maybe_namesakes: list[Maybe] = field(default_factory=list)
     rows: int = 0
     zero_led: int = 0
-
-    def fail(self, number: int, name: str, message: Msg | str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(row_error(number, name, message))
 
     def chunk(self, rows: Iterator[tuple[int, Sequence[str]]]) -> bytes | None:
         """The next CHUNK_ROWS records as COPY text (None at the end of the file).
@@ -140,14 +153,17 @@ class Checker:
         ext = self._external_id(number, ext_raw)
         name = self._name(number, name_raw)
         kind = CATEGORY_WORDS.get(category) or category_of(category)
-        if kind is None:
-            self.fail(number, "category", _BAD_CATEGORY)
+        if kind is None and (self.categories or category.strip()):
+            self.fail(number, "category", _bad_category(category))
         site_id, unit_id = self._place(number, site.strip(), unit.strip())
         phone = self._phone(number, phone_raw) if phone_raw else None
         email: str | None = email_raw.strip() or None
         if email is not None and (len(email) > MAX_EMAIL or not EMAIL_RE.match(email)):
             self.fail(number, "email", _BAD_EMAIL)
             email = None
+        if self.names is not None and name and site_id and ext:
+            if self.names.seen(site_id, name) and len(self.maybe_namesakes) < _MOST_MAYBE:
+                self.maybe_namesakes.append((number, ext, site_id, name))
         return (lead, ext, name, kind, site_id, unit_id, phone, email)
 
     def _external_id(self, number: int, value: str) -> str | None:

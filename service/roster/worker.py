@@ -11,22 +11,33 @@ import asyncio
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from diemcau.executors import ImportPool, spawn_pool
 from diemcau.roster.checking import Checker, Maps
-from diemcau.tabular import Sheet, read_records
+from diemcau.roster.namesakes import SeenNames
+from diemcau.tabular import Sheet, Sink, Table
 
 COLUMNS = ("external_id", "full_name", "category", "site_code", "unit_code", "phone", "email")
 REQUIRED = ("external_id", "full_name", "category", "site_code")
+# A re-import may leave the category out, as `diemcau codes` writes no category: the
+# stored one is kept (a new delegate in such a file is refused).
+REQUIRED_AGAIN = ("external_id", "full_name", "site_code")
+# Columns the service's own listings write (`roster list`, `roster show`, `codes`) that
+# an import does not take: skipped with one note, so such a file reads back unchanged.
+WRITTEN_ONLY = ("id", "credential_version", "revoked", "code")
 # A file this big is checked in a process of its own (about 50,000 rows of CSV); a
 # smaller one in a thread, sparing the process start (about half a second).
 PROCESS_BYTES = 4 << 20
 
 
-def roster_records(sheet: Sheet) -> Generator[tuple[int, Sequence[str]]]:
-    """(row number, cells in COLUMNS order) of a roster file."""
-    return read_records(sheet, COLUMNS, REQUIRED)
+def roster_records(sheet: Sheet, sink: Sink) -> Generator[tuple[int, Sequence[str]]]:
+    """(row number, cells in COLUMNS order) of a roster file, what reading finds told to
+    `sink`; a Checker also learns whether the file has categories."""
+    fresh = isinstance(sink, Checker) and sink.conference_id is not None
+    with Table(sheet, COLUMNS, REQUIRED if fresh else REQUIRED_AGAIN, sink, WRITTEN_ONLY) as table:
+        if isinstance(sink, Checker):
+            sink.categories = "category" in table.present
+        yield from table.records()
 
 
 class Checking:
@@ -40,7 +51,7 @@ class Checking:
         self.checker = checker
         self._sheet = sheet
         self._imports = imports
-        self._rows = roster_records(sheet)
+        self._rows = roster_records(sheet, checker)
 
     async def next(self) -> bytes | None:
         """The next chunk's COPY records, None at the end of the file."""
@@ -65,12 +76,13 @@ class ProcessChecking(Checking):
 
     async def next(self) -> bytes | None:
         loop = asyncio.get_running_loop()
-        known = len(self.checker.errors)
-        records, rows, count, zeros, errors = await loop.run_in_executor(
-            self._pool, _check_next, known
-        )
-        self.checker.rows, self.checker.error_count, self.checker.zero_led = rows, count, zeros
-        self.checker.errors.extend(errors)
+        checker = self.checker
+        known = (len(checker.errors), len(checker.warnings), len(checker.maybe_namesakes))
+        records, counts, found = await loop.run_in_executor(self._pool, _check_next, known)
+        checker.rows, checker.error_count, checker.warning_count, checker.zero_led = counts
+        checker.errors.extend(found[0])
+        checker.warnings.extend(found[1])
+        checker.maybe_namesakes.extend(found[2])
         return records
 
     def close(self) -> None:
@@ -83,15 +95,28 @@ _WORK: tuple[Checker, Iterator[tuple[int, Sequence[str]]]] | None = None
 def _start_checking(maps: Maps, conference_id: int | None, path: str, kind: str) -> None:
     """In the checking process: open the file once."""
     global _WORK
-    _WORK = (Checker(maps, conference_id), roster_records(Sheet(Path(path), kind)))
+    checker = Checker(maps, conference_id, names=seen_names(conference_id, Path(path)))
+    _WORK = (checker, roster_records(Sheet(Path(path), kind), checker))
 
 
-def _check_next(known: int) -> tuple[bytes | None, int, int, int, list[dict[str, Any]]]:
-    """In the checking process: the next chunk, the counts, the errors after `known`."""
+def seen_names(conference_id: int | None, path: Path) -> SeenNames | None:
+    """What a new roster (`conference_id` set) remembers of its rows' names."""
+    return SeenNames(path.stat().st_size) if conference_id is not None else None
+
+
+def _check_next(known: tuple[int, int, int]) -> tuple[bytes | None, tuple[int, ...], tuple]:
+    """In the checking process: the next chunk, the counts, and what was found after the
+    `known` errors, warnings and possible namesakes."""
     assert _WORK is not None
     checker, rows = _WORK
     records = checker.chunk(rows)
-    return records, checker.rows, checker.error_count, checker.zero_led, checker.errors[known:]
+    counts = (checker.rows, checker.error_count, checker.warning_count, checker.zero_led)
+    found = (
+        checker.errors[known[0] :],
+        checker.warnings[known[1] :],
+        checker.maybe_namesakes[known[2] :],
+    )
+    return records, counts, found
 
 
 @asynccontextmanager

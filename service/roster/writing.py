@@ -4,7 +4,7 @@ A conference with no delegates yet gets each clean chunk copied straight into
 `delegates` (the unique index catches an external_id the file repeats; a later bad row
 still rolls it all back). A roster being re-imported is copied into a temporary staging
 table instead, checked set-based (repeated ids, ids that differ only by leading zeros,
-namesakes), and written with one UPDATE and one INSERT ... SELECT.
+namesakes: namesakes.py), and written with one UPDATE and one INSERT ... SELECT.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from diemcau.roster import checking
 from diemcau.roster.checking import clean_id, copy_line
 from diemcau.roster.worker import Checking
 from diemcau.tabular import MAX_ERRORS, Sheet, row_error
+from diemcau.tabular.cells import ZEROS_FIX
 
 RECORD_COLUMNS = ("external_id", "full_name", "category", "site_id", "unit_id", "phone", "email")
 STAGING_COLUMNS = ("row", *RECORD_COLUMNS)
@@ -144,17 +145,14 @@ async def repeated_ids(conn: asyncpg.Connection) -> Found:
     return errors, int(total)
 
 
-_DROPPED_ZEROS = (
-    "; có thể bảng tính đã bỏ các số 0 ở đầu",
-    "; a spreadsheet may have dropped the leading zeros",
-)
-
-
 def _found(rows: list[asyncpg.Record], field: str, message: Callable[[Any], Msg]) -> Found:
-    """Row errors (or warnings) on `field` from a query's rows, and its `total` found."""
-    return [row_error(r["row"], field, message(r)) for r in rows], (
-        int(rows[0]["total"]) if rows else 0
-    )
+    """Row errors on `field` from a query's rows, and its `total` found; with any, the fix
+    once for the file (cells.ZEROS_FIX, which the number-cell check may say too: the
+    problem then lists it once)."""
+    if not rows:
+        return [], 0
+    errors = [row_error(r["row"], field, message(r)) for r in rows]
+    return [row_error(0, field, ZEROS_FIX), *errors], int(rows[0]["total"]) + 1
 
 
 async def zeros_in_roster(conn: asyncpg.Connection, conference_id: int) -> Found:
@@ -166,9 +164,9 @@ async def zeros_in_roster(conn: asyncpg.Connection, conference_id: int) -> Found
         "external_id",
         lambda r: Msg(
             f"Mã {r['external_id']} trùng mã {r['existing']} của đại biểu "
-            f"{r['existing_name']} đã có nếu bỏ các số 0 ở đầu{_DROPPED_ZEROS[0]}",
+            f"{r['existing_name']} đã có nếu bỏ các số 0 ở đầu",
             f"{r['external_id']} is {r['existing']} ({r['existing_name']}), already in "
-            f"the roster, once leading zeros are ignored{_DROPPED_ZEROS[1]}",
+            "the roster, once leading zeros are ignored",
         ),
     )
 
@@ -182,27 +180,25 @@ async def zeros_in_file(conn: asyncpg.Connection, table: str) -> Found:
         "external_id",
         lambda r: Msg(
             f"Mã {r['external_id']} trùng mã {r['first_id']} ở dòng {r['first']} nếu bỏ "
-            f"các số 0 ở đầu{_DROPPED_ZEROS[0]}",
+            "các số 0 ở đầu",
             f"{r['external_id']} is {r['first_id']} of row {r['first']} once leading "
-            f"zeros are ignored{_DROPPED_ZEROS[1]}",
+            "zeros are ignored",
         ),
     )
 
 
-async def namesakes(conn: asyncpg.Connection, conference_id: int) -> Found:
-    """Warnings: new delegates with the same name and site as one already in the roster.
-    Not errors: namesakes are common in Vietnam, but so is one person entered twice."""
-    rows = await conn.fetch(q.FETCH_NAMESAKES, conference_id, MAX_ERRORS)
-    return _found(
-        rows,
-        "full_name",
-        lambda r: Msg(
-            f"Cùng họ tên và điểm cầu {r['site_code']} với đại biểu mã {r['existing']} "
-            "đã có; hãy kiểm tra đây là hai người",
-            f"same name and site ({r['site_code']}) as delegate {r['existing']}, already "
-            "in the roster; check these are two people",
-        ),
+async def new_without_category(conn: asyncpg.Connection) -> Found:
+    """New rows of a file without a category column: nothing says what they are."""
+    rows = await conn.fetch(q.FETCH_NEW_WITHOUT_CATEGORY, MAX_ERRORS)
+    return [row_error(r["row"], "category", _NEEDS_CATEGORY) for r in rows], (
+        int(rows[0]["total"]) if rows else 0
     )
+
+
+_NEEDS_CATEGORY = Msg(
+    "Đại biểu mới cần có loại, mà tệp không có cột category",
+    "a new delegate needs a category, and the file has no category column",
+)
 
 
 async def write(
@@ -211,7 +207,7 @@ async def write(
     """Update the delegates already in the roster, insert the new ones: (imported, updated)."""
     # Separate statements rather than INSERT ... ON CONFLICT: that locks and rewrites every
     # existing row even when nothing changed (27 s for an unchanged 2,500,000-row file).
-    flags = ("unit_code" in present, "phone" in present, "email" in present)
+    flags = tuple(c in present for c in ("unit_code", "phone", "email", "category"))
     updated = q.count_of(await conn.execute(q.UPDATE_EXISTING, conference_id, *flags))
     imported = q.count_of(await conn.execute(q.INSERT_NEW, conference_id))
     return imported, updated

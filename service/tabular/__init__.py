@@ -9,6 +9,12 @@ and stop when `Sheet.stop` is set (the client went away).
 Row 1 is the first data row (the header is row 0), so the numbers in an error match what
 a person sees below the header in Excel. Header problems and unreadable files are
 reported as `import_failed` problems before any row is read.
+
+While rows are read, their cells are checked for what spreadsheets do to them
+(cells.py): garbled text is a row error (the cell replaced by what it probably read),
+the service's own formula-safe apostrophe is taken off, and numbers in an id column are
+judged at the end of the file. These go to the import's Sink; an import that gives none
+gets the errors as one `import_failed` once the rows are read.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from diemcau.errors import Msg, Problem
+from diemcau.tabular.cells import CellChecks, Found, Sink
 from diemcau.tabular.csvfile import check_csv, csv_rows
 from diemcau.tabular.limits import (
     MAX_COLUMNS,
@@ -43,7 +50,9 @@ __all__ = [
     "MAX_REGISTRY_ROWS",
     "XLSX",
     "XLSX_MEDIA",
+    "Found",
     "Sheet",
+    "Sink",
     "Stopped",
     "Table",
     "check_limits",
@@ -63,6 +72,11 @@ CSV_MEDIA = ("text/csv", "application/csv", "text/plain")
 # Columns people add to spreadsheets by habit ("STT": the row's number) and that we skip.
 IGNORED_COLUMNS = frozenset({"stt", "no", "#"})
 EXTRA_CELLS = Msg("Dòng có nhiều ô hơn tiêu đề", "the row has more cells than the header")
+_LOOK_ROWS = 256  # rows whose cells are searched at once for anything to look at
+_SKIPPED = Msg(
+    "Cột do diemcau ghi khi xuất danh sách, không nhập: đã bỏ qua",
+    "columns diemcau writes in its listings but does not import: ignored",
+)
 _EMPTY_FILE = Msg(
     "Tệp trống: cần dòng tiêu đề và ít nhất một dòng dữ liệu",
     "the file is empty: a header and at least one row are needed",
@@ -113,10 +127,17 @@ def check_limits(sheet: Sheet) -> int | None:
 @dataclass(frozen=True)
 class Header:
     names: list[str]  # one per column; '' for a column we skip
+    skipped: list[str] = field(default_factory=list)  # columns of `ignored` found
 
 
-def check_header(raw: Sequence[str], columns: Sequence[str], required: Sequence[str]) -> Header:
-    """Map header cells to known columns, or fail naming what is missing or unknown."""
+def check_header(
+    raw: Sequence[str],
+    columns: Sequence[str],
+    required: Sequence[str],
+    ignored: Sequence[str] = (),
+) -> Header:
+    """Map header cells to known columns, or fail naming what is missing or unknown;
+    columns in `ignored` (written by the service's listings, not imported) are skipped."""
     beyond = [i for i, c in enumerate(raw[MAX_COLUMNS:], MAX_COLUMNS + 1) if c.strip()]
     if beyond:
         raise import_failed([too_many_columns(0, column_letters(beyond[0]))])
@@ -124,9 +145,12 @@ def check_header(raw: Sequence[str], columns: Sequence[str], required: Sequence[
     errors = []
     seen: set[str] = set()
     out = []
+    skipped = []
     for name in names:
-        if name in IGNORED_COLUMNS or name == "":
+        if name in IGNORED_COLUMNS or name == "" or name in ignored:
             out.append("")
+            if name in ignored:
+                skipped.append(name)
             continue
         if name not in columns:
             errors.append(
@@ -148,7 +172,7 @@ def check_header(raw: Sequence[str], columns: Sequence[str], required: Sequence[
             errors.append(row_error(0, name, Msg("Thiếu cột bắt buộc", "required column missing")))
     if errors:
         raise import_failed(errors)
-    return Header(out)
+    return Header(out, skipped)
 
 
 def _blank(raw: list[str]) -> bool:
@@ -156,16 +180,30 @@ def _blank(raw: list[str]) -> bool:
 
 
 class Table:
-    """An open file: its header (read on opening), then its rows. A context manager."""
+    """An open file: its header (read on opening), then its rows. A context manager.
 
-    def __init__(self, sheet: Sheet, columns: Sequence[str], required: Sequence[str]) -> None:
+    What the cells' checks find goes to `sink`; without one, the errors are raised as
+    one `import_failed` once the last row is read (warnings are then dropped).
+    """
+
+    def __init__(
+        self,
+        sheet: Sheet,
+        columns: Sequence[str],
+        required: Sequence[str],
+        sink: Sink | None = None,
+        ignored: Sequence[str] = (),
+    ) -> None:
         self.columns = columns
         self._start = 0
         self._names: list[str] = []
+        self._own = sink is None
+        self.sink: Sink = Found() if sink is None else sink
+        self._numbers = sheet.kind == XLSX  # only an XLSX stores a cell as a number
         read = xlsx_rows if sheet.kind == XLSX else csv_rows
         self._rows = read(sheet.path, sheet.stop, sheet.max_rows)
         try:
-            self.header = self._read_header(columns, required)
+            self.header = self._read_header(columns, required, ignored)
         except BaseException:
             self.close()
             raise
@@ -175,12 +213,16 @@ class Table:
         """The known columns the header names, in file order."""
         return [n for n in self.header.names if n]
 
-    def _read_header(self, columns: Sequence[str], required: Sequence[str]) -> Header:
+    def _read_header(
+        self, columns: Sequence[str], required: Sequence[str], ignored: Sequence[str]
+    ) -> Header:
         with self._cell_limits():
             for index, raw in self._rows:
                 if not _blank(raw):
-                    header = check_header(raw, columns, required)
+                    header = check_header(raw, columns, required, ignored)
                     self._start, self._names = index, header.names
+                    if header.skipped:
+                        self.sink.warn(0, ", ".join(header.skipped), _SKIPPED)
                     return header
         raise import_failed([row_error(0, "", _EMPTY_FILE)])
 
@@ -194,7 +236,7 @@ class Table:
         pick = itemgetter(*where) if len(where) > 1 else lambda raw: (raw[where[0]],)
         start = self._start
         with self._cell_limits():
-            for index, raw in self._rows:
+            for index, raw in self._looked():
                 # Blank lines are skipped but keep their number, as in Excel. (The test is
                 # written out, not a call: this loop runs once per row of 2,500,000.)
                 if not raw or (not raw[0].strip() and not "".join(raw).strip()):
@@ -206,6 +248,24 @@ class Table:
                     raw = (raw + [""] * width)[:width]
                 raw.append("")  # where[] points here for a column the file does not have
                 yield index - start, pick(raw)
+
+    def _looked(self) -> Iterator[tuple[int, list[str]]]:
+        """The file's rows, their cells checked (cells.CellChecks) a batch at a time."""
+        checks = CellChecks(self._names, self.sink, self._numbers)
+        batch: list[tuple[int, list[str]]] = []
+        for item in self._rows:
+            batch.append(item)
+            if len(batch) >= _LOOK_ROWS:
+                checks.look(batch, self._start)
+                yield from batch
+                batch = []
+        checks.look(batch, self._start)
+        yield from batch
+        checks.finish()
+        if self._own and self.sink.error_count:
+            found = self.sink
+            assert isinstance(found, Found)
+            raise import_failed(found.errors, found.error_count)
 
     @contextmanager
     def _cell_limits(self) -> Iterator[None]:
@@ -235,30 +295,41 @@ class Table:
         self.close()
 
 
-def read_header(sheet: Sheet, columns: Sequence[str], required: Sequence[str]) -> list[str]:
+def read_header(
+    sheet: Sheet, columns: Sequence[str], required: Sequence[str], ignored: Sequence[str] = ()
+) -> list[str]:
     """The known columns a file's header names, checked as `read_rows` checks them.
 
     Imports use it to tell a column the file leaves out (keep what is stored) from an
     empty cell (clear it).
     """
-    with Table(sheet, columns, required) as table:
+    with Table(sheet, columns, required, Found(), ignored) as table:
         return table.present
 
 
 def read_records(
-    sheet: Sheet, columns: Sequence[str], required: Sequence[str]
+    sheet: Sheet,
+    columns: Sequence[str],
+    required: Sequence[str],
+    sink: Sink | None = None,
+    ignored: Sequence[str] = (),
 ) -> Generator[tuple[int, Sequence[str]]]:
     """`Table.records` of a file, closing it at the end (the roster's fast path)."""
-    with Table(sheet, columns, required) as table:
+    with Table(sheet, columns, required, sink, ignored) as table:
         yield from table.records()
 
 
 def read_rows(
-    sheet: Sheet, columns: Sequence[str], required: Sequence[str]
+    sheet: Sheet,
+    columns: Sequence[str],
+    required: Sequence[str],
+    sink: Sink | None = None,
+    ignored: Sequence[str] = (),
 ) -> Generator[tuple[int, dict[str, str]]]:
     """(row number, {column: text}) for every non-blank row, over the columns the file
-    has, each cell trimmed and NFC; raises on a bad header or a row wider than it."""
-    with Table(sheet, columns, required) as table:
+    has, each cell trimmed and NFC; raises on a bad header or a row wider than it. What
+    the cells' checks find goes to `sink` (see Table)."""
+    with Table(sheet, columns, required, sink, ignored) as table:
         present = set(table.present)
         for number, cells in table.records():
             if not cells:

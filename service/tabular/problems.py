@@ -20,14 +20,27 @@ def row_error(row: int, field: str, message: Msg | str) -> dict[str, Any]:
 
 
 def import_failed(errors: list[dict[str, Any]], total: int | None = None) -> Problem:
-    """The 422 for a file with bad rows; at most MAX_ERRORS are listed, all are counted."""
+    """The 422 for a file with bad rows; at most MAX_ERRORS are listed, all are counted.
+
+    An error said twice (a hint about the whole file, found by two checks) is listed and
+    counted once. The title already says that nothing was saved; the detail counts.
+    """
     total = len(errors) if total is None else total
-    shown = errors[:MAX_ERRORS]
+    once = list({_key(e): e for e in errors}.values())
+    total -= len(errors) - len(once)
+    shown = once[:MAX_ERRORS]
     extra: dict[str, Any] = {"error_count": total}
     if total > len(shown):
         extra["errors_truncated"] = True
-    detail = Msg(f"{total} lỗi; không có dòng nào được lưu", f"{total} errors; nothing was saved")
+    noun = "error" if total == 1 else "errors"
+    detail = Msg(f"{total} lỗi trong tệp", f"{total} {noun} in the file")
     return Problem("import_failed", detail, errors=shown, **extra)
+
+
+def _key(error: dict[str, Any]) -> tuple[Any, ...]:
+    message = error["message"]
+    said = (message.vi, message.en) if isinstance(message, Msg) else message
+    return error["row"], error["field"], said
 
 
 def file_error(message: Msg) -> Problem:

@@ -11,7 +11,8 @@ columns, rows and tag lengths are counted as they are read (limits.py).
 
 Values are what Excel shows in data-only mode: shared and inline strings, formula
 results, numbers (a whole float loses its '.0'), booleans as True/False. A date stays
-the serial number it is stored as: no unit, site or roster column holds one.
+the serial number it is stored as: no unit, site or roster column holds one. A number
+comes as `cells.Number`, text that remembers it was a number (an id that was 000123).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from array import array
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+from diemcau.tabular.cells import Number
 from diemcau.tabular.limits import (
     MAX_CELL_CHARS,
     MAX_COLUMNS,
@@ -257,7 +259,7 @@ class _SheetReader:
             return "True" if raw.strip() == "1" else "False"
         if kind in ("e", "d"):
             return raw
-        return _number(raw)
+        return Number(_number(raw))
 
     def _cell_done(self) -> None:
         parts, self._parts = self._parts, None
