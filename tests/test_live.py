@@ -23,8 +23,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from diemcau.app import create_app
-from diemcau.appkeys import LIVE_SETTINGS
+from diemcau.appkeys import LIVE, LIVE_SETTINGS
 from diemcau.config import Config
+from diemcau.queries import live as live_queries
 from tests.checkin_world import World
 from tests.factory import Factory, bearer
 from tests.live_world import (
@@ -32,6 +33,7 @@ from tests.live_world import (
     SITES,
     build_board,
     check_in,
+    eventually,
     live_url,
     next_message,
     quiet,
@@ -346,3 +348,27 @@ async def test_the_http_view_is_gzipped_when_asked(
     )
     assert packed.headers["Content-Encoding"] == "gzip"
     assert await packed.json() == await plain.json()
+
+
+async def test_a_resume_whose_database_read_fails_closes_as_an_error_and_leaves_no_watcher(
+    client: TestClient, world: World, org: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with client.ws_connect(live_url(), headers=org) as ws:
+        snap = await next_message(ws)
+    await check_in(client, world, "LC-02", "LC-02-1")
+
+    async def lost(*_: Any) -> list[int]:
+        raise ConnectionResetError("the database went away")
+
+    # The database drops in the middle of the resume's read (after the upgrade).
+    monkeypatch.setattr(live_queries, "fetch_changed_site_ids", lost)
+    async with client.ws_connect(live_url(since=snap["seq"]), headers=org) as ws:
+        msg = await ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == aiohttp.WSCloseCode.INTERNAL_ERROR
+    hub = client.app[LIVE]
+    assert await eventually(lambda: sum(len(b.all_watchers()) for b in hub.lives.values()) == 0)
+    monkeypatch.undo()
+    async with client.ws_connect(live_url(since=snap["seq"]), headers=org) as ws:
+        back = await next_message(ws)
+    assert back["type"] == "delta" and "LC-02" in back["sites"]

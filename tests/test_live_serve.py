@@ -7,12 +7,14 @@ resumes on the other with `since` and misses nothing.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from pgserver._commands import pg_ctl
 
 from tests.checkin_world import scan
 from tests.test_serve import Server, _cli, _free_port, data_dir  # noqa: F401 (a fixture)
@@ -125,6 +127,76 @@ async def test_a_scan_on_one_server_reaches_a_dashboard_on_another(data_dir: Pat
             async with http.ws_connect(url, headers=headers) as back:
                 resumed = await back.receive_json(timeout=15)
             assert resumed["type"] == "delta" and resumed["sites"]["S1"]["walk_ins"] == 2
+    finally:
+        if two is not None:
+            two.stop()
+        one.stop()
+
+
+def _restart_postgres(where: Path) -> None:
+    """`pg_ctl restart -m fast` as pgserver runs it (as its own user under root): every
+    backend ended, notifications in flight lost."""
+    pgdata = where / "pgdata"
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(
+        ["-w", "-t", "60", "-m", "fast", "-l", str(pgdata / "log"), "restart"], pgdata, user=user
+    )
+
+
+async def _scan_until_taken(http: aiohttp.ClientSession, base: str, token: str, name: str) -> None:
+    """A kiosk retries while the database comes back (503 meanwhile, never 500)."""
+    body = {"scans": [scan(method="walk_in", full_name=name, category="guest")]}
+    async with asyncio.timeout(60):
+        while True:
+            async with http.post(
+                f"{base}/api/v1/checkins", json=body, headers={"Authorization": f"Bearer {token}"}
+            ) as resp:
+                if resp.status < 300:
+                    return
+                assert resp.status == 503, await resp.text()
+            await asyncio.sleep(0.5)
+
+
+async def test_dashboards_on_both_servers_stay_true_across_a_postgresql_restart(
+    data_dir: Path,  # noqa: F811
+) -> None:
+    one, two = Server(data_dir, _free_port()), None
+    try:
+        one.wait_ready()
+        two = Server(data_dir, _free_port())
+        two.wait_ready()
+        first, second = f"http://127.0.0.1:{one.port}", f"http://127.0.0.1:{two.port}"
+        organiser, _ = _token(data_dir, "--role", "organiser")
+        async with aiohttp.ClientSession() as http:
+            await _setup(http, first, organiser)
+            kiosk, _ = _token(data_dir, "--role", "kiosk", "--conference", "HN", "--site", "S1")
+            viewer, _ = _token(data_dir, "--role", "viewer", "--conference", "HN")
+            headers = {"Authorization": f"Bearer {viewer}"}
+            boards = [
+                await http.ws_connect(f"{base}/ws/conferences/HN/live", headers=headers)
+                for base in (first, second)
+            ]
+            for ws in boards:
+                assert (await _next(ws, "snapshot"))["sites"]["S1"]["walk_ins"] == 0
+            # PostgreSQL restarts under both servers: their listeners' connections end
+            # and whatever is committed before they are back is heard by no one.
+            await asyncio.to_thread(_restart_postgres, data_dir)
+            await _scan_until_taken(http, first, kiosk, "Khách sau khởi động lại")
+            for ws in boards:  # the sockets stayed open; both boards catch up
+                delta = await _next(ws, "delta", within=30)
+                while delta["sites"].get("S1", {}).get("walk_ins") != 1:
+                    delta = await _next(ws, "delta", within=30)
+            await _scan_until_taken(http, second, kiosk, "Khách thứ hai")
+            for ws in boards:
+                delta = await _next(ws, "delta", within=30)
+                while delta["sites"].get("S1", {}).get("walk_ins") != 2:
+                    delta = await _next(ws, "delta", within=30)
+                await ws.close()
+            views = [
+                await _call(http, "GET", f"{base}/api/v1/conferences/HN/live", viewer)
+                for base in (first, second)
+            ]
+            assert views[0]["seq"] == views[1]["seq"] and views[0]["sites"] == views[1]["sites"]
     finally:
         if two is not None:
             two.stop()

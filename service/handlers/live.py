@@ -13,13 +13,14 @@ the caller may not watch (404).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from diemcau.appkeys import CONFIG, LIVE, LIVE_SETTINGS, POOL
@@ -156,17 +157,25 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
     sink = _Sink(ws, transport)
     _limit_send_buffer(transport, request.app[LIVE_SETTINGS].send_buffer)
     watcher = live.watch(unit_id, sink, caller.token_id)
+    sender: asyncio.Task[None] | None = None
     try:
         first = await live.first_message(watcher, since_of(query.since))
         sender = asyncio.get_running_loop().create_task(watcher.run(first))
         async for msg in ws:  # nothing is asked of the client; its frames keep it alive
             if msg.type == WSMsgType.ERROR:
                 break
-        watcher.closed = True
-        watcher.wake.set()
-        sender.cancel()
+    except Exception:
+        # After the upgrade there is no answer to give: logged, and closed as an error.
+        log.exception("live websocket failed", extra={"conference": conference["code"]})
+        await sink.close(WSCloseCode.INTERNAL_ERROR, "internal error")
     finally:
         live.unwatch(watcher)
+        watcher.closed = True
+        watcher.wake.set()
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
     return ws
 
 

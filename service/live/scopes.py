@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from diemcau.live.view import Dirty, View
+from diemcau.live.model import Dirty
+from diemcau.live.view import View
 
 
 class Scope:

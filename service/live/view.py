@@ -13,85 +13,26 @@ scope's delta (diemcau.live.scopes).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from diemcau.checkin.timeline import TALLY_FIELDS
-from diemcau.live.series import Series, minute_number
-
-CATEGORIES = ("member", "non_member", "guest")
-T = {name: i for i, name in enumerate(TALLY_FIELDS)}
-NO_TALLY: tuple[Any, ...] = (0,) * len(TALLY_FIELDS) + (None,)
-# The counts' part of a site entry (diemcau.checkin.timeline.TALLY_FIELDS begins with
-# checked_in by category, then walk-ins by category).
-assert TALLY_FIELDS[:6] == tuple(f"{k}_{c}" for k in ("checked_in", "walk_ins") for c in CATEGORIES)
-_SITE = (
-    b'%s:{%s,"checked_in":{"member":%d,"non_member":%d,"guest":%d},"walk_ins":%d,'
-    b'"moved_in":%d,"moved_out":%d,"present":%d,"over_capacity":%s,"last_scan_at":%s}'
+from diemcau.live.model import (
+    CATEGORIES,
+    NO_TALLY,
+    SITE_TEMPLATE,
+    SITES,
+    WIDTH,
+    Dirty,
+    Site,
+    T,
+    Unit,
+    site_of,
+    tally_of,
 )
-# What a site adds to the units above it: expected ×3, checked in ×3, walk-ins, present,
-# the site itself.
-WIDTH = 9
-SITES = 8
-
-
-@dataclass(slots=True, eq=False)
-class Site:
-    id: int
-    code: str
-    name: str
-    unit_id: int
-    capacity: int | None
-    status: str
-    expected: tuple[int, int, int]
-    kiosk_online: bool
-    link: str
-    headcount: Any
-    chain: tuple[int, ...] = ()
-    static: bytes | None = None  # the record's part of the entry, as JSON
-    fragment: bytes | None = None
-
-
-@dataclass(slots=True, eq=False)
-class Unit:
-    id: int
-    code: str
-    name: str
-    level: str
-    parent_id: int | None
-    path: str
-    rollup: list[int] = field(default_factory=lambda: [0] * WIDTH)
-    own: Series = field(default_factory=Series)  # arrivals at its own sites
-    arrivals: Series = field(default_factory=Series)  # arrivals in its subtree
-    fragment: bytes | None = None
-
-    @property
-    def visible(self) -> bool:
-        """A unit is on the board while a participating site lies in its subtree."""
-        return self.rollup[SITES] > 0
-
-
-@dataclass
-class Dirty:
-    """What changed: site and unit ids, departed ones with their code and chain."""
-
-    sites: set[int] = field(default_factory=set)
-    units: set[int] = field(default_factory=set)
-    gone_sites: dict[int, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
-    gone_units: dict[int, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
-    totals: set[int] = field(default_factory=set)  # units whose subtree's arrivals moved
-    conference: bool = False
-    any: bool = False  # the whole conference's totals moved
-    reshaped: bool = False  # a site moved to another unit: every scope starts over
-
-    def __bool__(self) -> bool:
-        return (
-            self.any or self.conference or self.reshaped or bool(self.gone_sites or self.gone_units)
-        )
+from diemcau.live.series import Series, minute_number
 
 
 class View:
@@ -137,7 +78,7 @@ class View:
         for row in units:
             self._put_unit(row)
         for row in tallies:
-            self._put_tally(row["site_id"], _tally(row))
+            self._put_tally(row["site_id"], tally_of(row))
         for row in sites:
             if row["taking_part"]:
                 self._put_site(row)
@@ -154,10 +95,10 @@ class View:
             self._put_unit(row)
         own: dict[int, list[int]] = {}
         for row in sites:
-            site = _site(row, self.chain(row["unit_id"]))
+            site = site_of(row, self.chain(row["unit_id"]))
             self.sites[site.id] = site
             if row["checked_in_member"] is not None:
-                self.tallies[site.id] = _tally(row)
+                self.tallies[site.id] = tally_of(row)
             sums = own.setdefault(site.unit_id, [0] * WIDTH)
             for i, n in enumerate(self.rollup(site)):
                 sums[i] += n
@@ -194,10 +135,10 @@ class View:
 
     def _put_site(self, row: Any) -> None:
         site = self.sites.get(row["site_id"])
-        tally = _tally(row) if row["checked_in_member"] is not None else None
+        tally = tally_of(row) if row["checked_in_member"] is not None else None
         if tally is not None:
             self.tallies[row["site_id"]] = tally
-        fresh = _site(row, self.chain(row["unit_id"]))
+        fresh = site_of(row, self.chain(row["unit_id"]))
         if site is None or site.chain != fresh.chain:
             if site is not None:  # moved to another unit: scopes change shape
                 self._drop_site(site.id, departing=False)
@@ -327,7 +268,7 @@ class View:
             over = site.capacity is not None and checked + walk > site.capacity
             last = t[-1]
             shown = b"null" if last is None else orjson.dumps(last.astimezone(self.zone))
-            site.fragment = _SITE % (
+            site.fragment = SITE_TEMPLATE % (
                 orjson.dumps(site.code),
                 site.static,
                 t[0],
@@ -404,23 +345,3 @@ class View:
     def remember(self, key: Any, value: bytes) -> bytes:
         self._cache[key] = value
         return value
-
-
-def _site(row: Any, chain: tuple[int, ...]) -> Site:
-    return Site(
-        row["site_id"],
-        row["code"],
-        row["name"],
-        row["unit_id"],
-        row["capacity"],
-        row["status"],
-        (row["expected_member"], row["expected_non_member"], row["expected_guest"]),
-        row["kiosk_online"],
-        row["link"],
-        row["headcount"],
-        chain,
-    )
-
-
-def _tally(row: Any) -> tuple[Any, ...]:
-    return (*(row[f] for f in TALLY_FIELDS), row["last_scan_at"])
