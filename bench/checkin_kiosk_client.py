@@ -5,7 +5,8 @@ sending batches of 500 (bench/checkin_kiosks.py starts several of these processe
 A kiosk sends each scan as a batch of one, `{"type": "scans", "id": n, "scans": [s]}`,
 when it is due, whether or not its last scan was answered (a real kiosk scans whoever is
 at the door; the service answers a socket's messages in order), and a heartbeat
-`{"type": "heartbeat", "queue_length": 0}` every `heartbeat_every` seconds, both at a
+`{"type": "heartbeat", "sent_at": t, "queue_length": 0}` (both with the kiosk's clock
+as they leave, as the kiosk client sends them) every `heartbeat_every` seconds, both at a
 phase of their own so the load is smooth. Times are `time.monotonic()`, one clock for
 every process of the machine. Every socket is opened before the start (not timed); one
 that closes before the end is a dropped socket.
@@ -20,6 +21,7 @@ import random
 import resource
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
 import orjson
@@ -28,7 +30,6 @@ from websockets.exceptions import ConnectionClosed
 
 OPENING = 64  # handshakes in flight at once per process (each is authenticated)
 GRACE_SECONDS = 10.0  # after the last scan, how long answers may still come
-HEARTBEAT = '{"type":"heartbeat","queue_length":0}'
 
 # A scan as the client saw it: (due, sent, answered or NaN, accepted, error code or None)
 ScanRecord = tuple[float, float, float, bool, str | None]
@@ -135,12 +136,14 @@ async def _send_all(load: KioskLoad, state: State, events: list[tuple[float, int
         if ws is None:
             continue
         now = time.monotonic()
+        clock = datetime.now(UTC).isoformat()  # the kiosk's clock as the message leaves
         if n < 0:
             state.beats[k] = now
-            text = HEARTBEAT
+            text = f'{{"type":"heartbeat","sent_at":"{clock}","queue_length":0}}'
         else:
             state.pending[(k, n)] = (due, now)
-            text = f'{{"type":"scans","id":{n},"scans":[{load.kiosks[k][1][n]}]}}'
+            scan = load.kiosks[k][1][n]
+            text = f'{{"type":"scans","id":{n},"sent_at":"{clock}","scans":[{scan}]}}'
         try:
             await ws.send(text)
         except ConnectionClosed:
