@@ -10,10 +10,12 @@ reconciliation reads. It takes minutes to write; `--world DIR` keeps its embedde
 PostgreSQL in DIR and reuses it when the same sizes are asked for again. Each part is
 timed `--repeat` times (the median is reported):
 
-- sql: the one statement that reads every site's figures (queries/reconcile.py);
+- sql: the three statements that read every site's figures (queries/reconcile.py): the
+  sites with walk-ins and headcounts, the roster joined to the attribution and absences,
+  the exits and re-entries;
 - compute: the whole `reconcile.rows.compute` (sql, the typed rows, the flags with their
   fingerprints, the unit and level roll-ups, silences and resolutions): the bar;
-- python: compute less sql;
+- python: compute less the three statements;
 - api: the API's JSON document from the result, encoded;
 - canonical: the report's canonical content and its SHA-256 (what sign-off does);
 - http: `GET .../reconciliation` on a real server on a local port, to the last byte;
@@ -110,16 +112,27 @@ async def measure(dsn: str, args: argparse.Namespace, data_dir: Path) -> dict[st
     cid = conference["id"]
     out: dict[str, Any] = {"world": world, "rss_before_mb": rss_mb()}
 
-    async def sql() -> Any:
+    async def sites() -> Any:
         async with snapshot(conn):
-            return await q.fetch_site_figures(conn, cid, None, None)
+            return await q.fetch_sites(conn, cid, None, None)
+
+    async def people() -> Any:
+        async with snapshot(conn):
+            return await q.fetch_people(conn, cid)
+
+    async def steps() -> Any:
+        async with snapshot(conn):
+            return await q.fetch_steps(conn, cid)
 
     async def whole() -> Any:
         async with snapshot(conn):
             return await compute(conn, conference)
 
-    say("timing the statement, then the whole computation")
-    out["sql_s"], rows = await timed(args.repeat, sql)
+    say("timing each statement, then the whole computation")
+    out["sql_sites_s"], rows = await timed(args.repeat, sites)
+    out["sql_people_s"], _ = await timed(args.repeat, people)
+    out["sql_steps_s"], _ = await timed(args.repeat, steps)
+    out["sql_s"] = round(out["sql_sites_s"] + out["sql_people_s"] + out["sql_steps_s"], 3)
     out["compute_s"], rec = await timed(args.repeat, whole)
     out["python_s"] = round(out["compute_s"] - out["sql_s"], 3)
     out["rss_after_compute_mb"] = rss_mb()
@@ -167,7 +180,9 @@ async def over_http(conn: Any, dsn: str, data_dir: Path, repeat: int) -> float:
 
 def table(result: dict[str, Any]) -> str:
     rows = [
-        ("sql (one statement)", f"{result['sql_s']} s"),
+        ("sql: sites, walk-ins, headcounts", f"{result['sql_sites_s']} s"),
+        ("sql: roster x attribution x absences", f"{result['sql_people_s']} s"),
+        ("sql: exits and re-entries", f"{result['sql_steps_s']} s"),
         ("compute (the bar: < 2 s)", f"{result['compute_s']} s"),
         ("  of which Python", f"{result['python_s']} s"),
         ("api document", f"{result['api_s']} s ({result['api_mb']} MB)"),

@@ -10,12 +10,12 @@ reports its own site only) may report one. An offline client gives each headcoun
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, Strict
 
 from diemcau import audit
 from diemcau.auth import Principal
@@ -24,6 +24,7 @@ from diemcau.errors import Msg, Problem, field_error
 from diemcau.queries import headcounts as q
 from diemcau.queries import reconcile as qr
 from diemcau.registry import FreeText
+from diemcau.validation import STRICT
 
 MOMENTS = ("start", "after_break", "end")
 MAX_PEOPLE = 1_000_000
@@ -33,14 +34,14 @@ class HeadcountIn(BaseModel):
     """A headcount (DESIGN, Contract): `{moment, counted_at, members, non_members, guests,
     note}`; `counted_at` defaults to now, read in the conference's zone without offset."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     moment: Literal["start", "after_break", "end"]
     counted_at: When | None = Field(None, description="when the room was counted (default now)")
     members: int = Field(ge=0, le=MAX_PEOPLE, description="party members counted")
     non_members: int = Field(ge=0, le=MAX_PEOPLE, description="non-members counted")
     guests: int = Field(ge=0, le=MAX_PEOPLE, description="invited guests counted")
     note: FreeText | None = None
-    headcount_id: UUID | None = Field(
+    headcount_id: Annotated[UUID, Strict(False)] | None = Field(
         None, description="made once by an offline client: a repeat answers the stored record"
     )
 

@@ -242,3 +242,14 @@ async def late_upload(hand: Hand) -> dict:
     body = scan(await hand.qr("C1"), at=hand.at(10))
     (result,) = await hand.send("LC-02", body, kiosk=1)
     return result
+
+
+async def session(
+    factory: Factory, db: asyncpg.Connection, client: TestClient, *, late: bool = False
+) -> Hand:
+    """The conference after everything happened (and the late upload, with `late`)."""
+    hand = await make_conference(factory, db, client)
+    await happen(hand)
+    if late:
+        await late_upload(hand)
+    return hand

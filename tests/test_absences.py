@@ -66,6 +66,22 @@ async def test_an_absence_is_recorded_replaced_and_removed(
     assert actions == ["record", "record", "delete"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"delegate_id": "12"}, "delegate_id"), ({"delegate_id": True}, "delegate_id"),
+     ({"makeup_owed": 1}, "makeup_owed"), ({"makeup_owed": "true"}, "makeup_owed"),
+     ({"note": 5}, "note")],
+)  # fmt: skip
+async def test_an_absence_takes_its_own_types_only(
+    client: TestClient, world: World, organiser: dict, fields: dict[str, Any], field: str
+) -> None:
+    body = {"delegate_id": who(world, "LC-01-0"), "reason": "sick", **fields}
+    problem = await assert_problem(
+        await client.post(URL, json=body, headers=organiser), 422, "validation_failed"
+    )
+    assert field in [e["field"] for e in problem["errors"]], problem
+
+
 async def test_who_came_is_not_absent(client: TestClient, world: World, organiser: dict) -> None:
     qr = await world.qr("LC-01-1")
     resp = await client.post(

@@ -18,16 +18,14 @@ from diemcau.reconcile import canonical
 from diemcau.reconcile.model import Reconciliation
 from diemcau.reconcile.rows import compute, snapshot
 from tests.factory import Factory
-from tests.reconcile_world import happen, late_upload, make_conference
+from tests.reconcile_world import session
 
 SIGNED = datetime(2026, 12, 15, 7, 0, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 async def rec(factory: Factory, db: asyncpg.Connection, client: TestClient) -> Reconciliation:
-    hand = await make_conference(factory, db, client)
-    await happen(hand)
-    await late_upload(hand)
+    await session(factory, db, client, late=True)
     async with snapshot(db):
         return await compute(db, await fetch_conference(db, "HN1"))
 

@@ -125,3 +125,28 @@ async def test_a_missing_count_is_refused(client: TestClient, world: World) -> N
     )
     problem = await assert_problem(resp, 422, "validation_failed")
     assert {e["field"] for e in problem["errors"]} == {"non_members", "guests"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"members": "40"}, "members"),
+        ({"members": 40.0}, "members"),
+        ({"guests": True}, "guests"),
+        ({"counted_at": 1765760400}, "counted_at"),
+        ({"counted_at": "1765760400"}, "counted_at"),
+        ({"headcount_id": 5}, "headcount_id"),
+        ({"note": 5}, "note"),
+    ],
+)
+async def test_a_headcount_takes_its_own_types_only(
+    client: TestClient, world: World, factory: Factory, fields: dict[str, Any], field: str
+) -> None:
+    organiser = bearer(await factory.token("organiser"))
+    problem = await assert_problem(
+        await post(client, organiser, **fields), 422, "validation_failed"
+    )
+    assert field in [e["field"] for e in problem["errors"]], problem
+    # The right types still pass, a headcount_id as its JSON text.
+    resp = await post(client, organiser, headcount_id=str(uuid.uuid4()))
+    assert resp.status == 201, await resp.text()

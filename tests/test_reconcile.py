@@ -12,14 +12,12 @@ from aiohttp.test_utils import TestClient
 
 from diemcau import reconcile
 from tests.factory import Factory
-from tests.reconcile_world import Hand, happen, late_upload, make_conference
+from tests.reconcile_world import Hand, late_upload, session
 
 
 @pytest.fixture
 async def hand(factory: Factory, db: asyncpg.Connection, client: TestClient) -> Hand:
-    hand = await make_conference(factory, db, client)
-    await happen(hand)
-    return hand
+    return await session(factory, db, client)
 
 
 def counts(m: int, n: int, g: int) -> dict[str, int]:
@@ -168,7 +166,19 @@ async def test_every_figure_and_every_flag_of_the_hand_computed_conference(hand:
     assert rec["totals"]["walk_ins"] == 2
     assert rec["totals"]["rates"] == rates(0.8, 0.6667, 1.0)
     assert rec["totals"]["targets"] == {"member": 0.98, "non_member": 0.9}
-    assert [lv["level"] for lv in rec["levels"]] == ["commune"]
+    # Every rate of every unit; the one level (all four sites are communes) is the whole.
+    assert {code: units[code]["rates"] for code in UNITS} == {
+        "HG": rates(1.0, None, None),
+        "LC": rates(0.7692, 0.6667, 1.0),  # 10/13, 2/3, 1/1
+        "TD": rates(1.0, 0.6667, 1.0),  # 10/10, 2/3, 1/1
+        "VN": rates(0.8, 0.6667, 1.0),
+    }
+    assert units["LC"]["walk_ins_by_category"] == counts(0, 1, 1)
+    (level,) = rec["levels"]
+    assert level == {"level": "commune", **UNITS["VN"],
+                     "walk_ins_by_category": counts(0, 1, 1), "rates": rates(0.8, 0.6667, 1.0)}  # fmt: skip
+    assert rec["totals"]["sites"] == 4
+    assert rec["totals"]["walk_ins_by_category"] == counts(0, 1, 1)
 
 
 async def test_the_late_upload_moves_the_attribution(hand: Hand) -> None:

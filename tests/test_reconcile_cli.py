@@ -15,16 +15,13 @@ from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 
 from tests.factory import Factory
-from tests.reconcile_world import Hand, happen, late_upload, make_conference
+from tests.reconcile_world import Hand, session
 from tests.test_cli_first_hour import Run, cli  # noqa: F401
 
 
 @pytest.fixture
 async def hand(factory: Factory, db: asyncpg.Connection, client: TestClient) -> Hand:
-    hand = await make_conference(factory, db, client)
-    await happen(hand)
-    await late_upload(hand)
-    return hand
+    return await session(factory, db, client, late=True)
 
 
 async def test_reconcile_prints_the_headline_rows_and_open_flags(hand: Hand, cli: Run) -> None:  # noqa: F811

@@ -10,16 +10,14 @@ from aiohttp.test_utils import TestClient
 
 from tests.factory import Factory, bearer
 from tests.problems import assert_problem
-from tests.reconcile_world import Hand, happen, make_conference
+from tests.reconcile_world import Hand, session
 
 URL = "/api/v1/conferences/HN1/reconciliation"
 
 
 @pytest.fixture
 async def hand(factory: Factory, db: asyncpg.Connection, client: TestClient) -> Hand:
-    hand = await make_conference(factory, db, client)
-    await happen(hand)
-    return hand
+    return await session(factory, db, client)
 
 
 async def test_a_unit_organiser_sees_their_subtree(hand: Hand, factory: Factory) -> None:

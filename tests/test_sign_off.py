@@ -17,7 +17,7 @@ from diemcau.reconcile import canonical
 from tests.checkin_world import scan
 from tests.factory import Factory
 from tests.problems import assert_problem
-from tests.reconcile_world import Hand, happen, late_upload, make_conference
+from tests.reconcile_world import Hand, session
 
 NOTES = {
     "LC-01.over_capacity": ("accept_scans", None),
@@ -34,10 +34,7 @@ NOTES = {
 
 @pytest.fixture
 async def hand(factory: Factory, db: asyncpg.Connection, client: TestClient) -> Hand:
-    hand = await make_conference(factory, db, client)
-    await happen(hand)
-    await late_upload(hand)
-    return hand
+    return await session(factory, db, client, late=True)
 
 
 async def resolve(hand: Hand, flag_id: str, action: str, figure: int | None = None) -> Any:
@@ -99,6 +96,9 @@ async def test_a_resolution_holds_until_its_numbers_change(hand: Hand) -> None:
         ({"action": "accept_scans", "note": "   "}, "note"),
         ({"action": "ignore", "note": "x"}, "action"),
         ({"action": "corrected", "figure": -1, "note": "x"}, "figure"),
+        ({"action": "corrected", "figure": "3", "note": "x"}, "figure"),
+        ({"action": "corrected", "figure": 3.0, "note": "x"}, "figure"),
+        ({"action": "accept_scans", "note": 5}, "note"),
     ],
 )
 async def test_a_resolution_is_checked(hand: Hand, body: dict, field: str) -> None:

@@ -22,6 +22,7 @@ from diemcau.queries.conferences import fetch_delegate
 from diemcau.registry import FreeText
 from diemcau.search import decode_cursor, encode_cursor
 from diemcau.units import Code
+from diemcau.validation import STRICT
 
 REASONS = ("sick", "on_duty", "travel", "other")
 Reason = Literal["sick", "on_duty", "travel", "other"]
@@ -30,7 +31,7 @@ Reason = Literal["sick", "on_duty", "travel", "other"]
 class AbsenceIn(BaseModel):
     """DESIGN, Contract: `{delegate_id, reason, note, makeup_owed}`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     delegate_id: int = Field(ge=1, le=2**62)
     reason: Reason
     note: FreeText | None = None

@@ -1,10 +1,11 @@
 """Named SQL for reconciliation: a conference's figures per site, set-based.
 
-Every figure is counted by the database, a statement per source, over the whole
-conference at once (or the sites of a scope, `site_ids`): the roster (`delegates`, as
-it stands now) joined to the attribution (`attendances`), walk-ins and exits from the
-scans (`checkins`), the latest headcounts, absences, kiosks' silences. Nothing here reads
-`site_tallies`, the running counters; `verify` recomputes those from the scans.
+Every figure is counted by the database over the whole conference at once, in a few
+statements run in one snapshot: the roster (`delegates`, as it stands now) joined to
+the attribution (`attendances`) and the absences; exits and re-entries from the
+delegates' timelines; walk-ins from the scans (`checkins`); the latest headcounts;
+kiosks' silences; resolutions. Nothing here reads `site_tallies`, the running counters;
+reconcile/verify.py recounts those from the scans.
 """
 
 from __future__ import annotations
@@ -35,20 +36,14 @@ def _inward(entry: str) -> str:
     return f"get_byte(a.timeline, {ENTRY} * ({entry}) + {INWARD}) = 1"
 
 
-# Every figure of every participating site, in one statement (one snapshot, one round
-# trip); $1 the conference, $2 a unit subtree pattern or null, $3 site ids or null.
-#
-# - pairs, people: one pass over the roster joined to the attribution (and the
-#   absences), grouped by (own site, counted site), then each pair counted at both
-#   sites: at its own site the roster by the category it holds now, moved out and the
-#   absences by reason; at the counted site checked in by that category, moved in and
-#   present (each referenced once, so the pass may run in parallel);
-# - steps: exits and re-entries from the timelines of the delegates scanned more than
-#   once, each at the site it was scanned at: an exit an `out` right after an `in`, a
-#   re-entry an `in` right after an `out`, once the person has come in;
-# - walk-ins from the scans (the partial index checkins_walk_ins_idx);
-# - the latest headcount of each moment (as LATEST_HEADCOUNTS_SQL).
-SITE_FIGURES_SQL = f"""
+# A site's figures come from three statements run in one snapshot (rows.compute), each
+# over the whole conference, so each gets a plan of its own (planned as one statement,
+# the exits' row estimates, far off, pulled the rest into a slow plan). $1 is the
+# conference; ids are site ids.
+
+# The participating sites (of a unit subtree $2, or these sites $3), with their walk-ins
+# (the partial index checkins_walk_ins_idx) and the latest headcount of each moment.
+SITES_SQL = """
     WITH site AS (
         SELECT s.id, s.code, s.name, s.level, s.capacity, u.code AS unit_code, u.path
           FROM conference_sites cs
@@ -56,58 +51,6 @@ SITE_FIGURES_SQL = f"""
           JOIN units u ON u.id = s.unit_id
          WHERE cs.conference_id = $1 AND ($2::text IS NULL OR u.path LIKE $2)
            AND ($3::bigint[] IS NULL OR s.id = ANY($3))),
-    pairs AS (
-        SELECT d.site_id AS home, a.site_id AS here,
-               count(*) FILTER (WHERE d.category = 'member') AS member,
-               count(*) FILTER (WHERE d.category = 'non_member') AS non_member,
-               count(*) FILTER (WHERE d.category = 'guest') AS guest,
-               count(*) FILTER (WHERE a.present) AS present,
-               count(b.reason) FILTER (WHERE b.reason = 'sick') AS sick,
-               count(b.reason) FILTER (WHERE b.reason = 'on_duty') AS on_duty,
-               count(b.reason) FILTER (WHERE b.reason = 'travel') AS travel,
-               count(b.reason) FILTER (WHERE b.reason = 'other') AS other,
-               count(b.reason) FILTER (WHERE b.makeup_owed) AS makeup_owed
-          FROM delegates d
-          LEFT JOIN attendances a ON a.delegate_id = d.id
-          LEFT JOIN absences b ON b.delegate_id = d.id
-         WHERE d.conference_id = $1
-         GROUP BY 1, 2),
-    people AS (
-        SELECT x.site_id,
-               sum(p.member) FILTER (WHERE x.own)::int AS e_member,
-               sum(p.non_member) FILTER (WHERE x.own)::int AS e_non_member,
-               sum(p.guest) FILTER (WHERE x.own)::int AS e_guest,
-               sum(p.member) FILTER (WHERE NOT x.own)::int AS c_member,
-               sum(p.non_member) FILTER (WHERE NOT x.own)::int AS c_non_member,
-               sum(p.guest) FILTER (WHERE NOT x.own)::int AS c_guest,
-               sum(p.member + p.non_member + p.guest)
-                   FILTER (WHERE NOT x.own AND p.here <> p.home)::int AS moved_in,
-               sum(p.member + p.non_member + p.guest)
-                   FILTER (WHERE x.own AND p.here <> p.home)::int AS moved_out,
-               sum(p.present) FILTER (WHERE NOT x.own)::int AS present,
-               sum(p.sick) FILTER (WHERE x.own)::int AS sick,
-               sum(p.on_duty) FILTER (WHERE x.own)::int AS on_duty,
-               sum(p.travel) FILTER (WHERE x.own)::int AS travel,
-               sum(p.other) FILTER (WHERE x.own)::int AS other,
-               sum(p.makeup_owed) FILTER (WHERE x.own)::int AS makeup_owed
-          FROM pairs p
-         CROSS JOIN LATERAL (VALUES (p.home, true), (p.here, false)) AS x(site_id, own)
-         WHERE x.site_id IS NOT NULL
-         GROUP BY x.site_id),
-    steps AS (
-        SELECT ('x' || encode(substring(a.timeline FROM {ENTRY} * i + {SITE + 1} FOR 8),
-                              'hex'))::bit(64)::bigint AS site_id,
-               count(*) FILTER (WHERE {_inward("i - 1")} AND NOT {_inward("i")}) AS exits,
-               count(*) FILTER (WHERE NOT {_inward("i - 1")} AND {_inward("i")}
-                                  AND f.first_in < i - 1) AS reentries
-          FROM attendances a
-         CROSS JOIN LATERAL (
-               SELECT CASE WHEN {_inward("0")} THEN 0 ELSE
-                          (SELECT min(j) FROM generate_series(0, length(a.timeline) / {ENTRY} - 1) j
-                            WHERE {_inward("j")}) END AS first_in) f
-         CROSS JOIN LATERAL generate_series(1, length(a.timeline) / {ENTRY} - 1) AS i
-         WHERE a.conference_id = $1 AND length(a.timeline) > {ENTRY}
-         GROUP BY 1),
     walk AS (
         SELECT site_id,
                count(*) FILTER (WHERE category = 'member') AS member,
@@ -117,44 +60,107 @@ SITE_FIGURES_SQL = f"""
          WHERE conference_id = $1 AND method = 'walk_in' AND result = 'accepted'
            AND annulment_id IS NULL
          GROUP BY site_id),
-    latest AS (
+    latest AS MATERIALIZED (
         SELECT DISTINCT ON (h.site_id, h.moment)
                h.site_id, h.id, h.moment, h.counted_at, h.members, h.non_members, h.guests,
                h.note
           FROM headcounts h WHERE h.conference_id = $1
          ORDER BY h.site_id, h.moment, h.counted_at DESC, h.id DESC)
     SELECT s.id, s.code, s.name, s.unit_code, s.level, s.capacity, s.path,
-           coalesce(p.e_member, 0), coalesce(p.e_non_member, 0), coalesce(p.e_guest, 0),
-           coalesce(p.c_member, 0), coalesce(p.c_non_member, 0), coalesce(p.c_guest, 0),
            coalesce(walk.member, 0), coalesce(walk.non_member, 0), coalesce(walk.guest, 0),
-           coalesce(p.moved_in, 0), coalesce(p.moved_out, 0),
-           coalesce(steps.exits, 0), coalesce(steps.reentries, 0),
-           coalesce(p.present, 0) + coalesce(walk.member + walk.non_member + walk.guest, 0),
-           coalesce(p.sick, 0), coalesce(p.on_duty, 0), coalesce(p.travel, 0),
-           coalesce(p.other, 0), coalesce(p.makeup_owed, 0),
            hs.id, hs.counted_at, hs.members, hs.non_members, hs.guests, hs.note,
            ha.id, ha.counted_at, ha.members, ha.non_members, ha.guests, ha.note,
            he.id, he.counted_at, he.members, he.non_members, he.guests, he.note
       FROM site s
-      LEFT JOIN people p ON p.site_id = s.id
       LEFT JOIN walk ON walk.site_id = s.id
-      LEFT JOIN steps ON steps.site_id = s.id
       LEFT JOIN latest hs ON hs.site_id = s.id AND hs.moment = 'start'
       LEFT JOIN latest ha ON ha.site_id = s.id AND ha.moment = 'after_break'
       LEFT JOIN latest he ON he.site_id = s.id AND he.moment = 'end'
 """
 
+# One pass over the roster joined to the attribution (and the absences), grouped by
+# (own site, counted site); then each pair counted at both sites: at its own site the
+# roster by the category it holds now, moved out and the absences by reason; at the
+# counted site checked in by that category, moved in, present. (One statement with no
+# CTE referenced twice, so PostgreSQL may run the pass in parallel.)
+PEOPLE_SQL = """
+    SELECT x.site_id,
+           coalesce(sum(p.member) FILTER (WHERE x.own), 0)::int AS e_member,
+           coalesce(sum(p.non_member) FILTER (WHERE x.own), 0)::int AS e_non_member,
+           coalesce(sum(p.guest) FILTER (WHERE x.own), 0)::int AS e_guest,
+           coalesce(sum(p.member) FILTER (WHERE NOT x.own), 0)::int AS c_member,
+           coalesce(sum(p.non_member) FILTER (WHERE NOT x.own), 0)::int AS c_non_member,
+           coalesce(sum(p.guest) FILTER (WHERE NOT x.own), 0)::int AS c_guest,
+           coalesce(sum(p.member + p.non_member + p.guest)
+               FILTER (WHERE NOT x.own AND p.here <> p.home), 0)::int AS moved_in,
+           coalesce(sum(p.member + p.non_member + p.guest)
+               FILTER (WHERE x.own AND p.here <> p.home), 0)::int AS moved_out,
+           coalesce(sum(p.present) FILTER (WHERE NOT x.own), 0)::int AS present,
+           coalesce(sum(p.sick) FILTER (WHERE x.own), 0)::int AS sick,
+           coalesce(sum(p.on_duty) FILTER (WHERE x.own), 0)::int AS on_duty,
+           coalesce(sum(p.travel) FILTER (WHERE x.own), 0)::int AS travel,
+           coalesce(sum(p.other) FILTER (WHERE x.own), 0)::int AS other,
+           coalesce(sum(p.makeup_owed) FILTER (WHERE x.own), 0)::int AS makeup_owed
+      FROM (SELECT d.site_id AS home, a.site_id AS here,
+                   count(*) FILTER (WHERE d.category = 'member') AS member,
+                   count(*) FILTER (WHERE d.category = 'non_member') AS non_member,
+                   count(*) FILTER (WHERE d.category = 'guest') AS guest,
+                   count(*) FILTER (WHERE a.present) AS present,
+                   count(b.reason) FILTER (WHERE b.reason = 'sick') AS sick,
+                   count(b.reason) FILTER (WHERE b.reason = 'on_duty') AS on_duty,
+                   count(b.reason) FILTER (WHERE b.reason = 'travel') AS travel,
+                   count(b.reason) FILTER (WHERE b.reason = 'other') AS other,
+                   count(b.reason) FILTER (WHERE b.makeup_owed) AS makeup_owed
+              FROM delegates d
+              LEFT JOIN attendances a ON a.delegate_id = d.id
+              LEFT JOIN absences b ON b.delegate_id = d.id
+             WHERE d.conference_id = $1
+             GROUP BY 1, 2) p
+     CROSS JOIN LATERAL (VALUES (p.home, true), (p.here, false)) AS x(site_id, own)
+     WHERE x.site_id IS NOT NULL
+     GROUP BY x.site_id
+"""
 
-async def fetch_site_figures(
+# Exits and re-entries from the timelines of the delegates scanned more than once, each
+# at the site it was scanned at: an exit an `out` right after an `in`; a re-entry an
+# `in` right after an `out`, once the person has come in (after their first `in`).
+STEPS_SQL = f"""
+    SELECT ('x' || encode(substring(a.timeline FROM {ENTRY} * i + {SITE + 1} FOR 8), 'hex'))
+               ::bit(64)::bigint AS site_id,
+           count(*) FILTER (WHERE {_inward("i - 1")} AND NOT {_inward("i")})::int AS exits,
+           count(*) FILTER (WHERE NOT {_inward("i - 1")} AND {_inward("i")}
+                              AND f.first_in < i - 1)::int AS reentries
+      FROM attendances a
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN {_inward("0")} THEN 0 ELSE
+                      (SELECT min(j) FROM generate_series(0, length(a.timeline) / {ENTRY} - 1) j
+                        WHERE {_inward("j")}) END AS first_in) f
+     CROSS JOIN LATERAL generate_series(1, length(a.timeline) / {ENTRY} - 1) AS i
+     WHERE a.conference_id = $1 AND length(a.timeline) > {ENTRY}
+     GROUP BY 1
+"""
+
+
+async def fetch_sites(
     conn: asyncpg.Connection,
     conference_id: int,
     unit_path: str | None,
     site_ids: list[int] | None,
 ) -> list[asyncpg.Record]:
-    """Every figure of the participating sites (of a unit subtree, or these), a row each
-    in the column order of SITE_FIGURES_SQL (40,000 rows are read by position)."""
+    """The participating sites (of a unit subtree, or these) with walk-ins and latest
+    headcounts, a row each in the column order of SITES_SQL (read by position)."""
     pattern = None if unit_path is None else subtree_pattern(unit_path)
-    return await conn.fetch(SITE_FIGURES_SQL, conference_id, pattern, site_ids)
+    return await conn.fetch(SITES_SQL, conference_id, pattern, site_ids)
+
+
+async def fetch_people(conn: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """Per site: expected, checked in, moved in and out, present, absences (PEOPLE_SQL)."""
+    return await conn.fetch(PEOPLE_SQL, conference_id)
+
+
+async def fetch_steps(conn: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """Per site: exits and re-entries (STEPS_SQL)."""
+    return await conn.fetch(STEPS_SQL, conference_id)
 
 
 # The latest headcount of each moment at each site: the first entry per (site, moment)

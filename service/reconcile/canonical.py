@@ -16,6 +16,7 @@ signed: `load` reads it back into the same typed `Reconciliation`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +37,6 @@ from diemcau.reconcile.model import (
     SiteRow,
     Tally,
     UnitRow,
-    instant,
 )
 
 FORMAT = "diemcau.reconciliation/1"
@@ -57,16 +57,53 @@ def _tally(tally: Tally) -> dict[str, Any]:
     }
 
 
-def _headcount(h: Headcount | None) -> dict[str, Any] | None:
+# How a time is written: `utc` here (the canonical content); the API writes it in the
+# conference's zone (document.py), from the same shapes below.
+Time = Callable[[datetime], Any]
+
+
+def headcount_shape(h: Headcount | None, time: Time) -> dict[str, Any] | None:
     if h is None:
         return None
     return {
         "id": h.id,
-        "counted_at": utc(h.counted_at),
+        "counted_at": time(h.counted_at),
         "members": h.members,
         "non_members": h.non_members,
         "guests": h.guests,
         "note": h.note,
+    }
+
+
+def flag_shape(flag: Flag, time: Time) -> dict[str, Any]:
+    """A flag as the contract shapes it: `{id, kind, site_code, detail, status,
+    resolution: {action, figure, note, by, at}}`."""
+    r = flag.resolution
+    resolution = None
+    if r is not None:
+        resolution = {"action": r.action, "figure": r.figure, "note": r.note, "by": r.by,
+                      "at": time(r.at)}  # fmt: skip
+    return {
+        "id": flag.id,
+        "kind": flag.kind,
+        "site_code": flag.site_code,
+        "detail": flag.detail,
+        "status": flag.status,
+        "resolution": resolution,
+    }
+
+
+def conference_shape(c: Conference, time: Time) -> dict[str, Any]:
+    return {
+        "code": c.code,
+        "title": c.title,
+        "checkin_opens_at": time(c.checkin_opens_at),
+        "starts_at": time(c.starts_at),
+        "ends_at": time(c.ends_at),
+        "timezone": c.timezone,
+        "host_site": c.host_site,
+        "policy": {"other_site": c.other_site},
+        "targets": dict(sorted(c.targets.items())),
     }
 
 
@@ -82,7 +119,7 @@ def _site(row: SiteRow) -> dict[str, Any]:
         "checked_in": row.checked_in.as_dict(),
         "walk_ins": row.walk_ins.as_dict(),
         **{name: getattr(row, name) for name in _SITE_COUNTS},
-        "headcounts": {m: _headcount(row.headcounts.get(m)) for m in MOMENTS},
+        "headcounts": {m: headcount_shape(row.headcounts.get(m), utc) for m in MOMENTS},
         "absences": {
             "sick": a.sick,
             "on_duty": a.on_duty,
@@ -90,41 +127,6 @@ def _site(row: SiteRow) -> dict[str, Any]:
             "other": a.other,
             "makeup_owed": a.makeup_owed,
         },
-    }
-
-
-def _flag(flag: Flag) -> dict[str, Any]:
-    r = flag.resolution
-    return {
-        "id": flag.id,
-        "kind": flag.kind,
-        "site_code": flag.site_code,
-        "detail": flag.detail,
-        "fingerprint": flag.fingerprint,
-        "status": flag.status,
-        "resolution": None
-        if r is None
-        else {
-            "action": r.action,
-            "figure": r.figure,
-            "note": r.note,
-            "by": r.by,
-            "at": instant(r.at),
-        },
-    }
-
-
-def _conference(c: Conference) -> dict[str, Any]:
-    return {
-        "code": c.code,
-        "title": c.title,
-        "checkin_opens_at": instant(c.checkin_opens_at),
-        "starts_at": instant(c.starts_at),
-        "ends_at": instant(c.ends_at),
-        "timezone": c.timezone,
-        "host_site": c.host_site,
-        "policy": {"other_site": c.other_site},
-        "targets": dict(sorted(c.targets.items())),
     }
 
 
@@ -136,8 +138,8 @@ def document(rec: Reconciliation, signed_off_at: datetime) -> dict[str, Any]:
     """The canonical content as a JSON value (whole conference, rows in code order)."""
     return {
         "format": FORMAT,
-        "conference": _conference(rec.conference),
-        "signed_off_at": instant(signed_off_at),
+        "conference": conference_shape(rec.conference, utc),
+        "signed_off_at": utc(signed_off_at),
         "totals": _tally(rec.totals),
         "levels": [{"level": lv.level, **_tally(lv.tally)} for lv in rec.levels],
         "units": [
@@ -151,7 +153,10 @@ def document(rec: Reconciliation, signed_off_at: datetime) -> dict[str, Any]:
             for u in sorted(rec.units, key=lambda u: u.unit_code)
         ],
         "sites": [_site(s) for s in sorted(rec.sites, key=lambda s: s.site_code)],
-        "flags": [_flag(f) for f in sorted(rec.flags, key=flag_order)],
+        "flags": [
+            {**flag_shape(f, utc), "fingerprint": f.fingerprint}
+            for f in sorted(rec.flags, key=flag_order)
+        ],
     }
 
 

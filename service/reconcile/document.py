@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from diemcau.reconcile.canonical import conference_shape, flag_shape, headcount_shape
 from diemcau.reconcile.model import (
     MOMENTS,
     Flag,
@@ -40,18 +41,10 @@ class Renderer:
         return None if value is None else value.astimezone(self.zone)
 
     def headcount(self, h: Headcount | None) -> dict[str, Any] | None:
-        if h is None:
-            return None
-        return {
-            "id": h.id,
-            "moment": h.moment,
-            "counted_at": self.time(h.counted_at),
-            "members": h.members,
-            "non_members": h.non_members,
-            "guests": h.guests,
-            "total": h.total,
-            "note": h.note,
-        }
+        shape = headcount_shape(h, self.time)
+        return (
+            None if h is None or shape is None else {**shape, "moment": h.moment, "total": h.total}
+        )
 
     def site(self, row: SiteRow) -> dict[str, Any]:
         a = row.absences
@@ -82,23 +75,7 @@ class Renderer:
         }
 
     def flag(self, flag: Flag) -> dict[str, Any]:
-        r = flag.resolution
-        return {
-            "id": flag.id,
-            "kind": flag.kind,
-            "site_code": flag.site_code,
-            "detail": flag.detail,
-            "status": flag.status,
-            "resolution": None
-            if r is None
-            else {
-                "action": r.action,
-                "figure": r.figure,
-                "note": r.note,
-                "by": r.by,
-                "at": self.time(r.at),
-            },
-        }
+        return flag_shape(flag, self.time)
 
 
 def api_document(rec: Reconciliation) -> dict[str, Any]:
@@ -106,17 +83,7 @@ def api_document(rec: Reconciliation) -> dict[str, Any]:
     c = rec.conference
     out = Renderer(c.timezone)
     return {
-        "conference": {
-            "code": c.code,
-            "title": c.title,
-            "checkin_opens_at": out.time(c.checkin_opens_at),
-            "starts_at": out.time(c.starts_at),
-            "ends_at": out.time(c.ends_at),
-            "timezone": c.timezone,
-            "host_site": c.host_site,
-            "policy": {"other_site": c.other_site},
-            "targets": c.targets,
-        },
+        "conference": conference_shape(c, out.time),
         "status": rec.status,
         "scope": rec.scope,
         "computed_at": out.time(rec.computed_at),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from diemcau import audit, text
 from diemcau.auth import Principal
@@ -20,7 +20,7 @@ from diemcau.queries.credentials import fetch_conference_site
 from diemcau.reconcile.model import FLAG_KINDS, Flag, Resolution
 from diemcau.reconcile.rows import compute, room
 from diemcau.registry import MAX_TEXT
-from diemcau.validation import FREE_TEXT
+from diemcau.validation import FREE_TEXT, STRICT
 
 
 def required_note(value: str) -> str:
@@ -40,7 +40,7 @@ MAX_FIGURE = 10_000_000
 class ResolveIn(BaseModel):
     """How a flag is settled; `figure` (a number of people) goes with `corrected` only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     action: Literal["accept_headcount", "accept_scans", "corrected"]
     figure: int | None = Field(None, ge=0, le=MAX_FIGURE)
     note: Note = Field(description="why: kept with the flag, in the report and the audit log")

@@ -1,6 +1,6 @@
-"""A conference's reconciliation, computed: every site's figures from the database in one
-set-based statement (queries/reconcile.py), rolled up the unit tree and by level, and
-the flags raised on them.
+"""A conference's reconciliation, computed: every site's figures from the database in a
+few set-based statements over the whole conference (queries/reconcile.py), rolled up the
+unit tree and by level, and the flags raised on them.
 
 Run it inside one snapshot (`snapshot()`) when it takes more than one statement: they
 then see the same moment, even while late uploads from offline kiosks still arrive.
@@ -70,18 +70,26 @@ def _headcount(r: Sequence[Any], at: int, moment: str) -> Headcount | None:
     return Headcount(r[at], moment, r[at + 1], r[at + 2], r[at + 3], r[at + 4], r[at + 5])
 
 
-def site_row(r: Sequence[Any]) -> SiteRow:
-    """A SITE_FIGURES_SQL row (by position) as a SiteRow."""
+NOBODY = (0,) * 15  # a site with no roster and nobody counted (PEOPLE_SQL's columns)
+NO_STEPS = (0, 0, 0)
+
+
+def site_row(site: Sequence[Any], people: Sequence[Any], steps: Sequence[Any]) -> SiteRow:
+    """A site's row from its SITES_SQL, PEOPLE_SQL and STEPS_SQL rows (read by position:
+    40,000 of each)."""
+    p = people
     return SiteRow(
-        r[1], r[2], r[3], r[4], r[5],
-        ByCategory(r[7], r[8], r[9]),
-        ByCategory(r[10], r[11], r[12]),
-        ByCategory(r[13], r[14], r[15]),
-        r[16], r[17], r[18], r[19], r[20],
+        site[1], site[2], site[3], site[4], site[5],
+        ByCategory(p[1], p[2], p[3]),
+        ByCategory(p[4], p[5], p[6]),
+        ByCategory(site[7], site[8], site[9]),
+        p[7], p[8], steps[1], steps[2], p[9] + site[7] + site[8] + site[9],
         Headcounts(
-            _headcount(r, 26, "start"), _headcount(r, 32, "after_break"), _headcount(r, 38, "end")
+            _headcount(site, 10, "start"),
+            _headcount(site, 16, "after_break"),
+            _headcount(site, 22, "end"),
         ),
-        Absences(r[21], r[22], r[23], r[24], r[25]),
+        Absences(p[10], p[11], p[12], p[13], p[14]),
     )  # fmt: skip
 
 
@@ -178,17 +186,18 @@ async def compute(
     """The reconciliation of a conference as it stands (of a unit subtree with
     `unit_path`, or of some sites with `site_ids`); run it inside `snapshot()`."""
     cid = conference["id"]
-    figures = await q.fetch_site_figures(conn, cid, unit_path, site_ids)
-    figures = sorted(figures, key=lambda r: r[1])  # by site code, as Python orders text
-    rows = [site_row(r) for r in figures]
-    codes = {r[0]: r[1] for r in figures}
+    sites = sorted(await q.fetch_sites(conn, cid, unit_path, site_ids), key=lambda r: r[1])
+    people = {r[0]: r for r in await q.fetch_people(conn, cid)}
+    steps = {r[0]: r for r in await q.fetch_steps(conn, cid)}
+    rows = [site_row(s, people.get(s[0], NOBODY), steps.get(s[0], NO_STEPS)) for s in sites]
+    codes = {s[0]: s[1] for s in sites}
     ids = None if unit_path is None and site_ids is None else list(codes)
     window = (conference["checkin_opens_at"], conference["ends_at"])
     silences = _silences(await q.fetch_silences(conn, cid, *window, ids), codes)
     resolutions = _resolutions(await q.fetch_resolutions(conn, cid, ids), codes)
     info = conference_of(conference)
     flags = raise_flags(rows, Context(info.targets, silences), resolutions)
-    units, levels, total = await roll_up(conn, rows, [r[6] for r in figures], scope)
+    units, levels, total = await roll_up(conn, rows, [s[6] for s in sites], scope)
     return Reconciliation(
         conference=info,
         status=conference["status"],
