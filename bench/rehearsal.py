@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import os
 import shutil
@@ -49,7 +48,6 @@ from typing import Any
 import aiohttp
 
 from bench import faults, procs
-from bench.checkin_kiosks import Sampler
 from bench.common import RESULTS, free_port, say, write_results
 from bench.rehearsal_chart import draw, series, to_dashboards
 from bench.rehearsal_checks import (
@@ -64,6 +62,16 @@ from bench.rehearsal_checks import (
 )
 from bench.rehearsal_dashboards import Boards, run_boards
 from bench.rehearsal_kiosks import FaultyLoad, Report, run_fleet
+from bench.rehearsal_report import (
+    MB,
+    Costs,
+    figures,
+    logs,
+    marks,
+    memory,
+    memory_figures,
+    report,
+)
 from bench.rehearsal_world import CODE, PlannedScan, Shape, World, badge_sample, build, plan
 from diemcau.config import Config
 from diemcau.embedded import EmbeddedPostgres
@@ -83,7 +91,7 @@ def phase(name: str) -> None:
 PRESETS: dict[str, dict[str, Any]] = {
     "national": {
         "shape": Shape(40_000, 2_500_000, 63, ("VN", "Việt Nam", "national"), "province"),
-        "kiosks": 10_000, "rate": 2_000.0, "seconds": 120.0, "dashboards": 2_000,
+        "kiosks": 10_000, "rate": 1_400.0, "seconds": 120.0, "dashboards": 2_000,
         "root_dashboards": 10, "kiosk_clients": 4, "dashboard_clients": 4, "badges": 5,
     },
     "province": {
@@ -244,8 +252,9 @@ async def rush(a: argparse.Namespace, h: Hosts, f: Fleet, boards: list[tuple[Any
     for pipe, _ in clients:
         opened += (await asyncio.to_thread(pipe.recv))[1]
     phase(f"{opened:,} kiosk sockets open; the rush: {a.rate:g} scans/s for {a.seconds:g} s")
-    sampler = Sampler(h.procs[0].pid)
-    sampler.start()
+    r_memory = memory([p.pid for p in h.procs])
+    costs = Costs([p.pid for p in h.procs], h.embedded.pgdata if h.embedded else None)
+    costs.start()
     start = time.monotonic() + 1.0
     for pipe, _ in clients:
         pipe.send(start)
@@ -253,11 +262,11 @@ async def rush(a: argparse.Namespace, h: Hosts, f: Fleet, boards: list[tuple[Any
     reports: list[Report] = [await asyncio.to_thread(pipe.recv) for pipe, _ in clients]
     done = time.monotonic()
     injected = await hurt
-    sampler.stop.set()
+    costs.stop.set()
     phase(f"every kiosk's queue empty, {done - start:.1f} s after the rush began")
     return {
         "clients": clients, "reports": reports, "start": start, "done": done,
-        "injected": injected, "opened": opened, "memory_peak": sampler.peak,
+        "injected": injected, "opened": opened, "costs": costs, "memory_kiosks": r_memory,
     }  # fmt: skip
 
 
@@ -308,13 +317,16 @@ async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str,
     badges = await badge_sample(h.urls[-1], world.organiser, world, a.badges)
     prepared = time.monotonic() - began
     phase("world built, badges checked")
+    mem = {"built": memory([p.pid for p in h.procs])}
     kiosks, scans = plan(world)
     f = fleet(a, kiosks, scans, h.urls)
     boards = board_processes(a, world, h.urls)
     for pipe, _ in boards:
         await asyncio.to_thread(pipe.recv)
     phase(f"{a.dashboards:,} dashboards open")
+    mem["dashboards"] = memory([p.pid for p in h.procs])
     r = await rush(a, h, f, boards)
+    mem["kiosks"] = r["memory_kiosks"]
     reports: list[Report] = r["reports"]
     by_kiosk, scanned = scans_by_kiosk(scans), global_scanned(f, reports)
     made = [by_kiosk[k][n] for k, n in scanned]
@@ -354,6 +366,9 @@ async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str,
     dash = to_dashboards(acked, site_of, seen)
     result = figures(a, world, r, acked, dash, reports)
     result |= {"prepared_s": round(prepared, 1), "timings": world.timings, "badges": badges}
+    result["memory"] = memory_figures(mem, a.dashboards, r["opened"])
+    result["memory"]["mb"]["peak"] = round(r["costs"].peak["rss"] / MB)
+    result["memory"]["pss_mb"]["peak"] = round(r["costs"].peak["pss"] / MB)
     result["series"] = series(acked, dash, start)
     result["faults"] = {
         "marks": marks(injected["events"]),
@@ -369,16 +384,6 @@ async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str,
     return v, result
 
 
-def marks(events: list[tuple[float, str]]) -> list[tuple[float, str]]:
-    """The faults and recoveries, in a few words each, for the chart."""
-    words = {"kill -9": "kill -9 worker", "pg_ctl": "PostgreSQL stopped",
-             "PostgreSQL back": "PostgreSQL back", "workers 2/2": "worker back"}  # fmt: skip
-    out = []
-    for at, what in events:
-        out += [(round(at, 2), short) for key, short in words.items() if what.startswith(key)]
-    return out
-
-
 def scans_by_kiosk(scans: list[PlannedScan]) -> dict[int, list[PlannedScan]]:
     out: dict[int, list[PlannedScan]] = {}
     for s in scans:
@@ -388,79 +393,6 @@ def scans_by_kiosk(scans: list[PlannedScan]) -> dict[int, list[PlannedScan]]:
 
 def global_scanned(f: Fleet, reports: list[Report]) -> list[tuple[int, int]]:
     return [(f.where[c][k], n) for c, rep in enumerate(reports) for k, n in rep.scanned]
-
-
-def _ms(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(len(values) * q))] * 1000, 1) if values else 0.0
-
-
-def figures(
-    a: argparse.Namespace, world: World, r: dict[str, Any], acked: list[Any],
-    dash: list[tuple[float, float]], reports: list[Report],
-) -> dict[str, Any]:  # fmt: skip
-    """The rush in numbers."""
-    start = r["start"]
-    end = max((x[5] for x in acked), default=start)
-    answer = [x[5] - x[4] for x in acked]
-    first = min((t for t, _ in r["injected"]["events"]), default=0.0) + start
-    calm = [x[5] - x[4] for x in acked if x[5] < first and x[7] == 1]
-    shown = [d for _, d in dash]
-    errors: dict[str, int] = {}
-    for rep in reports:
-        for code, n in rep.errors.items():
-            errors[code] = errors.get(code, 0) + n
-    mb = 1024 * 1024
-    return {
-        "sites": len(world.sites), "delegates": a.shape.delegates,
-        "kiosks": a.kiosks,
-        "kiosk_sockets_opened": r["opened"], "dashboards": a.dashboards,
-        "rush_s": round(end - start, 1),
-        "accepted": sum(x[6] == "accepted" for x in acked),
-        "accepted_per_s": round(sum(x[6] == "accepted" for x in acked) / max(1e-9, end - start)),
-        "answer_ms": {"p50": _ms(answer, 0.5), "p99": _ms(answer, 0.99), "max": _ms(answer, 1.0)},
-        "answer_ms_before_faults": {"p50": _ms(calm, 0.5), "p99": _ms(calm, 0.99), "scans": len(calm)},
-        "dashboard_ms": {"p50": _ms(shown, 0.5), "p99": _ms(shown, 0.99), "max": _ms(shown, 1.0), "samples": len(shown)},
-        "scans_sent_again": sum(x[7] > 1 for x in acked),
-        "batch_refusals": errors,
-        "kiosk_drops": sum(len(rep.drops) for rep in reports),
-        "kiosk_reconnects": sum(rep.reconnects for rep in reports),
-        "service_memory_peak_mb": {k: round(v / mb) for k, v in r["memory_peak"].items()},
-    }  # fmt: skip
-
-
-def report(a: argparse.Namespace, v: Verdicts, result: dict[str, Any]) -> None:
-    r = result
-    print(
-        f"\nrehearsal {a.preset}, {a.hosts} host(s) x {a.workers} workers: {r['sites']:,} sites, "
-        f"{r['delegates']:,} delegates, {r['kiosk_sockets_opened']:,} kiosks, "
-        f"{r['dashboards']:,} dashboards"
-    )
-    print(
-        f"prepared in {r['prepared_s']} s {r['timings']}; badges {r['badges']}\n"
-        f"rush {r['rush_s']} s: {r['accepted']:,} accepted ({r['accepted_per_s']:,}/s); "
-        f"answer ms {r['answer_ms']} (before the first fault {r['answer_ms_before_faults']}); "
-        f"to dashboard ms {r['dashboard_ms']}\n"
-        f"sent again {r['scans_sent_again']:,}; refusals {r['batch_refusals']}; kiosk drops "
-        f"{r['kiosk_drops']:,}, reconnects {r['kiosk_reconnects']:,}; service memory peak "
-        f"MB {r['service_memory_peak_mb']}"
-    )
-    v.print()
-
-
-def logs(work: Path) -> dict[str, Any]:
-    """What the services logged (WARNING and above), counted by message; errors in full."""
-    said: dict[str, int] = {}
-    errors: list[str] = []
-    for path in sorted(work.glob("serve*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            if not line.startswith("{"):
-                continue
-            record = json.loads(line)
-            said[record.get("msg", "?")] = said.get(record.get("msg", "?"), 0) + 1
-            if record.get("level") in ("error", "critical") and len(errors) < 20:
-                errors.append(line[:4000])
-    return {"counted": said, "errors": errors}
 
 
 def main(argv: list[str] | None = None) -> int:
