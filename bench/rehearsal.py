@@ -52,6 +52,7 @@ from bench.common import RESULTS, free_port, say, write_results
 from bench.rehearsal_chart import draw, series, to_dashboards
 from bench.rehearsal_checks import (
     Verdicts,
+    board_differences,
     check_boards,
     check_clock,
     check_counts,
@@ -79,6 +80,9 @@ from diemcau.embedded import EmbeddedPostgres
 SECRET = "rehearsal-secret-key-0123456789abcdef"
 SKEW_SECONDS = -600.0  # one kiosk's clock, 10 minutes slow
 OFFLINE_SHARE = 0.05
+# When the faults come, as fractions of the rush: a worker killed, PostgreSQL stopped,
+# the offline kiosks' period.
+KILL_AT, STOP_PG_AT, OFFLINE = 0.2, 0.5, (0.1, 0.45)
 BEGAN = time.monotonic()
 PHASES: dict[str, float] = {}  # what was done, seconds since the start
 
@@ -228,7 +232,7 @@ def fleet(a: argparse.Namespace, kiosks: list[tuple[str, str]], scans: list[Plan
         load = FaultyLoad(
             ws, [(kiosks[k][1], mine.get(k, [])) for k in index], every, 20.0, a.seconds, None,
             seed=c, offline={j for j, k in enumerate(index) if k in offline},
-            offline_from=0.15 * a.seconds, offline_until=0.55 * a.seconds,
+            offline_from=OFFLINE[0] * a.seconds, offline_until=OFFLINE[1] * a.seconds,
             skew={j: SKEW_SECONDS for j, k in enumerate(index) if k == skewed},
         )  # fmt: skip
         loads.append(load)
@@ -241,13 +245,15 @@ async def inject(a: argparse.Namespace, h: Hosts, start: float) -> dict[str, Any
     r = faults.Rehearsal(h.urls[0], h.embedded.pgdata if h.embedded else Path())
     r.started = start
     worker, pg = await asyncio.gather(
-        faults.kill_a_worker(r, 0.3 * a.seconds), faults.stop_postgres(r, 0.6 * a.seconds)
+        faults.kill_a_worker(r, KILL_AT * a.seconds),
+        faults.stop_postgres(r, STOP_PG_AT * a.seconds),
     )
     return {"worker": worker, "postgres": pg, "events": r.events}
 
 
-async def rush(a: argparse.Namespace, h: Hosts, f: Fleet, boards: list[tuple[Any, Any]]) -> dict[str, Any]:  # fmt: skip
-    clients = [spawn(run_fleet, (load,)) for load in f.loads]
+async def rush(a: argparse.Namespace, h: Hosts, clients: list[tuple[Any, Any]]) -> dict[str, Any]:  # fmt: skip
+    """The kiosk clients (spawned, opening their sockets) sent off together, the faults
+    injected meanwhile; what the kiosks report once their queues are empty."""
     opened = 0
     for pipe, _ in clients:
         opened += (await asyncio.to_thread(pipe.recv))[1]
@@ -276,15 +282,21 @@ def ask(boards: list[tuple[Any, Any]], word: str) -> list[Any]:
     return [x for pipe, _ in boards for x in pipe.recv()]
 
 
-async def settle(boards: list[tuple[Any, Any]], want: dict[str, Any], seconds: float = 30) -> tuple[list[Any], float]:  # fmt: skip
-    """The dashboards' state once they all show `want` (or after `seconds`)."""
-    from bench.rehearsal_checks import board_differences
-
+async def settle(
+    boards: list[tuple[Any, Any]], want: dict[str, Any], url: str, token: str, seconds: float = 30
+) -> tuple[list[Any], int, float]:
+    """The dashboards' state once they all show `want` and the whole-board ones have
+    reached the conference's `seq` as read just before (or after `seconds`): the state,
+    that seq, and how long it took. The seq is read first, since the sweep may move it
+    on at any moment."""
     began = time.monotonic()
     while True:
+        seq = await live_seq(url, token)
         state = await asyncio.to_thread(ask, boards, "state")
-        if board_differences(state, want) == 0 or time.monotonic() - began > seconds:
-            return state, time.monotonic() - began
+        roots_there = all(b["seq"] >= seq for b in state if b["scope"] is None)
+        done = board_differences(state, want) == 0 and roots_there
+        if done or time.monotonic() - began > seconds:
+            return state, seq, time.monotonic() - began
         await asyncio.sleep(0.5)
 
 
@@ -321,11 +333,12 @@ async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str,
     kiosks, scans = plan(world)
     f = fleet(a, kiosks, scans, h.urls)
     boards = board_processes(a, world, h.urls)
+    clients = [spawn(run_fleet, (load,)) for load in f.loads]  # they open while we wait
     for pipe, _ in boards:
         await asyncio.to_thread(pipe.recv)
     phase(f"{a.dashboards:,} dashboards open")
     mem["dashboards"] = memory([p.pid for p in h.procs])
-    r = await rush(a, h, f, boards)
+    r = await rush(a, h, clients)
     mem["kiosks"] = r["memory_kiosks"]
     reports: list[Report] = r["reports"]
     by_kiosk, scanned = scans_by_kiosk(scans), global_scanned(f, reports)
@@ -337,8 +350,7 @@ async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str,
     want = truth(made)
     db = await database(h.dsn)
     rec = await reconciliation(h.urls[-1], world.organiser)
-    state, settle_s = await settle(boards, want)
-    seq = await live_seq(h.urls[0], world.viewer)
+    state, seq, settle_s = await settle(boards, want, h.urls[0], world.viewer)
     seen = await asyncio.to_thread(ask, boards, "done")
     phase("checked the database, the reconciliation and the dashboards")
     workers = await workers_now(h.urls)
@@ -372,7 +384,7 @@ async def rehearse(a: argparse.Namespace, h: Hosts) -> tuple[Verdicts, dict[str,
     result["series"] = series(acked, dash, start)
     result["faults"] = {
         "marks": marks(injected["events"]),
-        "offline": [0.15 * a.seconds, 0.55 * a.seconds],
+        "offline": [OFFLINE[0] * a.seconds, OFFLINE[1] * a.seconds],
         "offline_kiosks": sum(len(load.offline) for load in f.loads),
         "events": injected["events"], "worker": injected["worker"], "postgres": injected["postgres"],
     }  # fmt: skip
@@ -402,27 +414,32 @@ def main(argv: list[str] | None = None) -> int:
     try:
         start_hosts(a, h)
         v, result = asyncio.run(rehearse(a, h))
-    finally:
-        exits = stop_hosts(h)
-        logged = logs(h.work)
+    except BaseException:
+        stop_hosts(h)
         shutil.rmtree(h.work, ignore_errors=True)
-    phase("services stopped")
+        raise
+    name = f"rehearsal-{a.preset}" + ("-hosts2" if a.hosts == 2 else "")
+    chart = RESULTS / f"{name}.png"
+    with ThreadPoolExecutor(1) as pool:
+        stopping = pool.submit(stop_hosts, h)  # the chart is drawn meanwhile
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        title = f"rehearsal {a.preset}, {a.hosts} host(s): {'PASS' if v.passed else 'FAIL'}"
+        draw(result["series"], result["faults"], title, chart)
+        exits = stopping.result()
+    result["serve_logged"] = logs(h.work)
+    shutil.rmtree(h.work, ignore_errors=True)
+    phase("services stopped, chart drawn")
     result["serve_exit_status"] = exits
     result["phases_s"] = PHASES
-    result["serve_logged"] = logged
     v.check("every service stopped cleanly at the end", all(c == 0 for c in exits), f"exit {exits}")
     result["wall_s"] = round(time.monotonic() - began, 1)
     result["checks"] = [{"check": n, "pass": ok, "detail": d} for n, ok, d in v.rows]
     report(a, v, result)
     print(f"wall time {result['wall_s']} s")
-    name = f"rehearsal-{a.preset}" + ("-hosts2" if a.hosts == 2 else "")
     options = {k: v for k, v in vars(a).items() if k != "shape"}
     write_results(
         name, {**result, "options": options, "at": datetime.now(UTC).isoformat(timespec="seconds")}
     )
-    chart = RESULTS / f"{name}.png"
-    title = f"rehearsal {a.preset}, {a.hosts} host(s): {'PASS' if v.passed else 'FAIL'}"
-    draw(result["series"], result["faults"], title, chart)
     print(f"written {chart}")
     return 0 if v.passed else 1
 

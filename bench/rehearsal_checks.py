@@ -20,6 +20,7 @@ from bench.rehearsal_world import CODE, PlannedScan
 from diemcau.db import connect
 
 CATS = ("member", "non_member", "guest")
+SILENT_S = 30  # twice the board's heartbeat: a socket quiet this long is stuck
 Counts = tuple[int, int, int]
 
 
@@ -159,13 +160,13 @@ def check_counts(
 def check_boards(v: Verdicts, boards: list[dict[str, Any]], seq: int, settle_s: float) -> None:
     away = sum(not b["connected"] for b in boards)
     behind = sum(b["behind"] for b in boards)
-    silent = sum(b["silent_s"] > 20 for b in boards)
+    silent = sum(b["silent_s"] > SILENT_S for b in boards)
     roots = [b for b in boards if b["scope"] is None]
     late = sum(b["seq"] < seq for b in roots)
     v.check(
         "no dashboard stuck or behind",
         away == 0 and behind == 0 and silent == 0 and late == 0,
-        f"{away} disconnected, {behind} behind, {silent} silent > 20 s, "
+        f"{away} disconnected, {behind} behind, {silent} silent > {SILENT_S} s, "
         f"{late} of {len(roots)} whole-board ones short of seq {seq:,}; settled "
         f"{settle_s:.1f} s after the last answer; "
         f"{sum(b['reconnects'] for b in boards):,} reconnects",
