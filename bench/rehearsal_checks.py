@@ -182,3 +182,25 @@ def check_clock(v: Verdicts, skewed: list[str], stored: dict[str, tuple[str, boo
         f"{placed} of {len(skewed)} accepted and judged within 60 s of arrival; "
         f"{sum(1 for _, flag, _ in rows if flag)} marked skewed",
     )
+
+
+def check_recovery(v: Verdicts, injected: dict[str, Any], workers: list[dict[str, int]]) -> None:
+    """The killed worker and the stopped PostgreSQL came back, and every host has all
+    its workers at the end."""
+    alive = ", ".join(f"{w['alive']}/{w['configured']}" for w in workers)
+    everyone = all(w["alive"] == w["configured"] for w in workers)
+    worker, pg = injected["worker"], injected["postgres"]
+    if worker is None:
+        v.check("every worker alive at the end", everyone, f"alive/configured {alive}")
+        return
+    v.check(
+        "killed worker replaced without a hand",
+        everyone,
+        f"worker {worker['killed']} killed; back after {worker['back_after_s']} s; "
+        f"alive/configured now {alive}",
+    )
+    v.check(
+        "PostgreSQL restarted by the service without a hand",
+        pg["new_postmaster"] != pg["stopped"],
+        f"back (new postmaster, /healthz 200) after {pg['back_after_s']} s",
+    )

@@ -112,8 +112,9 @@ def figures(
     start = r["start"]
     end = max((x[5] for x in acked), default=start)
     answer = [x[5] - x[4] for x in acked]
-    first = min((t for t, _ in r["injected"]["events"]), default=0.0) + start
+    first = min((t for t, _ in r["injected"]["events"]), default=float("inf")) + start
     calm = [x[5] - x[4] for x in acked if x[5] < first and x[7] == 1]
+    accepted = sum(x[6] == "accepted" for x in acked)
     calm_accepted = sum(1 for x in acked if start + 1 <= x[5] < first and x[6] == "accepted")
     shown = [d for _, d in dash]
     errors: dict[str, int] = {}
@@ -135,6 +136,7 @@ def figures(
         "kiosk_drops": sum(len(rep.drops) for rep in reports),
         "kiosk_reconnects": sum(rep.reconnects for rep in reports),
         "cpu_a_scan_before_faults": r["costs"].per_scan(start + 1, first, calm_accepted),
+        "cpu_a_scan_whole_rush": r["costs"].per_scan(start, end + 1, accepted),
     }  # fmt: skip
 
 
@@ -152,7 +154,8 @@ def report(a: argparse.Namespace, v: Verdicts, result: dict[str, Any]) -> None:
         f"to dashboard ms {r['dashboard_ms']}\n"
         f"sent again {r['scans_sent_again']:,}; refusals {r['batch_refusals']}; kiosk drops "
         f"{r['kiosk_drops']:,}, reconnects {r['kiosk_reconnects']:,}\n"
-        f"CPU a scan before the first fault {r['cpu_a_scan_before_faults']}; services' memory "
+        f"CPU a scan before the first fault {r['cpu_a_scan_before_faults']}, over the whole rush "
+        f"{r['cpu_a_scan_whole_rush']}; services' memory "
         f"{r['memory']}"
     )
     v.print()
