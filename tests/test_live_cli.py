@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient
 
 from diemcau.config import Config
 from tests.checkin_world import World
+from tests.conftest import Run
 from tests.factory import Factory
 from tests.live_world import build_board, check_in, walk_in
-from tests.test_cli_first_hour import Run, cli  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ async def world(factory: Factory, db: asyncpg.Connection) -> World:
 
 
 async def test_live_once_prints_the_totals_and_the_units_below(
-    cli: Run,  # noqa: F811
+    cli: Run,
     client: TestClient,
     world: World,
 ) -> None:
@@ -97,7 +97,7 @@ async def test_live_follows_the_board_as_lines_when_piped(
     assert first.startswith("HN1") and "vãng lai 0" in first
 
 
-async def test_an_unknown_conference_or_unit(cli: Run, world: World) -> None:  # noqa: F811
+async def test_an_unknown_conference_or_unit(cli: Run, world: World) -> None:
     code, _, err = await cli("live", "--conference", "hn1", "--once")
     assert code == 1 and "HN1" in err  # the nearest code is suggested
     code, _, err = await cli("live", "--conference", "HN1", "--unit", "XX", "--once")
