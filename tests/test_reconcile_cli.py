@@ -14,9 +14,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 
+from tests.conftest import Run
 from tests.factory import Factory
 from tests.reconcile_world import Hand, session
-from tests.test_cli_first_hour import Run, cli  # noqa: F401
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ async def hand(factory: Factory, db: asyncpg.Connection, client: TestClient) -> 
     return await session(factory, db, client, late=True)
 
 
-async def test_reconcile_prints_the_headline_rows_and_open_flags(hand: Hand, cli: Run) -> None:  # noqa: F811
+async def test_reconcile_prints_the_headline_rows_and_open_flags(hand: Hand, cli: Run) -> None:
     code, out, err = await cli("reconcile", "--conference", "HN1")
     assert code == 0, err
     assert "đảng viên: 12/15 (80,00%), mục tiêu 98%" in err
@@ -39,7 +39,7 @@ async def test_reconcile_prints_the_headline_rows_and_open_flags(hand: Hand, cli
     assert rows["LC-01"]["member"] == "5/6 (83.33%)" and rows["LC-03"]["headcount_start"] == ""
 
 
-async def test_verify_finds_no_difference(hand: Hand, cli: Run) -> None:  # noqa: F811
+async def test_verify_finds_no_difference(hand: Hand, cli: Run) -> None:
     code, _, err = await cli("reconcile", "--conference", "HN1", "--verify")
     assert code == 0 and "Không có chênh lệch" in err
     await hand.db.execute("UPDATE site_tallies SET present = present + 2")
@@ -47,7 +47,7 @@ async def test_verify_finds_no_difference(hand: Hand, cli: Run) -> None:  # noqa
     assert code == 1 and "present" in out and "4 chênh lệch" in err
 
 
-async def test_flags_are_resolved_and_the_conference_signed_off(hand: Hand, cli: Run) -> None:  # noqa: F811
+async def test_flags_are_resolved_and_the_conference_signed_off(hand: Hand, cli: Run) -> None:
     code, out, _ = await cli("flag", "list", "--conference", "HN1", "--open", "--format", "json")
     ids = [json.loads(line)["id"] for line in out.splitlines()]
     assert len(ids) == 9
@@ -77,7 +77,7 @@ async def test_flags_are_resolved_and_the_conference_signed_off(hand: Hand, cli:
     assert f"sha256 {digest}" in err
 
 
-async def test_absences_on_the_command_line(hand: Hand, cli: Run, tmp_path: Path) -> None:  # noqa: F811
+async def test_absences_on_the_command_line(hand: Hand, cli: Run, tmp_path: Path) -> None:
     code, _, err = await cli("absence", "add", "--conference", "HN1", "B1", "--reason", "ốm")
     assert code == 1 and "đã điểm danh" in err.lower()
     code, _, err = await cli(
