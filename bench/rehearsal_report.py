@@ -162,7 +162,8 @@ def report(a: argparse.Namespace, v: Verdicts, result: dict[str, Any]) -> None:
 
 
 def logs(work: Path) -> dict[str, Any]:
-    """What the services logged (WARNING and above), counted by message; errors in full."""
+    """What the services logged (WARNING and above), counted by message; the first two
+    errors of each message in full."""
     said: dict[str, int] = {}
     errors: list[str] = []
     for path in sorted(work.glob("serve*.log")):
@@ -170,7 +171,8 @@ def logs(work: Path) -> dict[str, Any]:
             if not line.startswith("{"):
                 continue
             record = json.loads(line)
-            said[record.get("msg", "?")] = said.get(record.get("msg", "?"), 0) + 1
-            if record.get("level") in ("error", "critical") and len(errors) < 20:
-                errors.append(line[:4000])
+            msg = record.get("msg", "?")
+            said[msg] = said.get(msg, 0) + 1
+            if record.get("level") in ("error", "critical") and said[msg] <= 2:
+                errors.append(line[:6000])
     return {"counted": said, "errors": errors}
