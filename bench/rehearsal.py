@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,11 +119,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     for name, kind in (("kiosks", int), ("rate", float), ("seconds", float), ("dashboards", int)):
         p.add_argument(f"--{name}", type=kind, help="instead of the preset's")
+    for name in ("sites", "delegates"):  # a smaller world of the preset's shape: a smoke run
+        p.add_argument(f"--{name}", type=int, help="instead of the preset's")
     a = p.parse_args(argv)
     preset = PRESETS[a.preset]
     for key, value in preset.items():
         if getattr(a, key, None) is None:
             setattr(a, key, value)
+    a.shape = replace(a.shape, sites=a.sites or a.shape.sites)
+    a.shape = replace(a.shape, delegates=a.delegates or a.shape.delegates)
     if a.workers < 2:
         p.error("--workers must be at least 2: one is killed, the others serve meanwhile")
     return a

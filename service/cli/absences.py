@@ -47,7 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_conference(add)
     add.add_argument("external_id", help=t("mã đại biểu", "the delegate's external id"))
     add.add_argument(
-        "--reason", required=True, help="sick, on_duty, travel, other (ốm, công tác, đi xa, khác)"
+        "--reason",
+        required=True,
+        help=t(
+            "lý do: ốm, công tác, đi xa, khác (hoặc sick, on_duty, travel, other)",
+            "sick, on_duty, travel, other (or ốm, công tác, đi xa, khác)",
+        ),
     )
     add.add_argument("--note")
     add.add_argument(
