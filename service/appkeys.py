@@ -42,10 +42,10 @@ TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 KIOSK_SOCKETS: web.AppKey[KioskSockets] = web.AppKey("kiosk_sockets")
 # Uploaded files are read and checked here, never in the default executor QR codes use.
 IMPORT_POOL: web.AppKey[ImportPool] = web.AppKey("import_pool")
-# A supervised worker's place (`serve --workers N`): its number and the master's board of
-# workers, which /metrics and /healthz report. Absent when the process serves alone.
-WORKER_SEAT: web.AppKey[Seat] = web.AppKey("worker_seat")
 # The live board: the worker's hub of views and watchers, and its timings (tests
 # shorten them before the app starts).
 LIVE: web.AppKey[Hub] = web.AppKey("live")
 LIVE_SETTINGS: web.AppKey[LiveSettings] = web.AppKey("live_settings")
+# A supervised worker's place (`serve --workers N`): its number and the master's board of
+# workers, which /metrics and /healthz report. Absent when the process serves alone.
+WORKER_SEAT: web.AppKey[Seat] = web.AppKey("worker_seat")

@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -67,10 +69,29 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(doc, ensure_ascii=False, default=str))
 
 
+class UnreadableRequests(logging.Filter):
+    """A request aiohttp cannot parse (a NUL in a header, a bad request line) is the
+    client's fault and answered 400: aiohttp logs it as an error with a traceback, which
+    reads as if the service broke. It becomes one warning line with the parser's reason
+    (its first line only: the rest quotes the raw bytes, which may hold a secret)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and isinstance(exc, HttpProcessingError):
+            reason = (exc.message or "").strip().splitlines()
+            record.msg = "unreadable request: %s"
+            record.args = (reason[0].rstrip(":") if reason else type(exc).__name__,)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+            record.status = exc.code
+        return True
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Send every logger to standard error as JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(UnreadableRequests())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -166,6 +166,31 @@ async def test_websocket_answers_every_ping(client: Any, tech: dict) -> None:
         assert (await ws.receive_json())["seq"] == 99
 
 
+@pytest.mark.parametrize(
+    "ping",
+    [
+        '{"type": "ping", "seq": 1, "t": 1e400}',  # read as inf: echoed, it was `Infinity`
+        '{"type": "ping", "seq": -1e400, "t": 1}',
+        '{"type": "ping", "seq": 1, "t": NaN}',
+        '{"type": "ping", "seq": 1, "t": 123456789012345678901234567890}',
+        '{"type": "ping", "seq": 1, "t": "soon"}',
+        '{"type": "ping", "seq": true, "t": 1}',
+    ],
+)
+async def test_websocket_echoes_only_numbers_a_browser_reads_back(
+    client: Any, tech: dict, ping: str
+) -> None:
+    async with client.ws_connect("/ws/link-test?site=S1", headers=tech) as ws:
+        await ws.receive_json()
+        await ws.send_str(ping)
+        raw = (await ws.receive()).data
+        # Strict JSON, as a browser's JSON.parse reads it: no Infinity or NaN.
+        error = json.loads(raw, parse_constant=lambda name: pytest.fail(f"{name} in {raw}"))
+        assert error["type"] == "error" and error["field"] in ("seq", "t"), raw
+        await ws.send_json({"type": "ping", "seq": 2, "t": 2.5})  # the socket stays open
+        assert (await ws.receive_json())["t"] == 2.5
+
+
 async def test_websocket_with_a_single_use_ticket(client: Any, tech: dict) -> None:
     ticket = (await (await client.post("/api/v1/ws-tickets", headers=tech)).json())["ticket"]
     async with client.ws_connect(f"/ws/link-test?site=S1&ticket={ticket}") as ws:

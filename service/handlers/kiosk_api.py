@@ -10,10 +10,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from diemcau import kiosk_roster, kiosks
-from diemcau.appkeys import INGESTOR, POOL
+from diemcau.appkeys import INGESTOR, KIOSK_LIMITER, POOL
 from diemcau.auth import Principal
 from diemcau.checkin.model import SENT_AT_HELP, KioskTime
-from diemcau.handlers.common import json_response, principal, read_body, read_query
+from diemcau.handlers.common import json_response, principal, rate_limit, read_body, read_query
 from diemcau.queries import kiosk_roster as qr
 from diemcau.queries import kiosks as q
 from diemcau.routing import Route
@@ -136,6 +136,8 @@ class HeartbeatOut(BaseModel):
 async def post_heartbeat(request: web.Request) -> web.Response:
     received_at = datetime.now(UTC)  # before the body: the kiosk's clock is measured by it
     caller = await principal(request, "kiosk")
+    # The kiosk's own allowance, shared with its check-ins: a heartbeat is a write too.
+    rate_limit(request.app[KIOSK_LIMITER], caller.token_id)
     raw = await request.read()
     body = await read_body(request, HeartbeatIn) if raw.strip() else HeartbeatIn.model_validate({})
     assert caller.token_id is not None
@@ -191,5 +193,6 @@ routes = [
         body=HeartbeatIn,
         body_optional=True,
         response=HeartbeatOut,
+        errors=("rate_limited",),
     ),
 ]

@@ -2,7 +2,8 @@
 
 Messages (JSON text frames):
 - server, on connect: `{"type": "hello", "site": CODE, "max_pings": N, "max_seconds": S}`
-- client: `{"type": "ping", "seq": n, "t": <any number>}`
+- client: `{"type": "ping", "seq": n, "t": <a number>}` (`seq` and `t` finite numbers
+  within ±2^53, as a browser's JSON reads them exactly; either may be left out)
 - server, at once: `{"type": "pong", "seq": n, "t": <echoed>, "server_t": <unix seconds>}`
 - server, on a malformed message: `{"type": "error", "detail": "..."}` (the socket stays open)
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from typing import Any
 
@@ -32,6 +34,16 @@ from diemcau.routing import Route
 
 MAX_PINGS = 5000
 MAX_SECONDS = 600
+EXACT = 2**53  # the largest whole number a browser's JSON reads exactly
+
+
+def _number(value: Any) -> bool:
+    """A finite number a browser reads back as sent (or nothing): what is echoed."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and abs(value) <= EXACT
 
 
 class LinkTestWsQuery(BaseModel):
@@ -48,6 +60,14 @@ def answer(message: str, lang: str) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("type") != "ping":
         text = Msg("Chỉ nhận {type: ping, seq, t}", "only {type: ping, seq, t} is understood")
         return {"type": "error", "detail": text.text(lang)}
+    for field in ("seq", "t"):
+        if not _number(data.get(field)):
+            # 1e400 reads as inf, and echoed it would be `Infinity`: not JSON.
+            text = Msg(
+                f"{field} phải là một số hữu hạn (không quá ±2^53)",
+                f"{field} must be a finite number (within ±2^53)",
+            )
+            return {"type": "error", "field": field, "detail": text.text(lang)}
     return {"type": "pong", "seq": data.get("seq"), "t": data.get("t"), "server_t": time.time()}
 
 
