@@ -189,8 +189,13 @@ class Ingestor:
         self, conference_id: int, items: list[tuple[Job, asyncio.Future[Outcome]]]
     ) -> None:
         try:
-            outcomes = await self._attempt(conference_id, [job for job, _ in items])
+            await self._attempt(conference_id, items)
         except Exception as exc:
+            if all(future.done() for _, future in items):
+                # Committed and answered; only giving the connection back failed (the
+                # pool closes it and opens another).
+                log.warning("check-in connection not reset", extra={"error": repr(exc)})
+                return
             if len(items) > 1:
                 # Something in one job broke the batch: run each job alone, so one
                 # kiosk's trouble is answered to that kiosk only.
@@ -200,10 +205,6 @@ class Ingestor:
             log.exception("check-in batch failed", extra={"conference_id": conference_id})
             _settle(items[0][1], exc)
             return
-        for (job, future), outcome in zip(items, outcomes, strict=True):
-            if not isinstance(outcome, Problem):  # answered: the kiosk was in contact
-                self.contacts.heard(job.kiosk.token_id, job.received_at)
-            _settle(future, outcome)
         # Liveness on its own, so the next batch need not wait for it to start.
         touch = asyncio.get_running_loop().create_task(
             self._touch({job.kiosk.token_id for job, _ in items})
@@ -211,15 +212,29 @@ class Ingestor:
         self._touches.add(touch)
         touch.add_done_callback(self._touches.discard)
 
-    async def _attempt(self, conference_id: int, jobs: list[Job]) -> list[Outcome]:
+    async def _attempt(
+        self, conference_id: int, items: list[tuple[Job, asyncio.Future[Outcome]]]
+    ) -> None:
+        jobs = [job for job, _ in items]
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self.pool.acquire() as conn:
-                    return await ingest(conn, conference_id, jobs, contacts=self.contacts)
+                    outcomes = await ingest(conn, conference_id, jobs, contacts=self.contacts)
+                    # Answered before the connection goes back to the pool: its reset
+                    # (a round trip) is not the kiosks' to wait for.
+                    self._answer(items, outcomes)
+                return
             except RETRYABLE:
                 if attempt == ATTEMPTS:
                     raise
-        raise AssertionError("unreachable")
+
+    def _answer(
+        self, items: list[tuple[Job, asyncio.Future[Outcome]]], outcomes: list[Outcome]
+    ) -> None:
+        for (job, future), outcome in zip(items, outcomes, strict=True):
+            if not isinstance(outcome, Problem):  # answered: the kiosk was in contact
+                self.contacts.heard(job.kiosk.token_id, job.received_at)
+            _settle(future, outcome)
 
     async def _touch(self, token_ids: set[int]) -> None:
         due = self.liveness.due(token_ids)

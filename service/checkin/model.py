@@ -72,6 +72,17 @@ class ScanIn(BaseModel):
 
     @model_validator(mode="after")
     def _identified(self) -> ScanIn:
+        if (
+            self.qr is not None
+            and self.method in (None, "qr")
+            and self.delegate_id is None
+            and self.full_name is None
+            and self.category is None
+        ):
+            # Nearly every scan: a code and nothing else (the checks below, answered at
+            # once; they cost a worker a sixth of a batch's Python time).
+            self.method = "qr"
+            return self
         if self.method is None:
             if self.qr is not None:
                 self.method = "qr"

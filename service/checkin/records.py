@@ -90,6 +90,12 @@ class Pending:
     entry: Entry | None = None
     moved: bool = False
     verdict: Verdict | None = None
+    stored: CheckinRow | None = None  # its `checkins` row, once made (`store`)
+
+    def store(self) -> CheckinRow:
+        """Make this scan's row and keep it (the answer is rendered from it)."""
+        self.stored = row = self.row()
+        return row
 
     def row(self) -> CheckinRow:
         """The `checkins` row of this scan, once judged."""

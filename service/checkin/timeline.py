@@ -98,7 +98,10 @@ def new_tally() -> list[int]:
 
 
 def bump(tallies: Tallies, site_id: int, field: str, n: int = 1) -> None:
-    tallies.setdefault(site_id, new_tally())[FIELD[field]] += n
+    row = tallies.get(site_id)
+    if row is None:  # not setdefault: that makes a new row for every call
+        row = tallies[site_id] = new_tally()
+    row[FIELD[field]] += n
 
 
 def contribute(

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import multiprocessing
 import os
@@ -29,9 +30,14 @@ from diemcau.migrate import migrate
 from diemcau.supervisor import GIVE_UP_AFTER, Seat, Supervisor
 
 log = logging.getLogger("diemcau.serve")
-BACKLOG = 1024  # connections the kernel holds for a worker while it is busy
 OPEN_FILES_CAP = 1 << 20  # the soft limit wanted when the hard one is unlimited
 OPEN_FILES_WANTED = 16_384  # below this, say that the sockets a worker holds are capped
+# A check-in batch makes tens of objects a scan, nearly all freed at once by reference
+# counting; at Python's default threshold (700) the cyclic collector still ran about
+# every 50 scans and took 6-12 µs of a batch's 50-65 µs a scan. Young collections every
+# 50,000 net new objects instead, and the objects made at startup frozen out of them.
+GC_YOUNG = 50_000
+BACKLOG = 1024  # connections the kernel holds for a worker while it is busy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -130,6 +136,7 @@ def _run_worker(
         # listening sockets only, so a worker takes none (they would wait unanswered)
         # until its app has started and aiohttp listens.
         sock = _bind(config.host, config.port, reuse_port=True, listen=False)
+    app.on_startup.append(_tune_gc)  # after the app's own startup (pools, caches)
     web.run_app(app, sock=sock, access_log=None, print=None, shutdown_timeout=10, backlog=BACKLOG)
 
 
@@ -153,6 +160,15 @@ async def _master_watch(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _tune_gc(app: web.Application) -> None:
+    """The cyclic collector for a worker: rarer young collections, and the objects of
+    startup (modules, models, routes) kept out of every collection from now on."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, older, oldest)
 
 
 def raise_open_files() -> int:
