@@ -57,9 +57,13 @@ TEXT = {
     ),
     "all_sent": Msg("Đã gửi hết lên dịch vụ", "Everything is sent to the service"),
     "left": Msg(
-        "Còn {} lượt quét hoặc lần đếm chờ gửi; chúng sẽ được gửi ở lần chạy sau "
+        "Còn {} lượt quét chờ gửi; chúng sẽ được gửi ở lần chạy sau (diemcau kiosk run/sync)",
+        "{} scans still queued; the next diemcau kiosk run or sync sends them",
+    ),
+    "left_headcounts": Msg(
+        "Còn {} lượt quét và {} lần đếm người chờ gửi; chúng sẽ được gửi ở lần chạy sau "
         "(diemcau kiosk run/sync)",
-        "{} scans or headcounts still queued; the next diemcau kiosk run or sync sends them",
+        "{} scans and {} headcounts still queued; the next diemcau kiosk run or sync sends them",
     ),
     "headcount": Msg(
         "Đã ghi số người lúc {}: {} (đảng viên {}, quần chúng {}, khách mời {})",
@@ -219,9 +223,12 @@ async def _finish(sending: asyncio.Task[None], store: Store, printer: Printer) -
     if failure is not None:  # a bug, or an answer the kiosk cannot read: say so, keep the queue
         printer.say(TEXT["failed"], RED, f"{type(failure).__name__}: {failure}")
     store.set(link_state="stopped", link_since=now_text())
-    left = store.unsent()
-    if left:
-        printer.say(TEXT["left"], AMBER, left)
+    scans, headcounts = store.counts()["pending"], store.headcount_counts()["pending"]
+    if headcounts:
+        printer.say(TEXT["left_headcounts"], AMBER, scans, headcounts)
+        return UNSENT
+    if scans:
+        printer.say(TEXT["left"], AMBER, scans)
         return UNSENT
     printer.say(TEXT["all_sent"], GREEN)
     return 0

@@ -193,56 +193,6 @@ ROSTER_ENTRY = {k: v for k, v in DELEGATE.items() if k not in ("phone", "email")
     "unit_name": "Xã Bản Bo"
 }
 
-LIVE_SITE = {
-    "expected": {"member": 96, "non_member": 24, "guest": 3},
-    "checked_in": {"member": 91, "non_member": 19, "guest": 2},
-    "walk_ins": 4,
-    "moved_in": 1,
-    "moved_out": 0,
-    "present": 112,
-    "headcount": None,
-    "capacity": 120,
-    "over_capacity": False,
-    "kiosk_online": True,
-    "link": "connected",
-    "last_scan_at": "2026-12-15T07:58:41+07:00",
-    "name": "Hội trường UBND xã Bản Bo",
-    "unit_code": "LC-TD-BB",
-    "status": "ready",
-}
-LIVE_UNIT = {
-    "expected": {"member": 96, "non_member": 24, "guest": 3},
-    "checked_in": {"member": 91, "non_member": 19, "guest": 2},
-    "walk_ins": 4,
-    "present": 112,
-    "sites": 1,
-    "name": "Huyện Tam Đường",
-    "level": "district",
-    "parent_code": "LC",
-}
-LIVE_VIEW = {
-    "seq": 48210,
-    "conference": {
-        "code": "HN-NQ14-LC",
-        "title": "Hội nghị học tập, quán triệt Nghị quyết",
-        "timezone": "Asia/Ho_Chi_Minh",
-        "checkin_opens_at": "2026-12-15T07:00:00+07:00",
-        "starts_at": AT,
-        "ends_at": LATER,
-        "status": "live",
-        "targets": {"member": 0.98, "non_member": 0.9},
-        "unit_code": "LC",
-    },
-    "scope": {"unit": "LC-TD"},
-    "totals": {
-        **{k: v for k, v in LIVE_UNIT.items() if k not in ("name", "level", "parent_code")},
-        "rates": {"member": 0.9479, "non_member": 0.7917},
-        "targets": {"member": 0.98, "non_member": 0.9},
-        "arrivals": {"from": "2026-12-15T07:41:00+07:00", "per_minute": [3, 11, 26, 40, 31]},
-    },
-    "sites": {"LC-TD-BB": LIVE_SITE},
-    "units": {"LC-TD": LIVE_UNIT},
-}
 HEADCOUNT = {
     "id": 52,
     "headcount_id": None,
@@ -352,6 +302,57 @@ RECONCILIATION = {
     ],
     "flags": [FLAG],
     "open_flags": 1,
+}
+
+LIVE_SITE = {
+    "expected": {"member": 96, "non_member": 24, "guest": 3},
+    "checked_in": {"member": 91, "non_member": 19, "guest": 2},
+    "walk_ins": 4,
+    "moved_in": 1,
+    "moved_out": 0,
+    "present": 112,
+    "headcount": None,
+    "capacity": 120,
+    "over_capacity": False,
+    "kiosk_online": True,
+    "link": "connected",
+    "last_scan_at": "2026-12-15T07:58:41+07:00",
+    "name": "Hội trường UBND xã Bản Bo",
+    "unit_code": "LC-TD-BB",
+    "status": "ready",
+}
+LIVE_UNIT = {
+    "expected": {"member": 96, "non_member": 24, "guest": 3},
+    "checked_in": {"member": 91, "non_member": 19, "guest": 2},
+    "walk_ins": 4,
+    "present": 112,
+    "sites": 1,
+    "name": "Huyện Tam Đường",
+    "level": "district",
+    "parent_code": "LC",
+}
+LIVE_VIEW = {
+    "seq": 48210,
+    "conference": {
+        "code": "HN-NQ14-LC",
+        "title": "Hội nghị học tập, quán triệt Nghị quyết",
+        "timezone": "Asia/Ho_Chi_Minh",
+        "checkin_opens_at": "2026-12-15T07:00:00+07:00",
+        "starts_at": AT,
+        "ends_at": LATER,
+        "status": "live",
+        "targets": {"member": 0.98, "non_member": 0.9},
+        "unit_code": "LC",
+    },
+    "scope": {"unit": "LC-TD"},
+    "totals": {
+        **{k: v for k, v in LIVE_UNIT.items() if k not in ("name", "level", "parent_code")},
+        "rates": {"member": 0.9479, "non_member": 0.7917},
+        "targets": {"member": 0.98, "non_member": 0.9},
+        "arrivals": {"from": "2026-12-15T07:41:00+07:00", "per_minute": [3, 11, 26, 40, 31]},
+    },
+    "sites": {"LC-TD-BB": LIVE_SITE},
+    "units": {"LC-TD": LIVE_UNIT},
 }
 
 EXAMPLES: dict[str, Example] = {

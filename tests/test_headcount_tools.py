@@ -63,6 +63,8 @@ async def test_the_kiosk_queues_a_headcount_while_the_service_is_away(
     with Store(path) as store:
         assert store.headcount_counts() == {"pending": 1, "done": 0, "set_aside": 0}
     assert await db.fetchval("SELECT count(*) FROM headcounts") == 0
+    assert await kiosk("sync", "--db", str(path), "--timeout", "1") != 0
+    assert "0 lượt quét và 1 lần đếm người chờ gửi" in capsys.readouterr().out
     await service.start()
     assert await kiosk("sync", "--db", str(path), "--timeout", "10") == 0
     with Store(path) as store:

@@ -35,6 +35,7 @@ async def test_reconcile_prints_the_headline_rows_and_open_flags(hand: Hand, cli
     assert "đếm 20, điểm danh 7 + vãng lai 0 (+13)" in lines["LC-02.headcount_mismatch"]
     assert "đảng viên 5/6 (83,33%) < 98%" in lines["LC-01.under_target"]
     code, out, _ = await cli("--lang", "en", "reconcile", "--conference", "HN1", "--format", "csv")
+    assert out.startswith("\ufeff")  # UTF-8 with a BOM for Excel, as every listing's CSV
     rows = {r["site_code"]: r for r in csv.DictReader(io.StringIO(out.removeprefix("\ufeff")))}
     assert rows["LC-01"]["member"] == "5/6 (83.33%)" and rows["LC-03"]["headcount_start"] == ""
 

@@ -25,10 +25,10 @@ COMMAND_MODULES = [
     "diemcau.cli.checkins",
     "diemcau.cli.badges",
     "diemcau.cli.codes",
-    "diemcau.cli.live",
-    "diemcau.cli.kiosk_code",
     "diemcau.cli.absences",
     "diemcau.cli.reconcile",
+    "diemcau.cli.live",
+    "diemcau.cli.kiosk_code",
     "diemcau.kiosk.cli",
 ]
 

@@ -50,8 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--reason",
         required=True,
         help=t(
-            "lý do: ốm, công tác, đi xa, khác (hoặc sick, on_duty, travel, other)",
-            "sick, on_duty, travel, other (or ốm, công tác, đi xa, khác)",
+            "sick, on_duty, travel, other, hoặc ốm, công tác, đi xa, khác",
+            "sick, on_duty, travel, other (or in Vietnamese: ốm, công tác, đi xa, khác)",
         ),
     )
     add.add_argument("--note")
