@@ -27,7 +27,8 @@ class Costs(threading.Thread):
     def __init__(self, hosts: list[int], pgdata: Path | None) -> None:
         super().__init__(daemon=True)
         self.hosts, self.pgdata = hosts, pgdata
-        self.samples: list[tuple[float, float, float, float]] = []
+        # (when, services' CPU s, PostgreSQL's CPU s, the machine's busy s, postmaster pid)
+        self.samples: list[tuple[float, float, float, float, int]] = []
         self.peak = {"rss": 0, "pss": 0}
         self.stop = threading.Event()
 
@@ -41,12 +42,15 @@ class Costs(threading.Thread):
     def sample(self) -> None:
         kids = procs.children()
         service = [p for h in self.hosts for p in procs.tree(h, kids)]
+        postgres = self.postgres()
+        first = postgres[0] if postgres else 0
         self.samples.append(
             (
                 time.monotonic(),
                 procs.cpu_seconds(service),
-                procs.cpu_seconds(self.postgres()),
+                procs.cpu_seconds(postgres),
                 procs.machine_busy(),
+                first,
             )
         )
         now = procs.memory(service)
@@ -56,16 +60,19 @@ class Costs(threading.Thread):
         while not self.stop.wait(0.5):
             self.sample()
 
-    def per_scan(self, start: float, end: float, scans: int) -> dict[str, float]:
-        """CPU µs a scan of the service, PostgreSQL and the machine between two times."""
+    def per_scan(self, start: float, end: float, scans: int) -> dict[str, Any]:
+        """CPU µs a scan of the service, PostgreSQL and the machine between two times;
+        PostgreSQL's is None when it was restarted in between (its CPU went with it); a
+        killed worker's CPU goes with it too, so over a rush with faults the service's
+        figure is low."""
         inside = [s for s in self.samples if start <= s[0] <= end]
         if len(inside) < 2 or scans <= 0:
             return {}
-        (t0, s0, p0, m0), (t1, s1, p1, m1) = inside[0], inside[-1]
+        (t0, s0, p0, m0, pid0), (t1, s1, p1, m1, pid1) = inside[0], inside[-1]
         return {
             "seconds": round(t1 - t0, 1),
             "service_us": round(1e6 * (s1 - s0) / scans),
-            "postgres_us": round(1e6 * (p1 - p0) / scans),
+            "postgres_us": round(1e6 * (p1 - p0) / scans) if pid0 == pid1 else None,
             "machine_us": round(1e6 * (m1 - m0) / scans),
         }
 
