@@ -59,7 +59,7 @@ def _positive_int(name: str, raw: str) -> int:
 def _timezone(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ConfigError(
             Msg(
                 f"{name} không phải múi giờ đã biết: {raw!r}",

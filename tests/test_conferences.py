@@ -65,6 +65,18 @@ async def test_other_timezone_and_explicit_offsets(client: Any, factory: Any) ->
     assert made["ends_at"].startswith("2030-05-10T06:00:00")
 
 
+async def test_a_time_zone_too_long_for_a_file_name_is_refused_naming_it(
+    client: Any, factory: Any
+) -> None:
+    # ZoneInfo looks the name up as a file: 300 letters raise OSError (name too long),
+    # which read as the database going away (503) before; an unknown zone is a 422.
+    token = await _world(factory)
+    for zone in ("A" * 300, "Mars/Olympus"):
+        resp = await client.post(URL, json=_body(timezone=zone), headers=bearer(token))
+        body = await assert_problem(resp, 422, "validation_failed")
+        assert [e["field"] for e in body["errors"]] == ["timezone"], body
+
+
 async def test_schedule_order_is_checked_naming_the_field(client: Any, factory: Any) -> None:
     token = await _world(factory)
     resp = await client.post(URL, json=_body(ends_at="2030-05-10T07:00:00"), headers=bearer(token))

@@ -33,7 +33,7 @@ DEFAULT_CHECKIN_LEAD_MINUTES = 60
 def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ValueError(f"Múi giờ không tồn tại: {value}|unknown time zone: {value}") from None
     return value
 
