@@ -30,7 +30,7 @@ from diemcau.appkeys import (
 from diemcau.auth import TokenCache
 from diemcau.checkin.batcher import Ingestor
 from diemcau.config import Config
-from diemcau.db import create_pool
+from diemcau.db import create_pool, database_lost
 from diemcau.errors import Msg, Problem, constraint_problem
 from diemcau.executors import ImportPool, RenderPool
 from diemcau.handlers import all_routes
@@ -178,33 +178,6 @@ async def problems(request: web.Request, handler):
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
         return problem_response(request, Problem("internal_error"))
 
-
-# What losing PostgreSQL looks like from here: no connection at all (OSError), the server
-# ending ours (a restart, a failover, pg_terminate_backend: SQLSTATE 57P0x), a broken link
-# (class 08), or no free connection slot (53300).
-_DATABASE_LOST = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-)
-
-
-def database_lost(exc: BaseException | None) -> bool:
-    """Whether `exc`, or anything that caused it, is the database going away.
-
-    The chain matters: a connection ended mid-transaction surfaces as asyncpg's
-    InterfaceError from the transaction's exit, with the real cause as its context.
-    """
-    for _ in range(10):  # a chain is short; never loop on a cycle
-        if exc is None:
-            return False
-        if isinstance(exc, _DATABASE_LOST):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 @web.middleware

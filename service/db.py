@@ -81,3 +81,31 @@ def resolve_dsn(config: Config) -> tuple[str, EmbeddedPostgres | None]:
         return config.database_url, None
     embedded = EmbeddedPostgres(config.data_dir)
     return embedded.start(), embedded
+
+
+# What losing PostgreSQL looks like from here: no connection at all (OSError), the server
+# ending ours (a restart, a failover, pg_terminate_backend: SQLSTATE 57P0x), a broken link
+# (class 08), or no free connection slot (53300).
+DATABASE_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def database_lost(exc: BaseException | None) -> bool:
+    """Whether `exc`, or anything that caused it, is the database going away.
+
+    The chain matters: a connection ended mid-transaction surfaces as asyncpg's
+    InterfaceError from the transaction's exit, with the real cause as its context.
+    """
+    for _ in range(10):  # a chain is short; never loop on a cycle
+        if exc is None:
+            return False
+        if isinstance(exc, DATABASE_LOST):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

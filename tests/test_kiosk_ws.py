@@ -196,3 +196,32 @@ async def test_a_roster_change_nudges_the_site_s_kiosks(
     finally:
         task.cancel()
     assert nudge["type"] == "roster_changed" and int(nudge["version"]) > 0
+
+
+async def test_a_batch_cut_by_a_database_restart_answers_unavailable_not_internal(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restarting ends a transaction as asyncpg's InterfaceError whose cause is
+    AdminShutdownError (seen in the rehearsal): 503 service_unavailable, which a kiosk
+    resends later, as the HTTP path answers it; it was a logged internal_error."""
+    from diemcau.appkeys import INGESTOR
+
+    async def cut(job: object) -> list:
+        try:
+            raise asyncpg.AdminShutdownError("terminating connection due to administrator command")
+        except asyncpg.AdminShutdownError as exc:
+            raise asyncpg.InterfaceError(
+                "connection was closed in the middle of operation"
+            ) from exc
+
+    qr = await world.qr("LC-01-0")
+    async with client.ws_connect(WS, headers=world.kiosk("LC-01")) as ws:
+        monkeypatch.setattr(client.server.app[INGESTOR], "submit", cut)
+        await ws.send_json({"type": "scans", "id": "cut", "scans": [scan(qr)]})
+        error = await ws.receive_json()
+        monkeypatch.undo()
+        await ws.send_json({"type": "scans", "id": "again", "scans": [scan(qr)]})
+        after = await ws.receive_json()
+    assert error["type"] == "error" and error["id"] == "cut"
+    assert error["problem"]["code"] == "service_unavailable", error
+    assert after["type"] == "results" and after["results"][0]["result"] == "accepted"

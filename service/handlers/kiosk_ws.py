@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import orjson
 from aiohttp import WSMsgType, web
 
@@ -32,6 +31,7 @@ from diemcau.appkeys import CONFIG, INGESTOR, KIOSK_LIMITER, KIOSK_SOCKETS, POOL
 from diemcau.checkin.model import scans_from, sent_at_from
 from diemcau.checkin.records import Job, Kiosk
 from diemcau.checkin.sockets import KioskSockets
+from diemcau.db import database_lost
 from diemcau.errors import Msg, Problem
 from diemcau.handlers.common import (
     dumps,
@@ -157,10 +157,12 @@ async def _answer(
         )
     except Problem as problem:
         return _refusal(request, data, problem)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
-        log.error("database unavailable", extra={"path": "/ws/kiosk", "error": repr(exc)})
-        return _refusal(request, data, Problem("service_unavailable"))
-    except Exception:
+    except Exception as exc:
+        if database_lost(exc):
+            # As the HTTP path reads it (the cause chain too: a server restarting ends a
+            # transaction as InterfaceError over AdminShutdownError): 503, resend later.
+            log.error("database unavailable", extra={"path": "/ws/kiosk", "error": repr(exc)})
+            return _refusal(request, data, Problem("service_unavailable"))
         # Answered like the HTTP path's 500: logged with context, a generic problem sent,
         # and the socket goes on (the kiosk resends; stored scans answer from storage).
         log.exception("kiosk message failed", extra={"kiosk": kiosk.token_id})
