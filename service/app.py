@@ -179,7 +179,6 @@ async def problems(request: web.Request, handler):
         return problem_response(request, Problem("internal_error"))
 
 
-
 @web.middleware
 async def clean_text(request: web.Request, handler):
     """NUL or another control character in a path segment or query parameter answers 422
