@@ -146,9 +146,7 @@ def postmaster(pgdata: Path) -> int:
 
 async def stop_postgres(r: Rehearsal, at: float) -> dict[str, Any]:
     await asyncio.sleep(max(0.0, r.started + at - time.monotonic()))
-    gone = postmaster(r.pgdata)
-    args = ("pg_ctl", "-D", str(r.pgdata), "-m", "immediate", "stop")
-    await asyncio.to_thread(Binaries.find().run, *args)
+    gone = await asyncio.to_thread(Binaries.find().crash, r.pgdata)
     r.note(f"pg_ctl stop -m immediate (postmaster {gone})")
     stopped = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:

@@ -86,9 +86,7 @@ def test_an_immediate_stop_is_recovered_and_the_pool_works_again(data_dir: Path)
     server.wait_ready()
     token = _cli(data_dir, "token", "create", "--role", "organiser").stdout.strip()
     assert _get(server.port, "/api/v1/ws-tickets", token, "POST") == 201
-    gone = postmaster_pid(data_dir)
-    pgdata = str(data_dir / "pgdata")
-    Binaries.find().run("pg_ctl", "-D", pgdata, "-m", "immediate", "stop")
+    gone = Binaries.find().crash(data_dir / "pgdata")
     seen = come_back(server, token, gone, data_dir)
     assert 503 in seen  # while it was down, answered as such
     # The very next request, and the pool's other connections after it, work.

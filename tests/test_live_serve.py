@@ -137,7 +137,7 @@ def _stop_postgres_at_once(where: Path) -> None:
     """`pg_ctl stop -m immediate` (a crash, as far as anyone can tell): every backend
     ended, notifications in flight lost. The serve that owns the embedded server starts
     it again (diemcau.embedded.watch)."""
-    Binaries.find().run("pg_ctl", "-D", str(where / "pgdata"), "-m", "immediate", "stop")
+    Binaries.find().crash(where / "pgdata")
 
 
 async def _scan_until_taken(http: aiohttp.ClientSession, base: str, token: str, name: str) -> None:

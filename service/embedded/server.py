@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,24 @@ class Binaries:
     def stop(self, pgdata: Path) -> None:
         """A fast shutdown: sessions are ended, a checkpoint is written."""
         self.run("pg_ctl", "-D", str(pgdata), "-w", "-t", str(STOP_TIMEOUT_S), "-m", "fast", "stop")
+
+    def crash(self, pgdata: Path, within: float = 60.0) -> int:
+        """`pg_ctl stop -m immediate`, as a crash looks (the rehearsals' and tests' fault):
+        answers the stopped postmaster's pid once it is gone. pg_ctl's own wait is not
+        used: it waits for postmaster.pid to go, and a watching serve may start a new
+        server at once, whose pid file it would take for the old one not stopping."""
+        old = Postmaster.read(pgdata)
+        if old is None:
+            raise EmbeddedError(Msg("PostgreSQL không chạy", "PostgreSQL is not running"))
+        self.run("pg_ctl", "-D", str(pgdata), "-W", "-m", "immediate", "stop")
+        deadline = time.monotonic() + within
+        while pid_alive(old.pid):
+            if time.monotonic() > deadline:
+                raise EmbeddedError(
+                    Msg(f"PostgreSQL {old.pid} chưa dừng", f"PostgreSQL {old.pid} did not stop")
+                )
+            time.sleep(0.02)
+        return old.pid
 
     def command(self, *args: str) -> list[str]:
         """The command line to run a program as its user (for people to copy, too)."""
