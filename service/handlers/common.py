@@ -20,6 +20,7 @@ from diemcau.appkeys import CONFIG, IMPORT_POOL, POOL, TOKEN_CACHE, WEBSOCKETS
 from diemcau.auth import Principal
 from diemcau.conferences import may_see, not_found
 from diemcau.errors import Msg, Problem, field_error
+from diemcau.kiosk.page import Asset
 from diemcau.queries.conferences import fetch_conference
 from diemcau.ratelimit import RateLimiter, retry_after
 from diemcau.routing import Route
@@ -304,3 +305,17 @@ async def refuse_caller(request: web.Request, route: Route | None) -> None:
         await websocket_caller(request, *route.roles)
     else:
         await principal(request, *route.roles)
+
+
+def asset_response(request: web.Request, asset: Asset, headers: dict[str, str]) -> web.Response:
+    """A static page file with `headers`: 304 when the client's ETag matches, gzipped
+    when the client takes it and the file was worth compressing (the kiosk page, the
+    dashboard)."""
+    headers = {**headers, "ETag": asset.etag, "Vary": "Accept-Encoding"}
+    if asset.etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    body = asset.body
+    if asset.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = asset.gzipped
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=body, headers={**headers, "Content-Type": asset.media_type})

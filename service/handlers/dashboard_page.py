@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from diemcau.dashboard.page import INDEX, assets
+from diemcau.handlers.common import asset_response
 from diemcau.kiosk.page import Asset
 from diemcau.routing import Route
 
@@ -35,14 +36,7 @@ HEADERS = {
 
 
 def _serve(request: web.Request, asset: Asset) -> web.Response:
-    headers = {**HEADERS, "ETag": asset.etag, "Vary": "Accept-Encoding"}
-    if asset.etag in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=headers)
-    body = asset.body
-    if asset.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        body = asset.gzipped
-        headers["Content-Encoding"] = "gzip"
-    return web.Response(body=body, headers={**headers, "Content-Type": asset.media_type})
+    return asset_response(request, asset, HEADERS)
 
 
 async def get_dashboard_page(request: web.Request) -> web.Response:

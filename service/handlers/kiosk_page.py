@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from diemcau.handlers.common import asset_response
 from diemcau.kiosk.page import INDEX, SERVICE_WORKER, Asset, assets
 from diemcau.routing import Route
 
@@ -38,17 +39,11 @@ HEADERS = {
 
 
 def _serve(request: web.Request, name: str, asset: Asset) -> web.Response:
-    headers = {**HEADERS, "ETag": asset.etag, "Vary": "Accept-Encoding"}
+    headers = HEADERS
     if name == SERVICE_WORKER:
         # The worker lives under /kiosk/ and serves /kiosk itself.
-        headers["Service-Worker-Allowed"] = "/kiosk"
-    if asset.etag in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=headers)
-    body = asset.body
-    if asset.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        body = asset.gzipped
-        headers["Content-Encoding"] = "gzip"
-    return web.Response(body=body, headers={**headers, "Content-Type": asset.media_type})
+        headers = {**HEADERS, "Service-Worker-Allowed": "/kiosk"}
+    return asset_response(request, asset, headers)
 
 
 async def get_kiosk_page(request: web.Request) -> web.Response:
